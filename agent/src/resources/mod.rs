@@ -1,0 +1,272 @@
+//! One file per Kubernetes kind, each holding that kind's lean decode type, its scope and its
+//! ordered table of metric families — the shape of kube-state-metrics'
+//! `internal/store/<kind>.go`, so a reader finds a metric by its kind.
+//!
+//! Nothing here does I/O, reads the clock or the environment, or spawns: a family function is
+//! a pure function from a decoded object to samples. See [`Kind::render`].
+
+pub mod common;
+pub mod node;
+pub mod pod;
+
+use crate::decode::Object;
+use crate::exposition::{
+    Format, Identity, MetricType, RenderContext, Series, Stability, write_help_text,
+};
+
+/// Which agents watch a kind, and with which selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Bound to a node by `spec.nodeName` (pods): every agent watches its own node's objects;
+    /// the leader also watches the unscheduled ones (`spec.nodeName=`).
+    NodeBound,
+    /// The Node object itself: every agent watches its own node by `metadata.name`.
+    NodeSelf,
+    /// Namespaced kinds not bound to a node: watched by the leader only.
+    Namespaced,
+    /// Cluster-scoped kinds: watched by the leader only.
+    Cluster,
+}
+
+/// What kube-state-metrics prints in a family's HELP/TYPE lines, plus whether the family must
+/// be opted into.
+#[derive(Clone, Copy, Debug)]
+pub struct FamilyHeader {
+    /// The metric name, e.g. `kube_pod_info`.
+    pub name: &'static str,
+    /// HELP text without the stability prefix.
+    pub help: &'static str,
+    /// The declared type.
+    pub metric_type: MetricType,
+    /// `[STABLE]` families get the prefix in HELP.
+    pub stability: Stability,
+    /// Off unless named in `--metric-opt-in-list`.
+    pub opt_in: bool,
+}
+
+/// One metric family of kind `K`: its header and the function that renders its samples.
+pub struct Family<K: 'static> {
+    /// Name, HELP, type, stability and opt-in.
+    pub header: FamilyHeader,
+    /// Renders this family's samples for one object; identity labels are added by the writer.
+    pub render: fn(&K, &mut Series<'_>),
+}
+
+impl<K> Family<K> {
+    /// A `[STABLE]` family.
+    pub const fn stable(
+        name: &'static str,
+        help: &'static str,
+        metric_type: MetricType,
+        render: fn(&K, &mut Series<'_>),
+    ) -> Self {
+        Family {
+            header: FamilyHeader {
+                name,
+                help,
+                metric_type,
+                stability: Stability::Stable,
+                opt_in: false,
+            },
+            render,
+        }
+    }
+
+    /// An experimental family (no HELP prefix).
+    pub const fn experimental(
+        name: &'static str,
+        help: &'static str,
+        metric_type: MetricType,
+        render: fn(&K, &mut Series<'_>),
+    ) -> Self {
+        Family {
+            header: FamilyHeader {
+                name,
+                help,
+                metric_type,
+                stability: Stability::Experimental,
+                opt_in: false,
+            },
+            render,
+        }
+    }
+
+    /// The same family, rendered only when named in `--metric-opt-in-list`.
+    pub const fn opt_in(mut self) -> Self {
+        self.header.opt_in = true;
+        self
+    }
+}
+
+/// A kind's descriptor: the `--resources` name, its scope, how its identity labels are read,
+/// and its families.
+///
+/// # Invariants
+/// - Table order is exposition order.
+/// - A metric name appears in exactly one `Family` of one `Kind`.
+pub struct Kind<K: 'static> {
+    /// The name used by `--resources` and `?resources=` (`"pods"`).
+    pub resource: &'static str,
+    /// Who watches it, with which selector.
+    pub scope: Scope,
+    /// The identity labels every sample starts with, in kube-state-metrics' order.
+    pub identity: fn(&K) -> Identity,
+    /// The families, in exposition order.
+    pub families: &'static [Family<K>],
+}
+
+/// Which families of a kind are rendered in this run.
+#[derive(Clone, Debug)]
+pub struct FamilySelection {
+    enabled: Vec<bool>,
+}
+
+impl FamilySelection {
+    /// Every family that is not opt-in, plus the opt-in ones `opted_in` accepts.
+    pub fn new(headers: &[FamilyHeader], mut opted_in: impl FnMut(&str) -> bool) -> Self {
+        FamilySelection {
+            enabled: headers
+                .iter()
+                .map(|h| !h.opt_in || opted_in(h.name))
+                .collect(),
+        }
+    }
+
+    /// Whether family `i` is rendered.
+    pub fn is_enabled(&self, i: usize) -> bool {
+        self.enabled.get(i).copied().unwrap_or(false)
+    }
+}
+
+/// The rendered samples of one object, family by family.
+///
+/// # Invariants
+/// `ends.len()` equals the kind's family count; family `i`'s samples are
+/// `bytes[ends[i-1]..ends[i]]` (from 0 for `i == 0`), each a complete line ending in `\n`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rows {
+    bytes: Box<[u8]>,
+    ends: Box<[u32]>,
+}
+
+impl Rows {
+    /// The samples of family `i` (empty when it rendered none).
+    pub fn family(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+
+    /// How many families this object was rendered for.
+    pub fn family_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Bytes held, for telemetry and sizing.
+    pub fn len_bytes(&self) -> usize {
+        self.bytes.len() + self.ends.len() * 4
+    }
+
+    /// Every sample of every family, concatenated in table order.
+    pub fn all(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl<K> Kind<K> {
+    /// The family headers in table order.
+    pub fn headers(&self) -> Vec<FamilyHeader> {
+        self.families.iter().map(|f| f.header).collect()
+    }
+
+    /// Renders every enabled family of `obj`.
+    pub fn render(&self, obj: &K, ctx: &RenderContext, selection: &FamilySelection) -> Rows {
+        let identity = (self.identity)(obj);
+        let mut bytes = Vec::with_capacity(1024);
+        let mut ends = Vec::with_capacity(self.families.len());
+        for (i, family) in self.families.iter().enumerate() {
+            if selection.is_enabled(i) {
+                let mut series = Series::new(&mut bytes, family.header.name, &identity, ctx);
+                (family.render)(obj, &mut series);
+            }
+            ends.push(u32::try_from(bytes.len()).expect("one object's rows exceed 4 GiB"));
+        }
+        Rows {
+            bytes: bytes.into_boxed_slice(),
+            ends: ends.into_boxed_slice(),
+        }
+    }
+}
+
+/// A kind with its object type erased: what the config, snapshot and test layers need.
+pub trait KindInfo: Send + Sync {
+    /// The `--resources` name.
+    fn resource(&self) -> &'static str;
+    /// Who watches it.
+    fn scope(&self) -> Scope;
+    /// The family headers in table order.
+    fn family_headers(&self) -> Vec<FamilyHeader>;
+    /// Decodes one object from its JSON and renders it, as a watch would.
+    ///
+    /// # Errors
+    /// The decode error when the JSON does not match the kind's lean type.
+    fn render_json(
+        &self,
+        json: &str,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Result<Rows, serde_json::Error>;
+}
+
+impl<K: Object> KindInfo for Kind<K> {
+    fn resource(&self) -> &'static str {
+        self.resource
+    }
+    fn scope(&self) -> Scope {
+        self.scope
+    }
+    fn family_headers(&self) -> Vec<FamilyHeader> {
+        self.headers()
+    }
+    fn render_json(
+        &self,
+        json: &str,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Result<Rows, serde_json::Error> {
+        let obj: K = serde_json::from_str(json)?;
+        Ok(self.render(&obj, ctx, selection))
+    }
+}
+
+impl FamilyHeader {
+    /// Appends `# HELP` and `# TYPE` lines as kube-state-metrics' `generateHeader` writes them:
+    /// `[STABLE] ` before the HELP text of stable families; `info`/`stateset` become `gauge`
+    /// unless the format is OpenMetrics.
+    pub fn write(&self, out: &mut Vec<u8>, format: Format) {
+        out.extend_from_slice(b"# HELP ");
+        out.extend_from_slice(self.name.as_bytes());
+        out.push(b' ');
+        if self.stability == Stability::Stable {
+            out.extend_from_slice(b"[STABLE] ");
+        }
+        write_help_text(out, self.help);
+        out.extend_from_slice(b"\n# TYPE ");
+        out.extend_from_slice(self.name.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(match format {
+            Format::Text => self.metric_type.text_name(),
+            Format::OpenMetrics => self.metric_type.openmetrics_name(),
+        }.as_bytes());
+        out.push(b'\n');
+    }
+}
+
+/// All kinds this agent knows, in the order their families appear in a scrape.
+///
+/// Adding a kind is one file under `resources/` and one line here.
+pub static KINDS: &[&(dyn KindInfo + 'static)] = &[&pod::KIND, &node::KIND];
+
+/// The kind named `resource` (as `--resources` spells it).
+pub fn kind_info(resource: &str) -> Option<&'static dyn KindInfo> {
+    KINDS.iter().copied().find(|k| k.resource() == resource)
+}

@@ -1,0 +1,162 @@
+//! Golden tests: `tests/golden/<resource>/<case>.yaml` holds one object as `kubectl get -o yaml`
+//! shows it (trimmed); `<case>.prom` holds the exact exposition a scrape returns when that object
+//! is the only one of its kind: every enabled family's HELP and TYPE, then its samples.
+//!
+//! A first line `# golden: labels=all|none|k1,k2 annotations=… opt-in=all|none|name,…` sets
+//! the allowlists and opt-ins for the case; the default is `all` for each, so the `full` case of
+//! a kind covers every family.
+//!
+//! `UPDATE_GOLDEN=1 cargo test -p kube-state-agent --test golden` rewrites the `.prom` files;
+//! review the diff before committing it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use kube_state_agent::exposition::{Format, KeyAllowlist, RenderContext};
+use kube_state_agent::resources::{FamilySelection, KINDS, KindInfo};
+
+struct CaseOptions {
+    labels: KeyAllowlist,
+    annotations: KeyAllowlist,
+    opt_in: Option<Vec<String>>, // None = all
+}
+
+fn parse_list(v: &str) -> KeyAllowlist {
+    match v {
+        "all" => KeyAllowlist::all(),
+        "none" => KeyAllowlist::default(),
+        list => KeyAllowlist {
+            all: false,
+            keys: list.split(',').map(str::to_string).collect(),
+        },
+    }
+}
+
+fn case_options(yaml: &str, path: &Path) -> CaseOptions {
+    let mut opts = CaseOptions {
+        labels: KeyAllowlist::all(),
+        annotations: KeyAllowlist::all(),
+        opt_in: None,
+    };
+    let Some(line) = yaml.lines().next().and_then(|l| l.strip_prefix("# golden:")) else {
+        return opts;
+    };
+    for kv in line.split_whitespace() {
+        let (k, v) = kv
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{}: bad golden option {kv:?}", path.display()));
+        match k {
+            "labels" => opts.labels = parse_list(v),
+            "annotations" => opts.annotations = parse_list(v),
+            "opt-in" => {
+                opts.opt_in = match v {
+                    "all" => None,
+                    "none" => Some(Vec::new()),
+                    list => Some(list.split(',').map(str::to_string).collect()),
+                }
+            }
+            other => panic!("{}: unknown golden option {other:?}", path.display()),
+        }
+    }
+    opts
+}
+
+/// Renders `yaml` the way a scrape would show it for a kind holding only this object.
+fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path) -> String {
+    let opts = case_options(yaml, path);
+    let value: serde_json::Value = serde_yaml::from_str(yaml)
+        .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()));
+    let json = serde_json::to_string(&value).unwrap();
+    let headers = kind.family_headers();
+    let selection = FamilySelection::new(&headers, |name| {
+        opts.opt_in.as_ref().is_none_or(|list| list.iter().any(|n| n == name))
+    });
+    let ctx = RenderContext {
+        labels: opts.labels,
+        annotations: opts.annotations,
+    };
+    let rows = kind
+        .render_json(&json, &ctx, &selection)
+        .unwrap_or_else(|e| panic!("{}: does not decode: {e}", path.display()));
+    let mut out = Vec::new();
+    for (i, header) in headers.iter().enumerate() {
+        if selection.is_enabled(i) {
+            header.write(&mut out, Format::Text);
+            out.extend_from_slice(rows.family(i));
+        }
+    }
+    String::from_utf8(out).expect("exposition is UTF-8")
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+#[test]
+fn every_golden_case_renders_exactly_its_expected_exposition() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = String::new();
+    let mut cases = 0;
+    for kind in KINDS {
+        let dir = golden_dir().join(kind.resource());
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            cases += 1;
+            let yaml = std::fs::read_to_string(&path).unwrap();
+            let got = render_case(*kind, &yaml, &path);
+            let prom = path.with_extension("prom");
+            if update {
+                std::fs::write(&prom, &got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&prom).unwrap_or_else(|_| {
+                panic!("{} is missing: run with UPDATE_GOLDEN=1", prom.display())
+            });
+            assert!(!want.trim().is_empty(), "{} is empty", prom.display());
+            if got != want {
+                let diff = similar::TextDiff::from_lines(&want, &got);
+                let _ = writeln!(failures, "--- {} (-want +got)", prom.display());
+                for change in diff.iter_all_changes() {
+                    let sign = match change.tag() {
+                        similar::ChangeTag::Delete => '-',
+                        similar::ChangeTag::Insert => '+',
+                        similar::ChangeTag::Equal => continue,
+                    };
+                    let _ = write!(failures, "{sign}{change}");
+                }
+            }
+        }
+    }
+    assert!(cases > 0, "no golden cases found under {}", golden_dir().display());
+    assert!(failures.is_empty(), "golden mismatches:\n{failures}");
+}
+
+#[test]
+fn every_kind_has_a_full_golden_case_covering_every_family() {
+    for kind in KINDS {
+        let path = golden_dir().join(kind.resource()).join("full.yaml");
+        let Ok(yaml) = std::fs::read_to_string(&path) else {
+            // Kinds without golden cases yet are listed by the family-coverage test instead.
+            continue;
+        };
+        let got = render_case(*kind, &yaml, &path);
+        let missing: Vec<&str> = kind
+            .family_headers()
+            .iter()
+            .map(|h| h.name)
+            .filter(|name| !got.lines().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{}: the full case renders no sample for {missing:?}",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! The loopback cluster that `scripts/cluster up` starts, as tests see it.
+//!
+//! Tests never start the cluster themselves: they reuse the one described by the run directory
+//! (`KSA_CLUSTER_DIR`, default `/tmp/kube-state-agent-cluster`) and fail at once, saying how to
+//! start it, when it is not reachable. See [`Cluster::get`].
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// What the run directory says about the cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    dir: PathBuf,
+    server: String,
+}
+
+const HOW_TO_START: &str = "start it with `scripts/cluster up` (see README.md)";
+
+impl Cluster {
+    /// The cluster of this test run, checked reachable once per process.
+    ///
+    /// # Panics
+    /// When the run directory has no kubeconfig or the apiserver does not answer `/readyz`:
+    /// live tests must fail loudly, never skip.
+    pub fn get() -> &'static Cluster {
+        static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+        CLUSTER.get_or_init(|| match Cluster::discover() {
+            Ok(c) => c,
+            Err(e) => panic!("the test cluster is not reachable: {e}; {HOW_TO_START}"),
+        })
+    }
+
+    fn discover() -> anyhow::Result<Cluster> {
+        let dir = PathBuf::from(
+            std::env::var("KSA_CLUSTER_DIR")
+                .unwrap_or_else(|_| "/tmp/kube-state-agent-cluster".into()),
+        );
+        let kubeconfig = dir.join("admin.kubeconfig");
+        anyhow::ensure!(kubeconfig.exists(), "{} does not exist", kubeconfig.display());
+        let server = std::fs::read_to_string(dir.join("server"))?.trim().to_string();
+        let cluster = Cluster { dir, server };
+        // Probe from a private runtime: the caller may be inside another runtime's test.
+        let probe = cluster.clone();
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                let client = probe.client_for("admin.kubeconfig").await?;
+                let req = http_get("/readyz");
+                tokio::time::timeout(Duration::from_secs(5), client.request_text(req))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("{} did not answer /readyz within 5 s", probe.server))?
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", probe.server))?;
+                Ok(())
+            })
+        })
+        .join()
+        .expect("probe thread panicked")?;
+        Ok(cluster)
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The admin kubeconfig (a `system:masters` token).
+    pub fn admin_kubeconfig(&self) -> PathBuf {
+        self.dir.join("admin.kubeconfig")
+    }
+
+    /// A kubeconfig whose user has no RBAC bindings at all.
+    pub fn unprivileged_kubeconfig(&self) -> PathBuf {
+        self.dir.join("unprivileged.kubeconfig")
+    }
+
+    /// A fresh admin client for the calling runtime.
+    ///
+    /// Clients are not shared between tests: each `#[tokio::test]` has its own runtime, and a
+    /// client's connections belong to the runtime that opened them.
+    pub async fn client(&self) -> Client {
+        self.client_for("admin.kubeconfig")
+            .await
+            .unwrap_or_else(|e| panic!("building a client for {}: {e}", self.server))
+    }
+
+    /// A client for one of the run directory's kubeconfigs.
+    ///
+    /// # Errors
+    /// When the kubeconfig cannot be read or used.
+    pub async fn client_for(&self, kubeconfig: &str) -> anyhow::Result<Client> {
+        let kc = Kubeconfig::read_from(self.dir.join(kubeconfig))?;
+        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
+        Ok(Client::try_from(config)?)
+    }
+}
+
+/// A bare GET request for `client.request_text`.
+pub fn http_get(path: &str) -> http::Request<Vec<u8>> {
+    http::Request::get(path).body(Vec::new()).expect("static request")
+}
