@@ -26,8 +26,6 @@ pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
     const KIND: &'static str;
     /// The resource (plural) used in URLs.
     const PLURAL: &'static str;
-    /// `k8s_openapi::NamespaceResourceScope` or `ClusterResourceScope`.
-    type Scope;
 
     /// The object's metadata.
     fn meta(&self) -> &ObjectMeta;
@@ -79,9 +77,11 @@ impl<'de, K: Object> Deserialize<'de> for Decoded<K> {
     }
 }
 
+/// The scope is dynamic so one generic watch loop can build namespaced and cluster-wide
+/// `Api`s alike; which one a kind gets is decided by its [`crate::resources::Scope`].
 impl<K: Object> kube::Resource for Decoded<K> {
     type DynamicType = ();
-    type Scope = K::Scope;
+    type Scope = kube::core::DynamicResourceScope;
 
     fn kind(_: &()) -> Cow<'_, str> {
         Cow::Borrowed(K::KIND)
@@ -151,27 +151,22 @@ pub fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error
 /// Implements [`Object`] for a lean type with a `metadata: ObjectMeta` field.
 ///
 /// ```ignore
-/// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods", namespaced);
+/// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods");
 /// ```
 #[macro_export]
 macro_rules! impl_object {
-    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal, namespaced) => {
-        $crate::impl_object!(@impl $ty, $g, $v, $k, $p, k8s_openapi::NamespaceResourceScope);
-    };
-    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal, cluster) => {
-        $crate::impl_object!(@impl $ty, $g, $v, $k, $p, k8s_openapi::ClusterResourceScope);
-    };
-    (@impl $ty:ty, $g:literal, $v:literal, $k:literal, $p:literal, $scope:ty) => {
+    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal $(, $scope:ident)?) => {
         impl $crate::decode::Object for $ty {
             const GROUP: &'static str = $g;
             const VERSION: &'static str = $v;
             const KIND: &'static str = $k;
             const PLURAL: &'static str = $p;
-            type Scope = $scope;
             fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &self.metadata
             }
-            fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            fn meta_mut(
+                &mut self,
+            ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &mut self.metadata
             }
         }
@@ -189,7 +184,14 @@ mod tests {
         #[serde(default)]
         count: i64,
     }
-    crate::impl_object!(Thing, group = "example.com", version = "v1", kind = "Thing", plural = "things", namespaced);
+    crate::impl_object!(
+        Thing,
+        group = "example.com",
+        version = "v1",
+        kind = "Thing",
+        plural = "things",
+        namespaced
+    );
 
     #[test]
     fn a_wrong_field_type_yields_malformed_with_metadata_and_the_rest_of_a_list_decodes() {

@@ -199,7 +199,13 @@ pub fn write_help_text(out: &mut Vec<u8>, s: &str) {
 /// `SanitizeLabelName` (`internal/store/utils.go`).
 pub fn sanitize_label_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -407,7 +413,10 @@ mod tests {
 
     #[test]
     fn label_names_are_sanitized() {
-        assert_eq!(sanitize_label_name("app.kubernetes.io/name"), "app_kubernetes_io_name");
+        assert_eq!(
+            sanitize_label_name("app.kubernetes.io/name"),
+            "app_kubernetes_io_name"
+        );
         assert_eq!(sanitize_label_name("ok_Name9"), "ok_Name9");
     }
 

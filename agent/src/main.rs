@@ -1,1 +1,38 @@
-fn main() {}
+//! The `kube-state-agent` binary: parse flags, start telemetry, run the agent, map the outcome
+//! to an exit code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use kube_state_agent::config::{Args, Config};
+use kube_state_agent::registry::Catalog;
+use kube_state_agent::telemetry::{self, Telemetry};
+
+fn main() -> ExitCode {
+    let config = match Config::from_args(Args::parse(), &Catalog) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kube-state-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format == "json");
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("kube-state-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(kube_state_agent::run(config, Telemetry::new()))?;
+    Ok(())
+}

@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use kube_state_agent::exposition::{Format, KeyAllowlist, RenderContext};
-use kube_state_agent::resources::{FamilySelection, KINDS, KindInfo};
+use kube_state_agent::registry;
+use kube_state_agent::resources::{FamilySelection, KindInfo};
 
 struct CaseOptions {
     labels: KeyAllowlist,
@@ -38,7 +39,11 @@ fn case_options(yaml: &str, path: &Path) -> CaseOptions {
         annotations: KeyAllowlist::all(),
         opt_in: None,
     };
-    let Some(line) = yaml.lines().next().and_then(|l| l.strip_prefix("# golden:")) else {
+    let Some(line) = yaml
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# golden:"))
+    else {
         return opts;
     };
     for kv in line.split_whitespace() {
@@ -69,7 +74,9 @@ fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path) -> String {
     let json = serde_json::to_string(&value).unwrap();
     let headers = kind.family_headers();
     let selection = FamilySelection::new(&headers, |name| {
-        opts.opt_in.as_ref().is_none_or(|list| list.iter().any(|n| n == name))
+        opts.opt_in
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|n| n == name))
     });
     let ctx = RenderContext {
         labels: opts.labels,
@@ -97,7 +104,7 @@ fn every_golden_case_renders_exactly_its_expected_exposition() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = String::new();
     let mut cases = 0;
-    for kind in KINDS {
+    for kind in registry::infos() {
         let dir = golden_dir().join(kind.resource());
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -110,7 +117,7 @@ fn every_golden_case_renders_exactly_its_expected_exposition() {
         for path in paths {
             cases += 1;
             let yaml = std::fs::read_to_string(&path).unwrap();
-            let got = render_case(*kind, &yaml, &path);
+            let got = render_case(kind, &yaml, &path);
             let prom = path.with_extension("prom");
             if update {
                 std::fs::write(&prom, &got).unwrap();
@@ -134,24 +141,32 @@ fn every_golden_case_renders_exactly_its_expected_exposition() {
             }
         }
     }
-    assert!(cases > 0, "no golden cases found under {}", golden_dir().display());
+    assert!(
+        cases > 0,
+        "no golden cases found under {}",
+        golden_dir().display()
+    );
     assert!(failures.is_empty(), "golden mismatches:\n{failures}");
 }
 
 #[test]
 fn every_kind_has_a_full_golden_case_covering_every_family() {
-    for kind in KINDS {
+    for kind in registry::infos() {
         let path = golden_dir().join(kind.resource()).join("full.yaml");
         let Ok(yaml) = std::fs::read_to_string(&path) else {
             // Kinds without golden cases yet are listed by the family-coverage test instead.
             continue;
         };
-        let got = render_case(*kind, &yaml, &path);
+        let got = render_case(kind, &yaml, &path);
         let missing: Vec<&str> = kind
             .family_headers()
             .iter()
             .map(|h| h.name)
-            .filter(|name| !got.lines().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))))
+            .filter(|name| {
+                !got.lines().any(|l| {
+                    l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))
+                })
+            })
             .collect();
         assert!(
             missing.is_empty(),

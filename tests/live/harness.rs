@@ -8,7 +8,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, PostParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
-use testkit::objects::{TestNamespace, create_pod, delete_pod_now, lease, pod, set_pod_status, unique};
+use testkit::objects::{
+    TestNamespace, create_pod, delete_pod_now, lease, pod, set_pod_status, unique,
+};
 use testkit::{Cluster, poll_until};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -29,7 +31,10 @@ async fn node_name_field_selector_lists_and_watches_only_that_nodes_pods() {
 
     create_pod(&client, ns.name(), pod("on-1").on_node(&node1).build()).await;
     create_pod(&client, ns.name(), pod("on-2").on_node(&node2).build()).await;
-    let listed = api.list(&ListParams::default().fields(&selector)).await.unwrap();
+    let listed = api
+        .list(&ListParams::default().fields(&selector))
+        .await
+        .unwrap();
     assert_eq!(names(&listed.items), vec!["on-1"]);
 
     let rv = listed.metadata.resource_version.clone().unwrap();
@@ -60,13 +65,25 @@ async fn node_name_field_selector_lists_and_watches_only_that_nodes_pods() {
             WatchEvent::Bookmark(_) => continue,
             WatchEvent::Error(e) => panic!("watch error {e:?}"),
         };
-        assert_eq!(p.spec.as_ref().unwrap().node_name.as_deref(), Some(node1.as_str()), "{kind} for another node's pod");
+        assert_eq!(
+            p.spec.as_ref().unwrap().node_name.as_deref(),
+            Some(node1.as_str()),
+            "{kind} for another node's pod"
+        );
         seen.push((kind, p.name_any()));
     }
     assert!(seen.iter().all(|(_, name)| name == "late-1"), "{seen:?}");
     assert_eq!(seen.first().unwrap().0, "ADDED", "{seen:?}");
-    assert!(seen[1..seen.len() - 1].iter().all(|(k, _)| *k == "MODIFIED"), "{seen:?}");
-    assert!(seen.len() >= 3, "the status write must show as MODIFIED: {seen:?}");
+    assert!(
+        seen[1..seen.len() - 1]
+            .iter()
+            .all(|(k, _)| *k == "MODIFIED"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.len() >= 3,
+        "the status write must show as MODIFIED: {seen:?}"
+    );
     drop(ns);
 }
 
@@ -75,10 +92,18 @@ async fn empty_node_name_selector_returns_unscheduled_pods_only() {
     let client = Cluster::get().client().await;
     let ns = TestNamespace::create(&client, "unsched").await;
     let api: Api<Pod> = Api::namespaced(client.clone(), ns.name());
-    create_pod(&client, ns.name(), pod("bound").on_node(&unique("node")).build()).await;
+    create_pod(
+        &client,
+        ns.name(),
+        pod("bound").on_node(&unique("node")).build(),
+    )
+    .await;
     create_pod(&client, ns.name(), pod("pending").unschedulable().build()).await;
 
-    let listed = api.list(&ListParams::default().fields("spec.nodeName=")).await.unwrap();
+    let listed = api
+        .list(&ListParams::default().fields("spec.nodeName="))
+        .await
+        .unwrap();
     assert_eq!(names(&listed.items), vec!["pending"]);
 }
 
@@ -87,17 +112,26 @@ async fn lease_update_with_a_stale_resource_version_conflicts() {
     let client = Cluster::get().client().await;
     let ns = TestNamespace::create(&client, "lease").await;
     let api: Api<Lease> = Api::namespaced(client.clone(), ns.name());
-    let created = api.create(&PostParams::default(), &lease("election", "agent-a")).await.unwrap();
+    let created = api
+        .create(&PostParams::default(), &lease("election", "agent-a"))
+        .await
+        .unwrap();
 
     let mut first = created.clone();
     first.spec.as_mut().unwrap().holder_identity = Some("agent-b".into());
-    let updated = api.replace("election", &PostParams::default(), &first).await.unwrap();
+    let updated = api
+        .replace("election", &PostParams::default(), &first)
+        .await
+        .unwrap();
     assert_ne!(updated.resource_version(), created.resource_version());
 
     // A second writer still holding the old resourceVersion must lose.
     let mut stale = created;
     stale.spec.as_mut().unwrap().holder_identity = Some("agent-c".into());
-    match api.replace("election", &PostParams::default(), &stale).await {
+    match api
+        .replace("election", &PostParams::default(), &stale)
+        .await
+    {
         Err(kube::Error::Api(e)) => assert_eq!(e.code, 409, "{e:?}"),
         other => panic!("expected 409 Conflict, got {other:?}"),
     }
@@ -105,5 +139,8 @@ async fn lease_update_with_a_stale_resource_version_conflicts() {
         api.get("election").await.map_err(|e| e.to_string())
     })
     .await;
-    assert_eq!(now.spec.unwrap().holder_identity.as_deref(), Some("agent-b"));
+    assert_eq!(
+        now.spec.unwrap().holder_identity.as_deref(),
+        Some("agent-b")
+    );
 }

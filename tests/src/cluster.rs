@@ -40,19 +40,29 @@ impl Cluster {
                 .unwrap_or_else(|_| "/tmp/kube-state-agent-cluster".into()),
         );
         let kubeconfig = dir.join("admin.kubeconfig");
-        anyhow::ensure!(kubeconfig.exists(), "{} does not exist", kubeconfig.display());
-        let server = std::fs::read_to_string(dir.join("server"))?.trim().to_string();
+        anyhow::ensure!(
+            kubeconfig.exists(),
+            "{} does not exist",
+            kubeconfig.display()
+        );
+        let server = std::fs::read_to_string(dir.join("server"))?
+            .trim()
+            .to_string();
         let cluster = Cluster { dir, server };
         // Probe from a private runtime: the caller may be inside another runtime's test.
         let probe = cluster.clone();
         std::thread::spawn(move || -> anyhow::Result<()> {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async {
                 let client = probe.client_for("admin.kubeconfig").await?;
                 let req = http_get("/readyz");
                 tokio::time::timeout(Duration::from_secs(5), client.request_text(req))
                     .await
-                    .map_err(|_| anyhow::anyhow!("{} did not answer /readyz within 5 s", probe.server))?
+                    .map_err(|_| {
+                        anyhow::anyhow!("{} did not answer /readyz within 5 s", probe.server)
+                    })?
                     .map_err(|e| anyhow::anyhow!("{}: {e}", probe.server))?;
                 Ok(())
             })
@@ -105,5 +115,7 @@ impl Cluster {
 
 /// A bare GET request for `client.request_text`.
 pub fn http_get(path: &str) -> http::Request<Vec<u8>> {
-    http::Request::get(path).body(Vec::new()).expect("static request")
+    http::Request::get(path)
+        .body(Vec::new())
+        .expect("static request")
 }

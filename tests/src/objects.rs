@@ -92,7 +92,12 @@ impl PodBuilder {
     /// Owned by a controller of `kind` named `name`.
     pub fn owned_by(mut self, kind: &str, name: &str) -> Self {
         self.0.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: if kind == "ReplicaSet" { "apps/v1" } else { "v1" }.into(),
+            api_version: if kind == "ReplicaSet" {
+                "apps/v1"
+            } else {
+                "v1"
+            }
+            .into(),
             kind: kind.into(),
             name: name.into(),
             uid: format!("{name}-uid"),
@@ -136,7 +141,10 @@ impl PodBuilder {
     pub fn waiting(mut self, reason: &str) -> Self {
         self.0.status = Some(PodStatus {
             phase: Some("Pending".into()),
-            conditions: Some(vec![condition("PodScheduled", "True"), condition("Ready", "False")]),
+            conditions: Some(vec![
+                condition("PodScheduled", "True"),
+                condition("Ready", "False"),
+            ]),
             container_statuses: Some(vec![container_status(
                 "app",
                 false,
@@ -158,7 +166,10 @@ impl PodBuilder {
     pub fn failed(mut self, reason: &str, exit_code: i32) -> Self {
         self.0.status = Some(PodStatus {
             phase: Some("Failed".into()),
-            conditions: Some(vec![condition("PodScheduled", "True"), condition("Ready", "False")]),
+            conditions: Some(vec![
+                condition("PodScheduled", "True"),
+                condition("Ready", "False"),
+            ]),
             container_statuses: Some(vec![container_status(
                 "app",
                 false,
@@ -214,7 +225,12 @@ fn condition(type_: &str, status: &str) -> PodCondition {
     }
 }
 
-fn container_status(name: &str, ready: bool, restarts: i32, state: ContainerState) -> ContainerStatus {
+fn container_status(
+    name: &str,
+    ready: bool,
+    restarts: i32,
+    state: ContainerState,
+) -> ContainerStatus {
     ContainerStatus {
         name: name.into(),
         image: "registry.local/app:1".into(),
@@ -318,9 +334,13 @@ pub async fn create_pod(client: &Client, ns: &str, pod: Pod) -> Pod {
 /// Replaces a pod's status through the `/status` subresource (merge patch).
 pub async fn set_pod_status(client: &Client, ns: &str, name: &str, status: PodStatus) -> Pod {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
-        .await
-        .unwrap_or_else(|e| panic!("patch status of pod {ns}/{name}: {e}"))
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("patch status of pod {ns}/{name}: {e}"))
 }
 
 /// Deletes a pod at once. Without a kubelet a bound pod would stay Terminating forever
@@ -345,9 +365,13 @@ pub async fn create_node(client: &Client, node: Node, status: NodeStatus) -> Nod
     api.create(&PostParams::default(), &node)
         .await
         .unwrap_or_else(|e| panic!("create node {name}: {e}"));
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({ "status": status })))
-        .await
-        .unwrap_or_else(|e| panic!("patch status of node {name}: {e}"))
+    api.patch_status(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("patch status of node {name}: {e}"))
 }
 
 /// Deletes a Node (no finalizers are set on this control plane).

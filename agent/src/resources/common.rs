@@ -248,7 +248,9 @@ fn is_qualified_name(s: &str) -> bool {
     }
     let name_ok = !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
     let prefix_ok = prefix.is_none_or(|p| {
@@ -320,8 +322,14 @@ mod tests {
         assert_eq!(
             all,
             vec![
-                ("label_app_kubernetes_io_name_conflict1".into(), "web".into()),
-                ("label_app_kubernetes_io_name_conflict2".into(), "other".into()),
+                (
+                    "label_app_kubernetes_io_name_conflict1".into(),
+                    "web".into()
+                ),
+                (
+                    "label_app_kubernetes_io_name_conflict2".into(),
+                    "other".into()
+                ),
                 ("label_hidden".into(), "x".into()),
                 ("label_team_name".into(), "core".into()),
             ]

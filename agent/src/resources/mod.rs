@@ -253,20 +253,13 @@ impl FamilyHeader {
         out.extend_from_slice(b"\n# TYPE ");
         out.extend_from_slice(self.name.as_bytes());
         out.push(b' ');
-        out.extend_from_slice(match format {
-            Format::Text => self.metric_type.text_name(),
-            Format::OpenMetrics => self.metric_type.openmetrics_name(),
-        }.as_bytes());
+        out.extend_from_slice(
+            match format {
+                Format::Text => self.metric_type.text_name(),
+                Format::OpenMetrics => self.metric_type.openmetrics_name(),
+            }
+            .as_bytes(),
+        );
         out.push(b'\n');
     }
-}
-
-/// All kinds this agent knows, in the order their families appear in a scrape.
-///
-/// Adding a kind is one file under `resources/` and one line here.
-pub static KINDS: &[&(dyn KindInfo + 'static)] = &[&pod::KIND, &node::KIND];
-
-/// The kind named `resource` (as `--resources` spells it).
-pub fn kind_info(resource: &str) -> Option<&'static dyn KindInfo> {
-    KINDS.iter().copied().find(|k| k.resource() == resource)
 }

@@ -51,9 +51,16 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::try_from(config)?;
     let t0 = Instant::now();
 
-    let namespaces: Vec<String> = (0..args.namespaces.max(1)).map(|i| format!("seed-{i}")).collect();
+    let namespaces: Vec<String> = (0..args.namespaces.max(1))
+        .map(|i| format!("seed-{i}"))
+        .collect();
     for ns in &namespaces {
-        create(None, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), Api::<Namespace>::all(client.clone())).await?;
+        create(
+            None,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            Api::<Namespace>::all(client.clone()),
+        )
+        .await?;
     }
 
     // Nodes.
@@ -63,16 +70,23 @@ async fn main() -> anyhow::Result<()> {
             async move {
                 let name = format!("node-{i}");
                 let mut n = node(&name);
-                n.metadata.labels.get_or_insert_with(Default::default).insert(
-                    "topology.kubernetes.io/zone".into(),
-                    format!("zone-{}", i % 3),
-                );
+                n.metadata
+                    .labels
+                    .get_or_insert_with(Default::default)
+                    .insert(
+                        "topology.kubernetes.io/zone".into(),
+                        format!("zone-{}", i % 3),
+                    );
                 let api: Api<Node> = Api::all(client.clone());
                 create(None, serde_json::to_value(&n)?, api.clone()).await?;
                 let status = node_status(if i % 10 == 0 { "False" } else { "True" });
-                api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
-                    .await
-                    .with_context(|| format!("status of node {name}"))?;
+                api.patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": status})),
+                )
+                .await
+                .with_context(|| format!("status of node {name}"))?;
                 anyhow::Ok(())
             }
         })
@@ -89,7 +103,12 @@ async fn main() -> anyhow::Result<()> {
                 "template": {"metadata": {"labels": {"app": "web"}},
                     "spec": {"containers": [{"name": "app", "image": "registry.local/app:1"}]}}}
         });
-        create(Some(ns), deploy, Api::<Deployment>::namespaced(client.clone(), ns)).await?;
+        create(
+            Some(ns),
+            deploy,
+            Api::<Deployment>::namespaced(client.clone(), ns),
+        )
+        .await?;
         let rs = json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {"name": "web-5d4f8", "namespace": ns, "labels": {"app": "web"}},
@@ -97,31 +116,56 @@ async fn main() -> anyhow::Result<()> {
                 "template": {"metadata": {"labels": {"app": "web"}},
                     "spec": {"containers": [{"name": "app", "image": "registry.local/app:1"}]}}}
         });
-        create(Some(ns), rs, Api::<ReplicaSet>::namespaced(client.clone(), ns)).await?;
+        create(
+            Some(ns),
+            rs,
+            Api::<ReplicaSet>::namespaced(client.clone(), ns),
+        )
+        .await?;
         let svc = json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "web", "namespace": ns},
             "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}
         });
-        create(Some(ns), svc, Api::<Service>::namespaced(client.clone(), ns)).await?;
+        create(
+            Some(ns),
+            svc,
+            Api::<Service>::namespaced(client.clone(), ns),
+        )
+        .await?;
         let cm = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "web-config", "namespace": ns},
             "data": {"config.yaml": "listen: 8080\n"}
         });
-        create(Some(ns), cm, Api::<ConfigMap>::namespaced(client.clone(), ns)).await?;
+        create(
+            Some(ns),
+            cm,
+            Api::<ConfigMap>::namespaced(client.clone(), ns),
+        )
+        .await?;
         let secret = json!({
             "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": {"name": "web-secret", "namespace": ns},
             "stringData": {"password": "not-a-real-secret"}
         });
-        create(Some(ns), secret, Api::<Secret>::namespaced(client.clone(), ns)).await?;
+        create(
+            Some(ns),
+            secret,
+            Api::<Secret>::namespaced(client.clone(), ns),
+        )
+        .await?;
         let lease = json!({
             "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {"name": "web-leader", "namespace": ns},
             "spec": {"holderIdentity": "web-0", "leaseDurationSeconds": 15}
         });
-        create(Some(ns), lease, Api::<Lease>::namespaced(client.clone(), ns)).await?;
+        create(
+            Some(ns),
+            lease,
+            Api::<Lease>::namespaced(client.clone(), ns),
+        )
+        .await?;
     }
 
     // Pods: bound ones first, then the unscheduled.
@@ -137,7 +181,10 @@ async fn main() -> anyhow::Result<()> {
                 let (name, builder) = match node_index {
                     Some(n) => {
                         let name = format!("web-{n}-{i}");
-                        let b = pod(&name).in_namespace(ns).on_node(&format!("node-{n}")).owned_by("ReplicaSet", "web-5d4f8");
+                        let b = pod(&name)
+                            .in_namespace(ns)
+                            .on_node(&format!("node-{n}"))
+                            .owned_by("ReplicaSet", "web-5d4f8");
                         let b = match i % 20 {
                             0 => b.waiting("CrashLoopBackOff"),
                             1 => b.failed("Error", 1),
@@ -156,9 +203,13 @@ async fn main() -> anyhow::Result<()> {
                 let api: Api<Pod> = Api::namespaced(client.clone(), ns);
                 create(Some(ns), serde_json::to_value(&p)?, api.clone()).await?;
                 if let Some(status) = status {
-                    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
-                        .await
-                        .with_context(|| format!("status of pod {ns}/{name}"))?;
+                    api.patch_status(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"status": status})),
+                    )
+                    .await
+                    .with_context(|| format!("status of pod {ns}/{name}"))?;
                 }
                 anyhow::Ok(())
             }

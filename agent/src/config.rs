@@ -1,0 +1,425 @@
+//! Command-line flags → a validated [`Config`].
+//!
+//! Parsing happens in two stages, as in ripgrep's `lowargs`/`hiargs`: clap collects plain values
+//! into [`Args`], then [`Config::from_args`] checks them together and builds what the rest of the
+//! agent uses. Every error names the flag and the value at fault, before any network call. This
+//! module knows nothing of kube, tokio or HTTP. See [`Config::from_args`].
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::exposition::KeyAllowlist;
+
+/// A flag with a bad value. Fatal at start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--node` was not given and `NODE_NAME` is not set.
+    #[error("--node is required (or set NODE_NAME): the agent exports what is bound to its node")]
+    MissingNode,
+    /// `--resources` names a kind the agent does not know.
+    #[error("--resources: unknown resource {name:?} (known: {known})")]
+    UnknownResource {
+        /// The bad name.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A `--metric-*-allowlist` value is not `resource=[key,…],…`.
+    #[error("{flag}: {reason} in {value:?} (expected e.g. pods=[app,team],nodes=[*])")]
+    BadAllowlist {
+        /// Which flag.
+        flag: &'static str,
+        /// The whole value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `--metric-labels-allowlist` / `--metric-annotations-allowlist` name an unknown resource.
+    #[error("{flag}: unknown resource {name:?}")]
+    AllowlistResource {
+        /// Which flag.
+        flag: &'static str,
+        /// The bad resource name.
+        name: String,
+    },
+    /// `--metric-opt-in-list` names a family that is not opt-in, or does not exist.
+    #[error("--metric-opt-in-list: {name:?} is not an opt-in family")]
+    NotOptIn {
+        /// The bad name.
+        name: String,
+    },
+    /// A duration flag is zero where it must not be.
+    #[error("{flag}: must be greater than zero")]
+    ZeroDuration {
+        /// Which flag.
+        flag: &'static str,
+    },
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// kube-state-agent: kube-state-metrics' series for the objects bound to one node, served from
+/// memory-lean snapshots. Run one per node (a DaemonSet).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "kube-state-agent", version, about, long_about = None)]
+pub struct Args {
+    /// The node this agent serves: it watches the pods bound to it and its Node object.
+    #[arg(long, env = "NODE_NAME")]
+    pub node: Option<String>,
+
+    /// Path to a kubeconfig. Without it: in-cluster config, then $KUBECONFIG, then ~/.kube/config.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Address to serve /metrics on.
+    #[arg(long, default_value = "::")]
+    pub host: IpAddr,
+
+    /// Port to serve /metrics on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to serve the agent's own metrics on.
+    #[arg(long, default_value = "::")]
+    pub telemetry_host: IpAddr,
+
+    /// Port to serve the agent's own metrics on.
+    #[arg(long, default_value_t = 8081)]
+    pub telemetry_port: u16,
+
+    /// Comma-separated resources to export (kube-state-metrics' names). Default: all the agent
+    /// knows.
+    #[arg(long, value_delimiter = ',')]
+    pub resources: Option<Vec<String>>,
+
+    /// Kubernetes label keys to expose in kube_<resource>_labels, per resource:
+    /// `pods=[app,team],nodes=[*]`; `*=[*]` exposes every label of every resource.
+    #[arg(long, default_value = "")]
+    pub metric_labels_allowlist: String,
+
+    /// Annotation keys to expose in kube_<resource>_annotations, same syntax as
+    /// --metric-labels-allowlist.
+    #[arg(long, default_value = "")]
+    pub metric_annotations_allowlist: String,
+
+    /// Comma-separated opt-in families to enable (e.g. kube_pod_nodeselectors).
+    #[arg(long, value_delimiter = ',')]
+    pub metric_opt_in_list: Vec<String>,
+
+    /// Serve a gzip body to scrapers that accept it (kube-state-metrics' flag). The compressed
+    /// body is built once per snapshot, never per scrape.
+    #[arg(long, default_value_t = false)]
+    pub enable_gzip_encoding: bool,
+
+    /// Shortest time between two snapshot rebuilds; events arriving meanwhile are coalesced
+    /// into the next one.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub snapshot_interval: Duration,
+
+    /// Log format: `text` or `json`. The level comes from RUST_LOG (default `info`).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 100ms or 2s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: unit must be ms, s or m")),
+    }
+}
+
+/// Everything the agent needs to run, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The node served.
+    pub node: String,
+    /// Explicit kubeconfig, if any.
+    pub kubeconfig: Option<PathBuf>,
+    /// Where /metrics is served.
+    pub listen: SocketAddr,
+    /// Where self-metrics are served.
+    pub telemetry_listen: SocketAddr,
+    /// Enabled resources, in registry order.
+    pub resources: Vec<&'static str>,
+    /// Per-resource label allowlists.
+    pub labels_allowlist: BTreeMap<String, KeyAllowlist>,
+    /// Per-resource annotation allowlists.
+    pub annotations_allowlist: BTreeMap<String, KeyAllowlist>,
+    /// Opted-in families.
+    pub opt_in: Vec<String>,
+    /// Whether gzip bodies are built and served.
+    pub gzip: bool,
+    /// Minimum time between snapshot rebuilds.
+    pub snapshot_interval: Duration,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+/// What [`Config::from_args`] needs to know about the kinds the agent has.
+pub trait KindCatalog {
+    /// Every resource name, in registry order.
+    fn resources(&self) -> Vec<&'static str>;
+    /// Whether `family` exists and is opt-in.
+    fn is_opt_in_family(&self, family: &str) -> bool;
+}
+
+impl Config {
+    /// Validates `args` against the known kinds.
+    ///
+    /// # Errors
+    /// The first flag with a bad value, named.
+    pub fn from_args(args: Args, kinds: &dyn KindCatalog) -> Result<Config> {
+        let node = args
+            .node
+            .filter(|n| !n.trim().is_empty())
+            .ok_or(Error::MissingNode)?;
+        let known = kinds.resources();
+        let resources = match &args.resources {
+            None => known.clone(),
+            Some(list) => {
+                let mut chosen = Vec::new();
+                for name in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+                    let Some(r) = known.iter().find(|k| **k == name) else {
+                        return Err(Error::UnknownResource {
+                            name: name.to_string(),
+                            known: known.join(","),
+                        });
+                    };
+                    if !chosen.contains(r) {
+                        chosen.push(*r);
+                    }
+                }
+                // Registry order, whatever the flag's order: it is the exposition order.
+                known
+                    .iter()
+                    .copied()
+                    .filter(|k| chosen.contains(k))
+                    .collect()
+            }
+        };
+        let labels_allowlist = parse_allowlist(
+            "--metric-labels-allowlist",
+            &args.metric_labels_allowlist,
+            &known,
+        )?;
+        let annotations_allowlist = parse_allowlist(
+            "--metric-annotations-allowlist",
+            &args.metric_annotations_allowlist,
+            &known,
+        )?;
+        let opt_in: Vec<String> = args
+            .metric_opt_in_list
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(bad) = opt_in.iter().find(|n| !kinds.is_opt_in_family(n)) {
+            return Err(Error::NotOptIn { name: bad.clone() });
+        }
+        if args.snapshot_interval.is_zero() {
+            return Err(Error::ZeroDuration {
+                flag: "--snapshot-interval",
+            });
+        }
+        Ok(Config {
+            node,
+            kubeconfig: args.kubeconfig,
+            listen: SocketAddr::new(args.host, args.port),
+            telemetry_listen: SocketAddr::new(args.telemetry_host, args.telemetry_port),
+            resources,
+            labels_allowlist,
+            annotations_allowlist,
+            opt_in,
+            gzip: args.enable_gzip_encoding,
+            snapshot_interval: args.snapshot_interval,
+            log_format: args.log_format,
+        })
+    }
+
+    /// The label allowlist for `resource` (a `*` entry applies to every resource).
+    pub fn labels_for(&self, resource: &str) -> KeyAllowlist {
+        allowlist_for(&self.labels_allowlist, resource)
+    }
+
+    /// The annotation allowlist for `resource`.
+    pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
+        allowlist_for(&self.annotations_allowlist, resource)
+    }
+}
+
+fn allowlist_for(map: &BTreeMap<String, KeyAllowlist>, resource: &str) -> KeyAllowlist {
+    let mut out = map.get(resource).cloned().unwrap_or_default();
+    if let Some(all) = map.get("*") {
+        out.all |= all.all;
+        for k in &all.keys {
+            if !out.keys.contains(k) {
+                out.keys.push(k.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Parses kube-state-metrics' allowlist syntax: `pods=[app,team],nodes=[*],*=[*]`.
+fn parse_allowlist(
+    flag: &'static str,
+    value: &str,
+    known: &[&'static str],
+) -> Result<BTreeMap<String, KeyAllowlist>> {
+    let bad = |reason: &str| Error::BadAllowlist {
+        flag,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut out = BTreeMap::new();
+    let mut rest = value.trim();
+    while !rest.is_empty() {
+        let (resource, after) = rest.split_once('=').ok_or_else(|| bad("missing '='"))?;
+        let resource = resource.trim();
+        if resource.is_empty() {
+            return Err(bad("empty resource name"));
+        }
+        let after = after.trim_start();
+        let inner = after.strip_prefix('[').ok_or_else(|| bad("missing '['"))?;
+        let close = inner.find(']').ok_or_else(|| bad("missing ']'"))?;
+        let keys: Vec<String> = inner[..close]
+            .split(',')
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if resource != "*" && !known.contains(&resource) {
+            return Err(Error::AllowlistResource {
+                flag,
+                name: resource.to_string(),
+            });
+        }
+        let list = if keys.iter().any(|k| k == "*") {
+            KeyAllowlist::all()
+        } else {
+            KeyAllowlist { all: false, keys }
+        };
+        out.insert(resource.to_string(), list);
+        rest = inner[close + 1..].trim_start();
+        if let Some(r) = rest.strip_prefix(',') {
+            rest = r.trim_start();
+            if rest.is_empty() {
+                return Err(bad("trailing ','"));
+            }
+        } else if !rest.is_empty() {
+            return Err(bad("expected ',' between resources"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Kinds;
+    impl KindCatalog for Kinds {
+        fn resources(&self) -> Vec<&'static str> {
+            vec!["pods", "nodes"]
+        }
+        fn is_opt_in_family(&self, family: &str) -> bool {
+            family == "kube_pod_nodeselectors"
+        }
+    }
+
+    fn config(extra: &[&str]) -> Result<Config> {
+        let mut argv = vec!["kube-state-agent", "--node", "node-1"];
+        argv.extend_from_slice(extra);
+        Config::from_args(Args::try_parse_from(argv).expect("clap accepts"), &Kinds)
+    }
+
+    #[test]
+    fn defaults_enable_every_known_resource_and_ksm_ports() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.resources, vec!["pods", "nodes"]);
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.telemetry_listen.port(), 8081);
+        assert!(!c.gzip);
+    }
+
+    #[test]
+    fn resources_keep_registry_order_and_an_unknown_one_is_named() {
+        let c = config(&["--resources", "nodes,pods"]).unwrap();
+        assert_eq!(c.resources, vec!["pods", "nodes"]);
+        let err = config(&["--resources", "pods,deploymnets"]).unwrap_err();
+        assert!(err.to_string().contains("--resources"), "{err}");
+        assert!(err.to_string().contains("deploymnets"), "{err}");
+    }
+
+    #[test]
+    fn missing_node_fails_naming_the_flag() {
+        let args = Args::try_parse_from(["kube-state-agent"]).unwrap();
+        let args = Args { node: None, ..args };
+        let err = Config::from_args(args, &Kinds).unwrap_err();
+        assert!(err.to_string().contains("--node"), "{err}");
+    }
+
+    #[test]
+    fn allowlists_parse_ksm_syntax_including_wildcards() {
+        let c = config(&["--metric-labels-allowlist", "pods=[app, team],nodes=[*]"]).unwrap();
+        assert_eq!(
+            c.labels_for("pods"),
+            KeyAllowlist {
+                all: false,
+                keys: vec!["app".into(), "team".into()]
+            }
+        );
+        assert!(c.labels_for("nodes").all);
+        let c = config(&["--metric-annotations-allowlist", "*=[owner]"]).unwrap();
+        assert_eq!(c.annotations_for("pods").keys, vec!["owner".to_string()]);
+        assert!(c.labels_for("pods").is_empty());
+    }
+
+    #[test]
+    fn malformed_allowlists_are_rejected_naming_flag_and_value() {
+        for bad in [
+            "pods",
+            "pods=app",
+            "pods=[app",
+            "=[app]",
+            "pods=[a],",
+            "pods=[a] nodes=[b]",
+        ] {
+            let err = config(&["--metric-labels-allowlist", bad]).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("--metric-labels-allowlist"), "{bad}: {msg}");
+        }
+        let err = config(&["--metric-labels-allowlist", "pod=[app]"]).unwrap_err();
+        assert!(err.to_string().contains("\"pod\""), "{err}");
+    }
+
+    #[test]
+    fn opt_in_list_accepts_only_opt_in_families() {
+        let c = config(&["--metric-opt-in-list", "kube_pod_nodeselectors"]).unwrap();
+        assert_eq!(c.opt_in, vec!["kube_pod_nodeselectors".to_string()]);
+        let err = config(&["--metric-opt-in-list", "kube_pod_info"]).unwrap_err();
+        assert!(err.to_string().contains("--metric-opt-in-list"), "{err}");
+    }
+
+    #[test]
+    fn durations_parse_and_zero_is_refused() {
+        let c = config(&["--snapshot-interval", "250ms"]).unwrap();
+        assert_eq!(c.snapshot_interval, Duration::from_millis(250));
+        assert!(Args::try_parse_from(["x", "--snapshot-interval", "5h"]).is_err());
+        let err = config(&["--snapshot-interval", "0ms"]).unwrap_err();
+        assert!(err.to_string().contains("--snapshot-interval"), "{err}");
+    }
+}

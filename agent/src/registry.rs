@@ -1,0 +1,61 @@
+//! Every kind the agent knows, in the order their families appear in a scrape.
+//!
+//! Adding a kind is one file under `resources/` and one line in [`KINDS`].
+
+use crate::config::KindCatalog;
+use crate::resources::{KindInfo, node, pod};
+use crate::watch::Watchable;
+
+/// The registry. Order is exposition order.
+pub static KINDS: &[&(dyn Watchable + 'static)] = &[&pod::KIND, &node::KIND];
+
+/// The kind named `resource` (as `--resources` spells it).
+pub fn kind(resource: &str) -> Option<&'static dyn Watchable> {
+    KINDS.iter().copied().find(|k| k.resource() == resource)
+}
+
+/// [`KINDS`] as the config validator sees it.
+pub struct Catalog;
+
+impl KindCatalog for Catalog {
+    fn resources(&self) -> Vec<&'static str> {
+        KINDS.iter().map(|k| k.resource()).collect()
+    }
+
+    fn is_opt_in_family(&self, family: &str) -> bool {
+        KINDS.iter().any(|k| {
+            k.family_headers()
+                .iter()
+                .any(|h| h.name == family && h.opt_in)
+        })
+    }
+}
+
+/// Every kind as plain [`KindInfo`], for callers that do not watch.
+pub fn infos() -> impl Iterator<Item = &'static dyn KindInfo> {
+    KINDS.iter().map(|k| *k as &'static dyn KindInfo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_names_and_family_names_are_unique() {
+        let mut resources: Vec<&str> = KINDS.iter().map(|k| k.resource()).collect();
+        resources.sort_unstable();
+        resources.dedup();
+        assert_eq!(
+            resources.len(),
+            KINDS.len(),
+            "a resource is registered twice"
+        );
+        let mut names: Vec<&str> = infos()
+            .flat_map(|k| k.family_headers().into_iter().map(|h| h.name))
+            .collect();
+        let total = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), total, "a family name appears in two rows");
+    }
+}

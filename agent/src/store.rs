@@ -1,0 +1,313 @@
+//! Rendered rows of the objects one watch has seen, keyed by UID.
+//!
+//! A [`Writer`] belongs to exactly one watch task and applies its [`Change`]s; any number of
+//! [`Reader`]s (the snapshot builder) see the rows concurrently without blocking it. This module
+//! never touches the API client, HTTP or task spawning, and it cannot fail. See [`shard`].
+//!
+//! The resync protocol is kube-runtime's `apply_watcher_event`: a relist fills a private buffer
+//! from `Init` to `InitDone`, then replaces the visible rows whole, so objects deleted while the
+//! watch was down disappear and readers never see a half-listed kind.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use dashmap::DashMap;
+use tokio::sync::Notify;
+
+use crate::resources::Rows;
+
+/// One step of a watch, already rendered. Mirrors `kube_runtime::watcher::Event` as plain data.
+#[derive(Debug)]
+pub enum Change {
+    /// A (re)list starts: following `InitApply`s go to a fresh buffer.
+    Init,
+    /// An object of the (re)list.
+    InitApply(String, Rows),
+    /// The (re)list is complete: the buffer replaces the visible rows.
+    InitDone,
+    /// An object was added or modified: its rows are replaced whole.
+    Apply(String, Rows),
+    /// An object was deleted, or can no longer be rendered: its rows go.
+    Delete(String),
+}
+
+/// Wakes the snapshot builder when any shard changes. Cheap to clone.
+///
+/// A notification while the builder is busy is kept (one permit), so no change is lost and a
+/// burst of changes costs one wake-up.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeSignal {
+    notify: Arc<Notify>,
+}
+
+impl ChangeSignal {
+    /// Records that something changed.
+    pub fn notify(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Waits for the next change (or returns at once if one is pending).
+    pub async fn changed(&self) {
+        self.notify.notified().await;
+    }
+}
+
+type RowMap = DashMap<String, Arc<Rows>>;
+
+/// The state shared by one writer and its readers.
+#[derive(Debug)]
+struct Shard {
+    resource: &'static str,
+    rows: ArcSwap<RowMap>,
+    ready: AtomicBool,
+    /// Bumped on every visible change, so readers can tell a shard moved on.
+    version: AtomicU64,
+}
+
+/// Creates a shard for one watch of `resource`: the writer goes to the watch task, the reader
+/// to the snapshot builder.
+pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
+    let shard = Arc::new(Shard {
+        resource,
+        rows: ArcSwap::from_pointee(RowMap::new()),
+        ready: AtomicBool::new(false),
+        version: AtomicU64::new(0),
+    });
+    (
+        Writer {
+            shard: shard.clone(),
+            buffer: None,
+            signal,
+        },
+        Reader { shard },
+    )
+}
+
+/// Applies one watch's changes.
+///
+/// # Invariants
+/// - Exactly one `Writer` per shard: it is not `Clone`.
+/// - A UID's rows are replaced whole, never patched.
+/// - Rows listed during a relist become visible together at `InitDone`, replacing every row of
+///   the previous list; until then readers keep seeing the previous state.
+#[derive(Debug)]
+pub struct Writer {
+    shard: Arc<Shard>,
+    buffer: Option<HashMap<String, Arc<Rows>>>,
+    signal: ChangeSignal,
+}
+
+impl Writer {
+    /// Applies `change`.
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::Init => self.buffer = Some(HashMap::new()),
+            Change::InitApply(uid, rows) => {
+                // An InitApply outside Init..InitDone cannot come from kube's watcher; treat it
+                // as a plain apply rather than lose it.
+                match &mut self.buffer {
+                    Some(buffer) => {
+                        buffer.insert(uid, Arc::new(rows));
+                    }
+                    None => self.apply(Change::Apply(uid, rows)),
+                }
+            }
+            Change::InitDone => {
+                let listed = self.buffer.take().unwrap_or_default();
+                let map: RowMap = listed.into_iter().collect();
+                self.shard.rows.store(Arc::new(map));
+                self.shard.ready.store(true, Ordering::Release);
+                self.changed();
+            }
+            Change::Apply(uid, rows) => {
+                let rows = Arc::new(rows);
+                if let Some(buffer) = &mut self.buffer {
+                    // During a relist, later events win over the listed state.
+                    buffer.insert(uid.clone(), rows.clone());
+                }
+                self.shard.rows.load().insert(uid, rows);
+                self.changed();
+            }
+            Change::Delete(uid) => {
+                if let Some(buffer) = &mut self.buffer {
+                    buffer.remove(&uid);
+                }
+                if self.shard.rows.load().remove(&uid).is_some() {
+                    self.changed();
+                }
+            }
+        }
+    }
+
+    /// Removes every row and marks the shard not ready (the watch stopped for good).
+    pub fn clear(&mut self) {
+        self.buffer = None;
+        self.shard.rows.store(Arc::new(RowMap::new()));
+        self.shard.ready.store(false, Ordering::Release);
+        self.changed();
+    }
+
+    fn changed(&self) {
+        self.shard.version.fetch_add(1, Ordering::AcqRel);
+        self.signal.notify();
+    }
+}
+
+/// Reads one shard's rows. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    shard: Arc<Shard>,
+}
+
+impl Reader {
+    /// The resource this shard holds rows of.
+    pub fn resource(&self) -> &'static str {
+        self.shard.resource
+    }
+
+    /// Whether the watch finished its first list.
+    pub fn is_ready(&self) -> bool {
+        self.shard.ready.load(Ordering::Acquire)
+    }
+
+    /// Every object's rows at this moment (each object's rows are whole).
+    pub fn rows(&self) -> Vec<Arc<Rows>> {
+        let map = self.shard.rows.load_full();
+        map.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// How many objects are visible.
+    pub fn len(&self) -> usize {
+        self.shard.rows.load().len()
+    }
+
+    /// Whether no object is visible.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A number that changes whenever the visible rows change.
+    pub fn version(&self) -> u64 {
+        self.shard.version.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::{Identity, MetricType, RenderContext, Series};
+    use crate::resources::{Family, FamilySelection, Kind, Scope};
+
+    fn render_value(v: &f64, out: &mut Series<'_>) {
+        out.value(*v);
+    }
+    static TEST_KIND: Kind<f64> = Kind {
+        resource: "things",
+        scope: Scope::Namespaced,
+        identity: |_| Identity::default(),
+        families: &[Family::stable(
+            "thing",
+            "A thing.",
+            MetricType::Gauge,
+            render_value,
+        )],
+    };
+
+    fn rows(v: f64) -> Rows {
+        let sel = FamilySelection::new(&TEST_KIND.headers(), |_| true);
+        TEST_KIND.render(&v, &RenderContext::default(), &sel)
+    }
+
+    fn visible(r: &Reader) -> Vec<String> {
+        let mut v: Vec<String> = r
+            .rows()
+            .iter()
+            .map(|rows| String::from_utf8(rows.all().to_vec()).unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn relist_replaces_rows_whole_at_init_done_and_drops_vanished_objects() {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("a".into(), rows(1.0)));
+        w.apply(Change::InitApply("b".into(), rows(2.0)));
+        assert!(!r.is_ready());
+        assert!(r.is_empty(), "listed rows stay private until InitDone");
+        w.apply(Change::InitDone);
+        assert!(r.is_ready());
+        assert_eq!(visible(&r), vec!["thing 1\n", "thing 2\n"]);
+
+        // Watch lost (410): relist without "a".
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("b".into(), rows(3.0)));
+        assert_eq!(
+            visible(&r),
+            vec!["thing 1\n", "thing 2\n"],
+            "old state until InitDone"
+        );
+        w.apply(Change::InitDone);
+        assert_eq!(visible(&r), vec!["thing 3\n"]);
+    }
+
+    #[test]
+    fn delete_during_resync_is_not_resurrected_by_init_done() {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("a".into(), rows(1.0)));
+        w.apply(Change::Delete("a".into()));
+        w.apply(Change::InitDone);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn apply_replaces_an_objects_rows_and_delete_removes_them() {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        w.apply(Change::Init);
+        w.apply(Change::InitDone);
+        let v0 = r.version();
+        w.apply(Change::Apply("a".into(), rows(1.0)));
+        w.apply(Change::Apply("a".into(), rows(5.0)));
+        assert_eq!(visible(&r), vec!["thing 5\n"]);
+        assert!(r.version() > v0);
+        w.apply(Change::Delete("a".into()));
+        assert!(r.is_empty());
+        let v1 = r.version();
+        w.apply(Change::Delete("never-seen".into()));
+        assert_eq!(r.version(), v1, "deleting an unknown uid changes nothing");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_changes_leaves_one_pending_wakeup() {
+        let signal = ChangeSignal::default();
+        let (mut w, _r) = shard("things", signal.clone());
+        for i in 0..100 {
+            w.apply(Change::Apply(format!("u{i}"), rows(f64::from(i))));
+        }
+        // One pending permit: the first wait returns at once, the second does not.
+        tokio::time::timeout(std::time::Duration::from_millis(1), signal.changed())
+            .await
+            .expect("a change is pending");
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(10), signal.changed())
+                .await
+                .is_err(),
+            "the burst must coalesce into one wake-up"
+        );
+    }
+
+    #[test]
+    fn clear_empties_the_shard_and_marks_it_not_ready() {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("a".into(), rows(1.0)));
+        w.apply(Change::InitDone);
+        w.clear();
+        assert!(r.is_empty());
+        assert!(!r.is_ready());
+    }
+}

@@ -1,0 +1,288 @@
+//! The agent's own metrics and logs: tracing setup, and a [`Telemetry`] struct of handles in a
+//! private `prometheus` registry, served on the telemetry port.
+//!
+//! Names start with `ksa_`, never `kube_` (reserved for the compatible families), except
+//! kube-state-metrics' own `kube_state_metrics_list_total` / `kube_state_metrics_watch_total`,
+//! kept as KSM spells them so its mixin alerts work. Labels are bounded: `resource`, `verb`,
+//! `result`, `type`, `reason` from a fixed set. No global registry. See [`Telemetry::new`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::snapshot::{BuildObserver, Snapshot};
+
+/// Handles to every self-metric. Cheap to clone.
+#[derive(Clone)]
+pub struct Telemetry {
+    registry: Registry,
+    list_total: IntCounterVec,
+    watch_total: IntCounterVec,
+    api_requests: IntCounterVec,
+    api_bytes: IntCounterVec,
+    events: IntCounterVec,
+    decode_errors: IntCounterVec,
+    watch_errors: IntCounterVec,
+    objects: IntGaugeVec,
+    snapshot_builds: IntCounter,
+    snapshot_build_seconds: Histogram,
+    snapshot_bytes: IntGauge,
+    snapshot_objects: IntGauge,
+    ready: IntGauge,
+    scrape_seconds: HistogramVec,
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Telemetry {
+    /// Registers every self-metric in a fresh registry.
+    pub fn new() -> Telemetry {
+        let r = Registry::new();
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            r.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let objects = IntGaugeVec::new(
+            Opts::new(
+                "ksa_objects",
+                "Objects whose rows are in the current snapshot, by resource.",
+            ),
+            &["resource"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(objects.clone()))
+            .expect("unique metric");
+        let snapshot_build_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "ksa_snapshot_build_seconds",
+                "Time to assemble and compress one snapshot.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+            ]),
+        )
+        .expect("valid metric");
+        r.register(Box::new(snapshot_build_seconds.clone()))
+            .expect("unique metric");
+        let scrape_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "ksa_scrape_duration_seconds",
+                "Time to answer one /metrics request, until the body is handed to the socket.",
+            )
+            .buckets(vec![
+                0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
+            ]),
+            &["format", "encoding"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(scrape_seconds.clone()))
+            .expect("unique metric");
+        Telemetry {
+            list_total: counter_vec(
+                &r,
+                "kube_state_metrics_list_total",
+                "Number of list requests to the API server, by resource and result.",
+                &["resource", "result"],
+            ),
+            watch_total: counter_vec(
+                &r,
+                "kube_state_metrics_watch_total",
+                "Number of watch requests to the API server, by resource and result.",
+                &["resource", "result"],
+            ),
+            api_requests: counter_vec(
+                &r,
+                "ksa_api_requests_total",
+                "Requests to the API server, by resource, verb and result.",
+                &["resource", "verb", "result"],
+            ),
+            api_bytes: counter_vec(
+                &r,
+                "ksa_api_response_bytes_total",
+                "Response body bytes read from the API server as sent (compressed when gzip was negotiated).",
+                &["resource", "verb"],
+            ),
+            events: counter_vec(
+                &r,
+                "ksa_watch_events_total",
+                "Objects received from watches, by resource and event type (listed, applied, deleted).",
+                &["resource", "type"],
+            ),
+            decode_errors: counter_vec(
+                &r,
+                "ksa_decode_errors_total",
+                "Objects that could not be decoded; their rows are dropped and the watch goes on.",
+                &["resource"],
+            ),
+            watch_errors: counter_vec(
+                &r,
+                "ksa_watch_errors_total",
+                "Watch stream errors, by resource and reason; the watch backs off and resumes.",
+                &["resource", "reason"],
+            ),
+            objects,
+            snapshot_builds: {
+                let c = IntCounter::new("ksa_snapshot_builds_total", "Snapshots published.")
+                    .expect("valid metric");
+                r.register(Box::new(c.clone())).expect("unique metric");
+                c
+            },
+            snapshot_build_seconds,
+            snapshot_bytes: gauge("ksa_snapshot_bytes", "Size of the current text exposition."),
+            snapshot_objects: gauge(
+                "ksa_snapshot_objects",
+                "Objects rendered into the current snapshot, all resources.",
+            ),
+            ready: gauge(
+                "ksa_ready",
+                "1 once every enabled watch finished its first list.",
+            ),
+            scrape_seconds,
+            registry: r,
+        }
+    }
+
+    /// Counts one API request; lists and watches also count in KSM's own counters.
+    pub fn api_request(&self, resource: &str, verb: &str, ok: bool) {
+        let result = if ok { "success" } else { "error" };
+        self.api_requests
+            .with_label_values(&[resource, verb, result])
+            .inc();
+        match verb {
+            "list" => self.list_total.with_label_values(&[resource, result]).inc(),
+            "watch" => self
+                .watch_total
+                .with_label_values(&[resource, result])
+                .inc(),
+            _ => {}
+        }
+    }
+
+    /// The counter a response body of `resource`/`verb` adds its bytes to.
+    pub fn api_bytes_counter(&self, resource: &str, verb: &str) -> IntCounter {
+        self.api_bytes.with_label_values(&[resource, verb])
+    }
+
+    /// Counts one object received by a watch (`listed`, `applied`, `deleted`).
+    pub fn event(&self, resource: &str, kind: &str) {
+        self.events.with_label_values(&[resource, kind]).inc();
+    }
+
+    /// Counts one object that did not decode.
+    pub fn decode_error(&self, resource: &str) {
+        self.decode_errors.with_label_values(&[resource]).inc();
+    }
+
+    /// Counts one watch error, `reason` from a fixed set.
+    pub fn watch_error(&self, resource: &str, reason: &'static str) {
+        self.watch_errors
+            .with_label_values(&[resource, reason])
+            .inc();
+    }
+
+    /// Observes one scrape.
+    pub fn scrape(&self, format: &'static str, encoding: &'static str, took: Duration) {
+        self.scrape_seconds
+            .with_label_values(&[format, encoding])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Sets the per-resource object gauge.
+    pub fn objects(&self, resource: &str, n: usize) {
+        self.objects
+            .with_label_values(&[resource])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The self-metrics in the text format.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("encoding to a Vec cannot fail");
+        out
+    }
+
+    /// The value of a counter or gauge by name and labels, for tests.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.registry
+            .gather()
+            .into_iter()
+            .find(|f| f.name() == name)
+            .and_then(|f| {
+                let counter = f.get_field_type() == prometheus::proto::MetricType::COUNTER;
+                f.get_metric()
+                    .iter()
+                    .find(|m| {
+                        labels.iter().all(|(k, v)| {
+                            m.get_label()
+                                .iter()
+                                .any(|l| l.name() == *k && l.value() == *v)
+                        })
+                    })
+                    .map(|m| {
+                        if counter {
+                            m.get_counter().get_value()
+                        } else {
+                            m.get_gauge().get_value()
+                        }
+                    })
+            })
+    }
+}
+
+/// Records each snapshot build.
+pub struct SnapshotTelemetry {
+    telemetry: Telemetry,
+}
+
+impl SnapshotTelemetry {
+    /// Reports builds into `telemetry`.
+    pub fn new(telemetry: Telemetry) -> Arc<SnapshotTelemetry> {
+        Arc::new(SnapshotTelemetry { telemetry })
+    }
+}
+
+impl BuildObserver for SnapshotTelemetry {
+    fn built(&self, snapshot: &Snapshot, took: Duration, text_bytes: usize) {
+        let t = &self.telemetry;
+        t.snapshot_builds.inc();
+        t.snapshot_build_seconds.observe(took.as_secs_f64());
+        t.snapshot_bytes
+            .set(i64::try_from(text_bytes).unwrap_or(i64::MAX));
+        t.snapshot_objects
+            .set(i64::try_from(snapshot.objects()).unwrap_or(i64::MAX));
+        t.ready.set(i64::from(snapshot.is_ready()));
+    }
+}
+
+/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), text or
+/// JSON lines on stderr.
+pub fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests) is not an error worth reporting.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,262 @@
+//! Watching the API server: one task per (kind, selector), each feeding its own store shard.
+//!
+//! A task runs kube-runtime's plain `watcher` (no object cache) with the kind's selector,
+//! decodes each object into the kind's lean type, renders it at once, and hands the rows to
+//! its [`Writer`]; the object is then dropped. The watcher resumes from the last
+//! resourceVersion after an error and relists only on 410 Gone, and the writer's resync
+//! protocol sweeps away objects that vanished meanwhile. Errors are retried with backoff,
+//! counted and logged: nothing here ends the process. This module owns all network code; it
+//! never touches HTTP serving or snapshot internals. See [`Watchable::watch`].
+
+use std::fmt;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, Resource};
+
+use crate::decode::{Decoded, Object};
+use crate::exposition::RenderContext;
+use crate::resources::{FamilySelection, Kind, KindInfo};
+use crate::store::{Change, Writer};
+use crate::telemetry::Telemetry;
+
+/// What one watch covers: an optional namespace and an optional field selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchTarget {
+    /// `None` watches all namespaces (or a cluster-scoped kind).
+    pub namespace: Option<String>,
+    /// E.g. `spec.nodeName=node-1`.
+    pub field_selector: Option<String>,
+}
+
+impl fmt::Display for WatchTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.namespace, &self.field_selector) {
+            (None, None) => write!(f, "all"),
+            (Some(ns), None) => write!(f, "namespace={ns}"),
+            (None, Some(sel)) => write!(f, "{sel}"),
+            (Some(ns), Some(sel)) => write!(f, "namespace={ns},{sel}"),
+        }
+    }
+}
+
+/// What every watch task shares.
+#[derive(Clone)]
+pub struct WatchContext {
+    /// The API client.
+    pub client: Client,
+    /// Self-metrics.
+    pub telemetry: Telemetry,
+}
+
+/// A kind the agent can watch: its metadata plus a typed watch loop.
+pub trait Watchable: KindInfo {
+    /// Watches `target` until the returned future is dropped, feeding `writer`.
+    fn watch(
+        &'static self,
+        target: WatchTarget,
+        ctx: WatchContext,
+        render: RenderContext,
+        selection: FamilySelection,
+        writer: Writer,
+    ) -> BoxFuture<'static, ()>;
+}
+
+impl<K: Object> Watchable for Kind<K> {
+    fn watch(
+        &'static self,
+        target: WatchTarget,
+        ctx: WatchContext,
+        render: RenderContext,
+        selection: FamilySelection,
+        writer: Writer,
+    ) -> BoxFuture<'static, ()> {
+        Box::pin(run(self, target, ctx, render, selection, writer))
+    }
+}
+
+async fn run<K: Object>(
+    kind: &'static Kind<K>,
+    target: WatchTarget,
+    ctx: WatchContext,
+    render: RenderContext,
+    selection: FamilySelection,
+    mut writer: Writer,
+) {
+    let api: Api<Decoded<K>> = match &target.namespace {
+        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &()),
+        None => Api::all_with(ctx.client.clone(), &()),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &target.field_selector {
+        config = config.fields(selector);
+    }
+    tracing::info!(resource = kind.resource, target = %target, "watch starting");
+    let mut events = watcher::watcher(api, config).default_backoff().boxed();
+    while let Some(item) = events.next().await {
+        match item {
+            Ok(event) => {
+                if let Some(change) = to_change(kind, &ctx.telemetry, &render, &selection, event) {
+                    writer.apply(change);
+                }
+            }
+            Err(err) => {
+                let reason = error_reason(&err);
+                ctx.telemetry.watch_error(kind.resource, reason);
+                tracing::warn!(resource = kind.resource, target = %target, reason, error = %err,
+                    "watch error; backing off and resuming");
+            }
+        }
+    }
+    tracing::warn!(resource = kind.resource, target = %target, "watch stream ended");
+}
+
+/// Turns one watcher event into a store change, rendering the object.
+///
+/// A malformed object is counted and logged; an applied one loses its rows (they would be
+/// stale), a listed one is left out of the relist. An object without a UID cannot be stored.
+fn to_change<K: Object>(
+    kind: &Kind<K>,
+    telemetry: &Telemetry,
+    render: &RenderContext,
+    selection: &FamilySelection,
+    event: Event<Decoded<K>>,
+) -> Option<Change> {
+    let resource = kind.resource;
+    let rendered = |obj: Decoded<K>, telemetry: &Telemetry| -> Option<(String, Option<_>)> {
+        let Some(uid) = obj.meta().uid.clone() else {
+            telemetry.decode_error(resource);
+            tracing::warn!(resource, name = ?obj.meta().name, "object without a uid; skipped");
+            return None;
+        };
+        match obj {
+            Decoded::Object(o) => Some((uid, Some(kind.render(&o, render, selection)))),
+            Decoded::Malformed { metadata, error } => {
+                telemetry.decode_error(resource);
+                tracing::warn!(resource, namespace = ?metadata.namespace, name = ?metadata.name,
+                    %error, "object does not decode; its rows are dropped");
+                Some((uid, None))
+            }
+        }
+    };
+    match event {
+        Event::Init => Some(Change::Init),
+        Event::InitDone => Some(Change::InitDone),
+        Event::InitApply(obj) => {
+            telemetry.event(resource, "listed");
+            match rendered(obj, telemetry)? {
+                (uid, Some(rows)) => Some(Change::InitApply(uid, rows)),
+                (_, None) => None,
+            }
+        }
+        Event::Apply(obj) => {
+            telemetry.event(resource, "applied");
+            match rendered(obj, telemetry)? {
+                (uid, Some(rows)) => Some(Change::Apply(uid, rows)),
+                (uid, None) => Some(Change::Delete(uid)),
+            }
+        }
+        Event::Delete(obj) => {
+            telemetry.event(resource, "deleted");
+            obj.meta().uid.clone().map(Change::Delete)
+        }
+    }
+}
+
+/// A bounded label value for a watcher error.
+fn error_reason(err: &watcher::Error) -> &'static str {
+    match err {
+        watcher::Error::InitialListFailed(_) => "list_failed",
+        watcher::Error::WatchStartFailed(_) => "watch_start_failed",
+        watcher::Error::WatchError(status) if status.code == 410 => "gone",
+        watcher::Error::WatchError(_) => "watch_error",
+        watcher::Error::WatchFailed(_) => "watch_failed",
+        watcher::Error::NoResourceVersion => "no_resource_version",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::pod::{KIND as POD, Pod};
+
+    fn decoded(json: &str) -> Decoded<Pod> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn all(kind: &Kind<Pod>) -> FamilySelection {
+        FamilySelection::new(&kind.headers(), |_| true)
+    }
+
+    #[test]
+    fn a_malformed_applied_object_drops_its_rows_and_is_counted() {
+        let t = Telemetry::new();
+        let obj = decoded(
+            r#"{"metadata":{"name":"p","namespace":"n","uid":"u1"},"spec":{"containers":"oops"}}"#,
+        );
+        let change = to_change(
+            &POD,
+            &t,
+            &RenderContext::default(),
+            &all(&POD),
+            Event::Apply(obj),
+        );
+        assert!(matches!(change, Some(Change::Delete(uid)) if uid == "u1"));
+        assert_eq!(
+            t.value("ksa_decode_errors_total", &[("resource", "pods")]),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn a_listed_object_is_rendered_and_counted() {
+        let t = Telemetry::new();
+        let obj = decoded(
+            r#"{"metadata":{"name":"p","namespace":"n","uid":"u1"},"status":{"phase":"Running"}}"#,
+        );
+        let change = to_change(
+            &POD,
+            &t,
+            &RenderContext::default(),
+            &all(&POD),
+            Event::InitApply(obj),
+        );
+        match change {
+            Some(Change::InitApply(uid, rows)) => {
+                assert_eq!(uid, "u1");
+                let text = String::from_utf8(rows.all().to_vec()).unwrap();
+                assert!(text.contains("kube_pod_status_phase{namespace=\"n\",pod=\"p\",uid=\"u1\",phase=\"Running\"} 1"), "{text}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(
+            t.value(
+                "ksa_watch_events_total",
+                &[("resource", "pods"), ("type", "listed")]
+            ),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn objects_without_uid_are_skipped_and_counted() {
+        let t = Telemetry::new();
+        let obj = decoded(r#"{"metadata":{"name":"p"}}"#);
+        assert!(
+            to_change(
+                &POD,
+                &t,
+                &RenderContext::default(),
+                &all(&POD),
+                Event::Apply(obj)
+            )
+            .is_none()
+        );
+        assert_eq!(
+            t.value("ksa_decode_errors_total", &[("resource", "pods")]),
+            Some(1.0)
+        );
+    }
+}
