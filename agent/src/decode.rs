@@ -41,6 +41,10 @@ pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
 /// decodable `metadata`; a body that does not match `K` becomes [`Decoded::Malformed`]. So a
 /// list with one bad item still yields every other item.
 #[derive(Clone, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a Decoded lives for one event; boxing the common variant would cost an allocation per object"
+)]
 pub enum Decoded<K> {
     /// The object, decoded.
     Object(K),

@@ -3,4 +3,5 @@
 //! One integration binary (ripgrep's layout): each module is one area. Every test creates its
 //! own namespace and uniquely named Nodes, so tests run in any order and in parallel.
 
+mod agent;
 mod harness;

@@ -1,7 +1,10 @@
 //! What live tests share: the loopback [`cluster::Cluster`], object builders and writers
-//! ([`objects`]), and [`poll_until`], the deadline-bounded wait used instead of sleeps.
+//! ([`objects`]), the agent process ([`agent`]), a strict exposition reader ([`exposition`]),
+//! and [`poll_until`], the deadline-bounded wait used instead of sleeps.
 
+pub mod agent;
 pub mod cluster;
+pub mod exposition;
 pub mod objects;
 
 use std::future::Future;

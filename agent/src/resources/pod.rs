@@ -89,7 +89,7 @@ pub struct PodSpec {
 }
 
 /// One `spec.tolerations[]` entry.
-#[derive(Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Toleration {
     /// Taint key matched; empty matches all keys.
@@ -1596,11 +1596,24 @@ fn has_status_reason(p: &Pod, reason: &str) -> bool {
         })
 }
 
-/// `getUniqueTolerations`: first occurrence of each (key, operator, value, effect, seconds).
+/// `getUniqueTolerations`: first occurrence of each (key, operator, value, effect, seconds),
+/// compared as Go compares them (an absent string equals an empty one).
 fn unique_tolerations(all: &[Toleration]) -> Vec<&Toleration> {
-    let mut unique: Vec<&Toleration> = Vec::with_capacity(all.len());
+    let identity = |t: &Toleration| {
+        (
+            text(&t.key).to_owned(),
+            text(&t.operator).to_owned(),
+            text(&t.value).to_owned(),
+            text(&t.effect).to_owned(),
+            t.toleration_seconds,
+        )
+    };
+    let mut seen = Vec::with_capacity(all.len());
+    let mut unique = Vec::with_capacity(all.len());
     for t in all {
-        if !unique.iter().any(|u| *u == t) {
+        let id = identity(t);
+        if !seen.contains(&id) {
+            seen.push(id);
             unique.push(t);
         }
     }
@@ -1729,6 +1742,7 @@ mod tests {
             {"key":"k","operator":"Exists","tolerationSeconds":300},
             {"key":"k","operator":"Exists","tolerationSeconds":300},
             {"key":"k","operator":"Exists"},
+            {"key":"","operator":"","value":"","effect":""},
             {}]}}"#);
         assert_eq!(
             render(&p, tolerations),

@@ -1,0 +1,324 @@
+//! The node agent against the real apiserver: scope, convergence on change and delete,
+//! consistency under churn, and a real Prometheus scraping it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use testkit::agent::{AgentProcess, free_port};
+use testkit::exposition::Exposition;
+use testkit::objects::{
+    TestNamespace, create_node, create_pod, delete_node, delete_pod_now, node, node_status, pod,
+    set_pod_status, unique,
+};
+use testkit::{Cluster, poll_until};
+
+const READY: Duration = Duration::from_secs(30);
+const CONVERGE: Duration = Duration::from_secs(20);
+
+fn pods_in(e: &Exposition, ns: &str) -> BTreeSet<String> {
+    e.samples_of("kube_pod_info")
+        .filter(|s| s.label("namespace") == Some(ns))
+        .filter_map(|s| s.label("pod").map(str::to_string))
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Two nodes with pods on each; returns (namespace guard, node-1 name, node-2 name).
+async fn two_nodes_with_pods(
+    client: &kube::Client,
+    prefix: &str,
+) -> (TestNamespace, String, String) {
+    let ns = TestNamespace::create(client, prefix).await;
+    let (n1, n2) = (unique("n1"), unique("n2"));
+    create_node(client, node(&n1), node_status("True")).await;
+    create_node(client, node(&n2), node_status("True")).await;
+    for (name, n) in [("a-1", &n1), ("a-2", &n1), ("b-1", &n2)] {
+        let p = pod(name)
+            .in_namespace(ns.name())
+            .on_node(n)
+            .owned_by("ReplicaSet", "web-1")
+            .running(1);
+        create_pod(client, ns.name(), p.build()).await;
+    }
+    (ns, n1, n2)
+}
+
+#[tokio::test]
+async fn node_agent_exports_its_own_pods_and_node_and_nothing_of_another_node() {
+    let client = Cluster::get().client().await;
+    let (ns, n1, n2) = two_nodes_with_pods(&client, "scope").await;
+    let mut agent = AgentProcess::start(&n1, &[]);
+    agent.wait_ready(READY).await;
+
+    let scrape = poll_until("node-1's pods in the scrape", CONVERGE, || async {
+        let e = agent.scrape().await?;
+        let pods = pods_in(&e, ns.name());
+        if pods == set(&["a-1", "a-2"]) {
+            Ok(e)
+        } else {
+            Err(format!("{pods:?}"))
+        }
+    })
+    .await;
+    assert_eq!(
+        scrape.label_values("kube_node_info", "node"),
+        vec![n1.clone()]
+    );
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .all(|s| s.label("node") != Some(n2.as_str())),
+        "a series of the other node leaked"
+    );
+    for s in scrape
+        .samples_of("kube_pod_info")
+        .filter(|s| s.label("namespace") == Some(ns.name()))
+    {
+        assert_eq!(s.label("node"), Some(n1.as_str()));
+        assert_eq!(s.label("created_by_kind"), Some("ReplicaSet"));
+    }
+    delete_node(&client, &n1).await;
+    delete_node(&client, &n2).await;
+}
+
+#[tokio::test]
+async fn a_status_update_shows_in_the_next_scrape_and_a_deleted_pod_disappears() {
+    let client = Cluster::get().client().await;
+    let (ns, n1, n2) = two_nodes_with_pods(&client, "converge").await;
+    let mut agent = AgentProcess::start(&n1, &[]);
+    agent.wait_ready(READY).await;
+
+    let restarts = |e: &Exposition| -> Option<f64> {
+        e.samples_of("kube_pod_container_status_restarts_total")
+            .find(|s| s.label("namespace") == Some(ns.name()) && s.label("pod") == Some("a-1"))
+            .map(|s| s.value)
+    };
+    poll_until("a-1 with 1 restart", CONVERGE, || async {
+        let e = agent.scrape().await?;
+        if restarts(&e) == Some(1.0) {
+            Ok(())
+        } else {
+            Err(format!("{:?}", restarts(&e)))
+        }
+    })
+    .await;
+
+    let status = pod("a-1").running(7).build().status.unwrap();
+    set_pod_status(&client, ns.name(), "a-1", status).await;
+    poll_until("a-1 with 7 restarts", CONVERGE, || async {
+        let e = agent.scrape().await?;
+        if restarts(&e) == Some(7.0) {
+            Ok(())
+        } else {
+            Err(format!("{:?}", restarts(&e)))
+        }
+    })
+    .await;
+
+    delete_pod_now(&client, ns.name(), "a-1").await;
+    let e = poll_until("a-1 gone", CONVERGE, || async {
+        let e = agent.scrape().await?;
+        let pods = pods_in(&e, ns.name());
+        if pods == set(&["a-2"]) {
+            Ok(e)
+        } else {
+            Err(format!("{pods:?}"))
+        }
+    })
+    .await;
+    assert!(
+        e.samples.iter().all(|s| s.label("pod") != Some("a-1")),
+        "rows of the deleted pod linger"
+    );
+    delete_node(&client, &n1).await;
+    delete_node(&client, &n2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_scrapes_during_pod_churn_are_each_whole_and_consistent() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "churn").await;
+    let n1 = unique("churn-node");
+    create_node(&client, node(&n1), node_status("True")).await;
+    let mut agent = AgentProcess::start(&n1, &[]);
+    agent.wait_ready(READY).await;
+
+    let churn = {
+        let client = client.clone();
+        let ns = ns.name().to_string();
+        let n1 = n1.clone();
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let name = format!("churn-{i}");
+                create_pod(
+                    &client,
+                    &ns,
+                    pod(&name)
+                        .in_namespace(&ns)
+                        .on_node(&n1)
+                        .running(i % 3)
+                        .build(),
+                )
+                .await;
+                if i % 2 == 0 {
+                    let status = pod(&name).running(9).build().status.unwrap();
+                    set_pod_status(&client, &ns, &name, status).await;
+                }
+                if i % 3 == 0 {
+                    delete_pod_now(&client, &ns, &name).await;
+                }
+            }
+        })
+    };
+    let mut scrapes = 0;
+    let mut saw_pods = false;
+    while !churn.is_finished() || scrapes < 40 {
+        let results = futures::future::join_all((0..8).map(|_| agent.scrape())).await;
+        for r in results {
+            // Exposition::parse rejects a family announced twice, split, or interleaved.
+            let e = r.unwrap_or_else(|err| panic!("a scrape did not parse: {err}"));
+            scrapes += 1;
+            // Each object is all-or-nothing: every pod with an info row has its other rows,
+            // and status-derived families agree with each other. (A pod is created before
+            // its status is written, so status families may lag spec families, never split.)
+            let uids = |name: &str| -> BTreeSet<String> {
+                e.samples_of(name)
+                    .filter(|s| s.label("namespace") == Some(ns.name()))
+                    .filter_map(|s| s.label("uid").map(str::to_string))
+                    .collect()
+            };
+            let info = uids("kube_pod_info");
+            saw_pods |= !info.is_empty();
+            assert_eq!(info, uids("kube_pod_created"), "half-written object");
+            assert_eq!(info, uids("kube_pod_status_phase"), "half-written object");
+            assert_eq!(info, uids("kube_pod_owner"), "half-written object");
+            assert_eq!(
+                info,
+                uids("kube_pod_container_resource_requests"),
+                "half-written object"
+            );
+            assert_eq!(
+                uids("kube_pod_container_status_restarts_total"),
+                uids("kube_pod_container_status_ready"),
+                "half-written object"
+            );
+        }
+    }
+    churn.await.unwrap();
+    assert!(saw_pods, "the churn never showed up in a scrape");
+    // After the churn, the scrape converges on exactly the pods left.
+    let left: BTreeSet<String> = (0..40)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("churn-{i}"))
+        .collect();
+    poll_until("the surviving pods", CONVERGE, || async {
+        let pods = pods_in(&agent.scrape().await?, ns.name());
+        if pods == left {
+            Ok(())
+        } else {
+            Err(format!("{} pods", pods.len()))
+        }
+    })
+    .await;
+    delete_node(&client, &n1).await;
+}
+
+#[tokio::test]
+async fn promtool_accepts_the_exposition_and_prometheus_scrapes_it() {
+    let client = Cluster::get().client().await;
+    let (ns, n1, n2) = two_nodes_with_pods(&client, "prom").await;
+    let mut agent = AgentProcess::start(&n1, &["--enable-gzip-encoding"]);
+    agent.wait_ready(READY).await;
+    poll_until("pods in the scrape", CONVERGE, || async {
+        let pods = pods_in(&agent.scrape().await?, ns.name());
+        if pods.len() == 2 {
+            Ok(())
+        } else {
+            Err(format!("{pods:?}"))
+        }
+    })
+    .await;
+
+    // promtool parses with Prometheus' own text parser.
+    let (_, body) = agent.get("/metrics").await.unwrap();
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/cluster deps)");
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !report.contains("error while linting") && !report.contains("text format parsing error"),
+        "promtool could not parse the exposition: {report}"
+    );
+
+    // A real Prometheus scrapes the agent (negotiating OpenMetrics and gzip) and answers queries.
+    let dir = std::env::temp_dir().join(unique("ksa-prometheus"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: kube-state-metrics\n  static_configs:\n  - targets: ['127.0.0.1:{}']\n",
+        agent.port
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let prom_port = free_port();
+    let prom_log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
+    let prometheus = std::process::Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(prom_log)
+        .spawn()
+        .expect("prometheus is installed (scripts/cluster deps)");
+    let _prometheus = testkit::agent::KillOnDrop(prometheus);
+    let query = format!(
+        "/api/v1/query?query=kube_pod_info%7Bnamespace%3D%22{}%22%2Cpod%3D%22a-1%22%7D",
+        ns.name()
+    );
+    let answer = poll_until(
+        "Prometheus to have scraped kube_pod_info",
+        Duration::from_secs(60),
+        || async {
+            let (status, body) = testkit::agent::http_get(prom_port, &query).await?;
+            if status == 200 && body.contains("\"pod\":\"a-1\"") {
+                Ok(body)
+            } else {
+                Err(format!("{status} {body}"))
+            }
+        },
+    )
+    .await;
+    assert!(answer.contains(&format!("\"node\":\"{n1}\"")), "{answer}");
+    let (_, targets) = testkit::agent::http_get(prom_port, "/api/v1/targets")
+        .await
+        .unwrap();
+    assert!(targets.contains("\"health\":\"up\""), "{targets}");
+    delete_node(&client, &n1).await;
+    delete_node(&client, &n2).await;
+}

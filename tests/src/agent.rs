@@ -1,0 +1,243 @@
+//! Running the real `kube-state-agent` binary against the loopback cluster.
+//!
+//! [`AgentProcess::start`] builds the binary once per test run (`cargo build`, a no-op when up
+//! to date), starts it on free loopback ports with the admin kubeconfig, and kills it on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::Cluster;
+use crate::exposition::Exposition;
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The agent binary, built once per test run with the same profile as the tests.
+///
+/// # Panics
+/// When the build fails.
+pub fn agent_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = workspace_root();
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "kube-state-agent",
+                "--bin",
+                "kube-state-agent",
+            ])
+            .current_dir(&root)
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building kube-state-agent failed");
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        target.join("debug").join("kube-state-agent")
+    })
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A running agent process.
+pub struct AgentProcess {
+    child: Child,
+    /// `/metrics` port.
+    pub port: u16,
+    /// Telemetry port.
+    pub telemetry_port: u16,
+    log: PathBuf,
+}
+
+impl AgentProcess {
+    /// Starts the agent for `node` with `extra` flags, against the shared cluster.
+    pub fn start(node: &str, extra: &[&str]) -> AgentProcess {
+        Self::start_with_kubeconfig(&Cluster::get().admin_kubeconfig(), node, extra)
+    }
+
+    /// Starts the agent with an explicit kubeconfig.
+    pub fn start_with_kubeconfig(kubeconfig: &Path, node: &str, extra: &[&str]) -> AgentProcess {
+        let port = free_port();
+        let telemetry_port = free_port();
+        let log = std::env::temp_dir().join(format!("ksa-agent-{node}-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("agent log file");
+        let child = Command::new(agent_binary())
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args([
+                "--node",
+                node,
+                "--host",
+                "127.0.0.1",
+                "--telemetry-host",
+                "127.0.0.1",
+            ])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--telemetry-port",
+                &telemetry_port.to_string(),
+            ])
+            .args(["--snapshot-interval", "50ms"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("starting kube-state-agent");
+        AgentProcess {
+            child,
+            port,
+            telemetry_port,
+            log,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the agent logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET `path` on the metrics port: status and body.
+    pub async fn get(&self, path: &str) -> Result<(u16, String), String> {
+        http_get(self.port, path).await
+    }
+
+    /// GET `path` on the telemetry port.
+    pub async fn get_telemetry(&self, path: &str) -> Result<(u16, String), String> {
+        http_get(self.telemetry_port, path).await
+    }
+
+    /// Scrapes `/metrics` in the text format and parses it.
+    pub async fn scrape(&self) -> Result<Exposition, String> {
+        let (status, body) = self.get("/metrics").await?;
+        if status != 200 {
+            return Err(format!("/metrics answered {status}"));
+        }
+        Exposition::parse(&body)
+    }
+
+    /// Waits until `/readyz` answers 200.
+    ///
+    /// # Panics
+    /// After `timeout`, with the agent's log.
+    pub async fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("agent exited with {status}:\n{}", self.log());
+            }
+            if let Ok((200, _)) = self.get("/readyz").await {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "agent not ready after {timeout:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status();
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback, so tests need no HTTP client crate.
+pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect :{port}: {e}"))?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .map_err(|_| format!("GET {path}: no answer in 10 s"))?
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8(raw).map_err(|e| e.to_string())?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("no header end")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+fn dechunk(mut s: &str) -> Result<String, String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = s.split_once("\r\n").ok_or("bad chunk header")?;
+        let size = usize::from_str_radix(size.trim(), 16).map_err(|e| e.to_string())?;
+        if size == 0 {
+            return Ok(out);
+        }
+        out.push_str(rest.get(..size).ok_or("short chunk")?);
+        s = rest.get(size + 2..).ok_or("short chunk trailer")?;
+    }
+}
+
+/// Kills and reaps a helper process (Prometheus, a second apiserver) when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
