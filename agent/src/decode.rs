@@ -40,6 +40,11 @@ pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
 /// Deserializing a `Decoded<K>` fails only when the payload is not JSON at all or has no
 /// decodable `metadata`; a body that does not match `K` becomes [`Decoded::Malformed`]. So a
 /// list with one bad item still yields every other item.
+///
+/// NOTE: the raw-text capture works only straight from serde_json's deserializer. In a watch
+/// event the object MUST follow the `type` key, as the apiserver writes it (Go's field order of
+/// `metav1.WatchEvent`); were it first, serde would buffer it and the event would fail as a
+/// whole (counted as a watch error, the watch resumes).
 #[derive(Clone, Debug)]
 #[allow(
     clippy::large_enum_variant,
@@ -154,12 +159,15 @@ pub fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error
 
 /// Implements [`Object`] for a lean type with a `metadata: ObjectMeta` field.
 ///
+/// It takes exactly these five arguments. Scope is not one of them: it belongs to the kind's
+/// descriptor ([`crate::resources::Scope`]).
+///
 /// ```ignore
 /// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods");
 /// ```
 #[macro_export]
 macro_rules! impl_object {
-    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal $(, $scope:ident)?) => {
+    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal) => {
         impl $crate::decode::Object for $ty {
             const GROUP: &'static str = $g;
             const VERSION: &'static str = $v;
@@ -193,8 +201,7 @@ mod tests {
         group = "example.com",
         version = "v1",
         kind = "Thing",
-        plural = "things",
-        namespaced
+        plural = "things"
     );
 
     #[test]

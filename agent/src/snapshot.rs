@@ -45,6 +45,7 @@ pub struct Snapshot {
     gzip_enabled: bool,
     ready: bool,
     objects: usize,
+    objects_by_resource: Vec<(&'static str, usize)>,
     generation: u64,
 }
 
@@ -69,6 +70,7 @@ impl Snapshot {
             gzip_enabled: false,
             ready: false,
             objects: 0,
+            objects_by_resource: Vec::new(),
             generation: 0,
         }
     }
@@ -81,6 +83,11 @@ impl Snapshot {
     /// Objects rendered into this snapshot.
     pub fn objects(&self) -> usize {
         self.objects
+    }
+
+    /// Objects rendered into this snapshot, per enabled resource.
+    pub fn objects_by_resource(&self) -> &[(&'static str, usize)] {
+        &self.objects_by_resource
     }
 
     /// Increases with every published snapshot.
@@ -193,10 +200,12 @@ pub fn build(sources: &[KindSource], gzip: bool, generation: u64) -> Snapshot {
     let mut text = Vec::new();
     let mut families = Vec::new();
     let mut objects = 0;
+    let mut objects_by_resource = Vec::with_capacity(sources.len());
     let mut ready = true;
     for source in sources {
         ready &= source.shards.iter().all(Reader::is_ready);
         let rows: Vec<_> = source.shards.iter().flat_map(Reader::rows).collect();
+        objects_by_resource.push((source.info.resource(), rows.len()));
         if rows.is_empty() {
             continue;
         }
@@ -229,6 +238,7 @@ pub fn build(sources: &[KindSource], gzip: bool, generation: u64) -> Snapshot {
         gzip_enabled: gzip,
         ready,
         objects,
+        objects_by_resource,
         generation,
     }
 }

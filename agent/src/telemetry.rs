@@ -268,6 +268,9 @@ impl BuildObserver for SnapshotTelemetry {
         t.snapshot_objects
             .set(i64::try_from(snapshot.objects()).unwrap_or(i64::MAX));
         t.ready.set(i64::from(snapshot.is_ready()));
+        for (resource, n) in snapshot.objects_by_resource() {
+            t.objects(resource, *n);
+        }
     }
 }
 

@@ -240,6 +240,145 @@ mod tests {
         );
     }
 
+    /// The API calls the mock apiserver expects, in order, and what it answers.
+    enum Scenario {
+        /// A list with this field selector, answered with these items at resourceVersion 10.
+        List {
+            selector: &'static str,
+            items: Vec<serde_json::Value>,
+        },
+        /// A watch from resourceVersion 10, answered with these (type, object) events.
+        Watch {
+            events: Vec<(&'static str, serde_json::Value)>,
+        },
+    }
+
+    async fn serve(
+        mut handle: tower_test::mock::Handle<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >,
+        scenario: Vec<Scenario>,
+    ) {
+        for step in scenario {
+            let (req, send) = handle
+                .next_request()
+                .await
+                .expect("the watch made its next call");
+            let query = req.uri().query().unwrap_or("").to_string();
+            let body = match step {
+                Scenario::List { selector, items } => {
+                    assert!(!query.contains("watch=true"), "expected a list: {query}");
+                    assert!(
+                        query.contains(selector),
+                        "selector {selector} missing: {query}"
+                    );
+                    serde_json::json!({"kind": "PodList", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": "10"}, "items": items})
+                    .to_string()
+                }
+                Scenario::Watch { events } => {
+                    assert!(query.contains("watch=true"), "expected a watch: {query}");
+                    assert!(
+                        query.contains("resourceVersion=10"),
+                        "must resume from the list: {query}"
+                    );
+                    // The apiserver writes `type` before `object` (Go field order); json!
+                    // would sort the keys, so the lines are assembled by hand.
+                    events
+                        .iter()
+                        .map(|(kind, obj)| format!("{{\"type\":\"{kind}\",\"object\":{obj}}}\n"))
+                        .collect()
+                }
+            };
+            send.send_response(http::Response::new(kube::client::Body::from(
+                body.into_bytes(),
+            )));
+        }
+        // Hold further calls open, like an idle watch.
+        let _pending = handle.next_request().await;
+        std::future::pending::<()>().await;
+    }
+
+    fn pod_json(uid: &str, name: &str, phase: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"metadata": {"name": name, "namespace": "ns", "uid": uid, "resourceVersion": "9"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": phase}})
+    }
+
+    #[tokio::test]
+    async fn a_malformed_pod_is_counted_and_every_other_pod_keeps_flowing() {
+        let (mock, handle) = tower_test::mock::pair();
+        let client = Client::new(mock, "default");
+        let telemetry = Telemetry::new();
+        let signal = crate::store::ChangeSignal::default();
+        let (writer, reader) = crate::store::shard("pods", signal);
+        let mut server = tokio::spawn(serve(
+            handle,
+            vec![
+                Scenario::List {
+                    selector: "fieldSelector=spec.nodeName%3Dn1",
+                    items: vec![
+                        pod_json("u1", "good", serde_json::json!("Running")),
+                        pod_json("u2", "bad", serde_json::json!({"not": "a string"})),
+                    ],
+                },
+                Scenario::Watch {
+                    events: vec![
+                        (
+                            "ADDED",
+                            pod_json("u3", "late", serde_json::json!("Pending")),
+                        ),
+                        ("MODIFIED", pod_json("u1", "good", serde_json::json!(7))),
+                    ],
+                },
+            ],
+        ));
+        let target = WatchTarget {
+            namespace: None,
+            field_selector: Some("spec.nodeName=n1".into()),
+        };
+        let ctx = WatchContext {
+            client,
+            telemetry: telemetry.clone(),
+        };
+        let task =
+            tokio::spawn(POD.watch(target, ctx, RenderContext::default(), all(&POD), writer));
+
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let text = loop {
+            let text: String = reader
+                .rows()
+                .iter()
+                .map(|r| String::from_utf8(r.all().to_vec()).unwrap())
+                .collect();
+            let late_seen = text.contains("pod=\"late\"");
+            let good_gone = !text.contains("pod=\"good\"");
+            if reader.is_ready() && late_seen && good_gone {
+                break text;
+            }
+            if server.is_finished() {
+                panic!("the mock apiserver stopped: {:?}", (&mut server).await);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "store never converged: {text}\n{}",
+                String::from_utf8_lossy(&telemetry.encode())
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert!(
+            !text.contains("pod=\"bad\""),
+            "the malformed pod has no rows"
+        );
+        assert_eq!(
+            telemetry.value("ksa_decode_errors_total", &[("resource", "pods")]),
+            Some(2.0)
+        );
+        task.abort();
+        server.abort();
+    }
+
     #[test]
     fn objects_without_uid_are_skipped_and_counted() {
         let t = Telemetry::new();

@@ -322,3 +322,143 @@ async fn promtool_accepts_the_exposition_and_prometheus_scrapes_it() {
     delete_node(&client, &n1).await;
     delete_node(&client, &n2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_apiserver_restart_the_agent_resumes_and_converges() {
+    let private = testkit::cluster::PrivateCluster::start("restart");
+    let client = private.cluster().client().await;
+    let ns = "restart";
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    api.create(
+        &Default::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    create_node(&client, node("node-1"), node_status("True")).await;
+    for name in ["keep", "update", "remove"] {
+        create_pod(
+            &client,
+            ns,
+            pod(name)
+                .in_namespace(ns)
+                .on_node("node-1")
+                .running(0)
+                .build(),
+        )
+        .await;
+    }
+    let mut agent =
+        AgentProcess::start_with_kubeconfig(&private.cluster().admin_kubeconfig(), "node-1", &[]);
+    agent.wait_ready(READY).await;
+    poll_until("the three pods", CONVERGE, || async {
+        let pods = pods_in(&agent.scrape().await?, ns);
+        if pods == set(&["keep", "remove", "update"]) {
+            Ok(())
+        } else {
+            Err(format!("{pods:?}"))
+        }
+    })
+    .await;
+
+    private.kill_apiserver();
+    private.start_apiserver();
+    // Changes the agent can only learn about after reconnecting.
+    let client = private.cluster().client().await;
+    delete_pod_now(&client, ns, "remove").await;
+    create_pod(
+        &client,
+        ns,
+        pod("added")
+            .in_namespace(ns)
+            .on_node("node-1")
+            .running(0)
+            .build(),
+    )
+    .await;
+    set_pod_status(
+        &client,
+        ns,
+        "update",
+        pod("update").running(4).build().status.unwrap(),
+    )
+    .await;
+
+    let e = poll_until(
+        "convergence after the restart",
+        Duration::from_secs(90),
+        || async {
+            let e = agent.scrape().await?;
+            let pods = pods_in(&e, ns);
+            let restarts = e
+                .samples_of("kube_pod_container_status_restarts_total")
+                .find(|s| s.label("pod") == Some("update"))
+                .map(|s| s.value);
+            if pods == set(&["added", "keep", "update"]) && restarts == Some(4.0) {
+                Ok(e)
+            } else {
+                Err(format!("{pods:?} restarts={restarts:?}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        e.label_values("kube_node_info", "node"),
+        vec!["node-1".to_string()]
+    );
+    let (_, telemetry) = agent.get_telemetry("/metrics").await.unwrap();
+    assert!(
+        telemetry.contains("ksa_watch_errors_total{"),
+        "the outage was not counted:\n{telemetry}"
+    );
+    drop(agent);
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_agent_cleanly() {
+    let n1 = unique("term-node");
+    let mut agent = AgentProcess::start(&n1, &[]);
+    agent.wait_ready(READY).await;
+    let started = std::time::Instant::now();
+    assert_eq!(agent.terminate(), Some(0), "{}", agent.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    assert!(agent.log().contains("shutting down"), "{}", agent.log());
+}
+
+#[test]
+fn a_bad_flag_fails_at_start_naming_the_flag() {
+    for (args, flag) in [
+        (
+            vec!["--node", "n1", "--resources", "pods,deploymnets"],
+            "--resources",
+        ),
+        (
+            vec!["--node", "n1", "--metric-labels-allowlist", "pods=[app"],
+            "--metric-labels-allowlist",
+        ),
+        (
+            vec!["--node", "n1", "--metric-opt-in-list", "kube_pod_info"],
+            "--metric-opt-in-list",
+        ),
+        (vec!["--node", "n1", "--port", "http"], "--port"),
+    ] {
+        let out = std::process::Command::new(testkit::agent::agent_binary())
+            .args(&args)
+            .env_remove("NODE_NAME")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
+    let out = std::process::Command::new(testkit::agent::agent_binary())
+        .env_remove("NODE_NAME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--node"));
+}

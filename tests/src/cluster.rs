@@ -119,3 +119,82 @@ pub fn http_get(path: &str) -> http::Request<Vec<u8>> {
         .body(Vec::new())
         .expect("static request")
 }
+
+/// A control plane of its own, for tests that stop or restart the apiserver: started with
+/// `scripts/cluster up` in a private run directory (reusing the cached binary), stopped with
+/// `scripts/cluster down` when dropped.
+pub struct PrivateCluster {
+    cluster: Cluster,
+}
+
+impl PrivateCluster {
+    /// Starts a private etcd + kube-apiserver.
+    ///
+    /// # Panics
+    /// When `scripts/cluster up` fails.
+    pub fn start(name: &str) -> PrivateCluster {
+        let dir = std::env::temp_dir().join(crate::objects::unique(&format!("ksa-{name}")));
+        run_cluster_script(&dir, "up");
+        let server = std::fs::read_to_string(dir.join("server"))
+            .expect("server file")
+            .trim()
+            .to_string();
+        PrivateCluster {
+            cluster: Cluster { dir, server },
+        }
+    }
+
+    /// The cluster, as the shared one is seen.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// Kills kube-apiserver (SIGKILL, no goodbye to watchers) and waits for it to be gone.
+    pub fn kill_apiserver(&self) {
+        let pidfile = self.cluster.dir.join("kube-apiserver.pid");
+        let pid = std::fs::read_to_string(&pidfile).expect("apiserver pid file");
+        let pid = pid.trim();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::process::Command::new("kill")
+            .args(["-0", pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "apiserver {pid} did not die"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts kube-apiserver again on the same port, against the same etcd.
+    pub fn start_apiserver(&self) {
+        run_cluster_script(&self.cluster.dir, "up");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        run_cluster_script(&self.cluster.dir, "down");
+        let _ = std::fs::remove_dir_all(&self.cluster.dir);
+    }
+}
+
+fn run_cluster_script(dir: &Path, command: &str) {
+    let script = crate::agent::workspace_root().join("scripts/cluster");
+    let out = std::process::Command::new(&script)
+        .arg(command)
+        .env("KSA_CLUSTER_DIR", dir)
+        .output()
+        .expect("running scripts/cluster");
+    assert!(
+        out.status.success(),
+        "scripts/cluster {command} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

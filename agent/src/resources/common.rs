@@ -1,14 +1,18 @@
 //! Shapes that recur across kinds: booleans, timestamps, condition state sets, Kubernetes
-//! label maps turned into Prometheus labels, and resource quantities.
+//! label maps turned into Prometheus labels, resource quantities, IP families, and the serde
+//! helpers the lean decode types share.
 //!
-//! Each helper reproduces a named kube-state-metrics function (`internal/store/utils.go` and
-//! apimachinery's `resource.Quantity`) so every kind renders them the same way.
+//! Each helper reproduces a named kube-state-metrics function (`internal/store/utils.go`),
+//! apimachinery behaviour (`resource.Quantity`, `metav1.Time`) or Go library behaviour, so every
+//! kind renders them the same way.
 
 use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde::{Deserialize, Deserializer};
 
-use crate::exposition::{KeyAllowlist, Series, sanitize_label_name};
+use crate::exposition::{KeyAllowlist, RenderContext, Series, sanitize_label_name};
 
 /// `boolFloat64`: 1 for true, 0 for false.
 pub fn bool_value(b: bool) -> f64 {
@@ -18,6 +22,42 @@ pub fn bool_value(b: bool) -> f64 {
 /// Seconds since the epoch, truncated to whole seconds like Go's `t.Unix()`.
 pub fn timestamp(t: &Time) -> f64 {
     t.0.as_second() as f64
+}
+
+// ===== Go's zero time =====
+//
+// Go has no absent `time.Time`: an unset `metav1.Time` is the zero time, `0001-01-01T00:00:00Z`.
+// KSM meets it in two ways, and the helpers below keep them deliberately separate rules:
+// - a generator that guards with `t.IsZero()` (pointer or value field) emits nothing for it:
+//   [`is_go_zero`], and the sample shape built on it, [`nonzero_timestamp_sample`];
+// - a generator that calls `t.Unix()` on a non-pointer field without a guard emits the zero
+//   time's Unix seconds, a large negative number: [`unix_or_go_zero`].
+
+/// `time.Time{}.Unix()`: the Unix seconds of Go's zero time, `0001-01-01T00:00:00Z`.
+const GO_ZERO_TIME_UNIX: f64 = -62_135_596_800.0;
+
+/// `metav1.Time.IsZero()` for a timestamp that is present: true for `0001-01-01T00:00:00Z`.
+pub fn is_go_zero(t: &Time) -> bool {
+    timestamp(t) == GO_ZERO_TIME_UNIX
+}
+
+/// The guarded timestamp shape of `createPodCreatedFamilyGenerator`,
+/// `createNodeCreatedFamilyGenerator` and the deletion-timestamp generators
+/// (`if !t.IsZero() { … float64(t.Unix()) }`): one sample with `t`'s Unix seconds, nothing when
+/// `t` is unset or Go's zero time.
+pub fn nonzero_timestamp_sample(out: &mut Series<'_>, t: Option<&Time>) {
+    if let Some(t) = t.filter(|t| !is_go_zero(t)) {
+        out.value(timestamp(t));
+    }
+}
+
+/// `metav1.Time.Unix()` on a non-pointer field, as KSM reads e.g. `StartedAt` of a container
+/// state: the timestamp, or Go's zero time (`-62135596800`) when the field is unset.
+///
+/// NOTE: not the [`is_go_zero`] rule: an unset field still yields a sample here, because KSM
+/// emits one without checking `IsZero()`.
+pub fn unix_or_go_zero(t: Option<&Time>) -> f64 {
+    t.map_or(GO_ZERO_TIME_UNIX, timestamp)
 }
 
 /// The condition statuses kube-state-metrics enumerates, as Kubernetes spells them and as the
@@ -90,6 +130,35 @@ pub fn kube_map_labels(
         out.push((name, v.clone()));
     }
     out
+}
+
+/// `createPodLabelsGenerator`, `createNodeLabelsGenerator`, …: the `kube_<kind>_labels` shape.
+/// Nothing when the labels allowlist is empty, else one sample carrying the allowed labels as
+/// `label_*` pairs (bare when none of them is set).
+pub fn labels_sample(out: &mut Series<'_>, labels: Option<&BTreeMap<String, String>>) {
+    allowlisted_map_sample(out, "label", labels, |ctx| &ctx.labels);
+}
+
+/// `createPodAnnotationsGenerator`, `createNodeAnnotationsGenerator`, …: the
+/// `kube_<kind>_annotations` shape, as [`labels_sample`] with `annotation_*` pairs.
+pub fn annotations_sample(out: &mut Series<'_>, annotations: Option<&BTreeMap<String, String>>) {
+    allowlisted_map_sample(out, "annotation", annotations, |ctx| &ctx.annotations);
+}
+
+/// The shape [`labels_sample`] and [`annotations_sample`] share, with `allowlist` picking which
+/// allowlist of the render context applies.
+fn allowlisted_map_sample(
+    out: &mut Series<'_>,
+    prefix: &str,
+    map: Option<&BTreeMap<String, String>>,
+    allowlist: fn(&RenderContext) -> &KeyAllowlist,
+) {
+    let allow = allowlist(out.context());
+    if allow.is_empty() {
+        return;
+    }
+    let pairs = kube_map_labels(prefix, map, allow);
+    out.sample(pairs, 1.0);
 }
 
 // ===== resource quantities =====
@@ -213,6 +282,25 @@ impl Quantity {
     }
 }
 
+/// apimachinery's `resource.MaxMilliValue` (`math.MaxInt64 / 1000`).
+const MAX_MILLI_VALUE: i64 = i64::MAX / 1000;
+
+/// KSM's `convertValueToFloat64` (`internal/store/utils.go`): `MilliValue()/1000`, or `Value()`
+/// when the milli-value would overflow an int64 (a node with 10000T of memory).
+pub fn convert_value_to_float64(q: &Quantity) -> f64 {
+    let value = q.value();
+    // Compared in f64: past 2^53 both sides round alike, and so do the values printed.
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "compared as KSM compares, in f64 range"
+    )]
+    if value > MAX_MILLI_VALUE as f64 {
+        value
+    } else {
+        q.cores()
+    }
+}
+
 const HUGE_PAGES_PREFIX: &str = "hugepages-";
 const ATTACHABLE_VOLUMES_PREFIX: &str = "attachable-volumes-";
 
@@ -269,6 +357,83 @@ fn is_qualified_name(s: &str) -> bool {
     name_ok && prefix_ok
 }
 
+// ===== IP addresses =====
+
+/// The IP family label of `ip` (`"4"` or `"6"`), as KSM derives it with k8s.io/utils/net's
+/// `ParseIPSloppy` (IPv4 octets may carry leading zeros) and `IsIPv4`/`IsIPv6`; an IPv4-mapped
+/// IPv6 address counts as IPv4. `None` when it does not parse.
+pub fn ip_family(ip: &str) -> Option<&'static str> {
+    if is_sloppy_ipv4(ip) {
+        return Some("4");
+    }
+    let v6: Ipv6Addr = ip.parse().ok()?;
+    Some(if v6.to_ipv4_mapped().is_some() {
+        "4"
+    } else {
+        "6"
+    })
+}
+
+/// Dotted-quad IPv4 in the pre-Go-1.17 grammar: four decimal fields, leading zeros allowed.
+fn is_sloppy_ipv4(ip: &str) -> bool {
+    let mut fields = 0;
+    for field in ip.split('.') {
+        fields += 1;
+        let ok = !field.is_empty()
+            && field.bytes().all(|b| b.is_ascii_digit())
+            && field.parse::<u32>().is_ok_and(|v| v <= 255);
+        if !ok || fields > 4 {
+            return false;
+        }
+    }
+    fields == 4
+}
+
+// ===== decoding =====
+
+/// `deserialize_with` for fields the API may send as `null`: null reads as the default, as
+/// Go's `encoding/json` (which the apiserver's clients decode with) leaves the zero value.
+///
+/// # Errors
+/// Fails when a present, non-null value does not decode as `T`.
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `deserialize_with` for a `ResourceList` (resource name → quantity text). Quantities are
+/// strings on the wire, but apimachinery's `Quantity.UnmarshalJSON` also accepts a bare number,
+/// and a YAML fixture turned into JSON makes `cpu: 1` or `pods: 110` one; numbers are kept as
+/// their text. A null list reads as empty.
+///
+/// # Errors
+/// Fails when the list is not a map, or a value is neither a string nor a number.
+pub fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Int(i64),
+        Float(f64),
+    }
+    let raw: Option<BTreeMap<String, Raw>> = Option::deserialize(d)?;
+    Ok(raw
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Raw::Text(s) => s,
+                Raw::Int(i) => i.to_string(),
+                Raw::Float(f) => f.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +461,133 @@ mod tests {
         assert!(Quantity::parse("abc").is_none());
         assert!(Quantity::parse("1Zi").is_none());
         assert!(Quantity::parse("").is_none());
+    }
+
+    #[test]
+    fn quantities_above_max_milli_value_use_the_plain_value_like_ksm() {
+        // node_test.go's "memory overflow test": 10000T must not wrap negative.
+        assert_eq!(convert_value_to_float64(&q("10000T")), 1e16);
+        assert_eq!(convert_value_to_float64(&q("3900m")), 3.9);
+        assert_eq!(convert_value_to_float64(&q("1.5")), 1.5);
+        assert_eq!(convert_value_to_float64(&q("16Gi")), 17_179_869_184.0);
+        assert_eq!(convert_value_to_float64(&q("250m")), 0.25);
+        assert_eq!(convert_value_to_float64(&q("1e3")), 1000.0);
+    }
+
+    #[test]
+    fn go_zero_time_is_skipped_by_the_is_zero_rule_and_reported_by_the_unix_rule() {
+        let zero: Time = serde_json::from_str("\"0001-01-01T00:00:00Z\"").unwrap();
+        let set: Time = serde_json::from_str("\"2017-08-03T16:16:58Z\"").unwrap();
+        assert!(is_go_zero(&zero));
+        assert!(!is_go_zero(&set));
+        assert_eq!(unix_or_go_zero(None), -62_135_596_800.0);
+        assert_eq!(unix_or_go_zero(Some(&zero)), -62_135_596_800.0);
+        assert_eq!(unix_or_go_zero(Some(&set)), 1_501_777_018.0);
+    }
+
+    /// What `f` writes for an object whose identity is `obj="o"`, with `ctx`.
+    fn render(ctx: &RenderContext, f: impl FnOnce(&mut Series<'_>)) -> String {
+        let ident = crate::exposition::Identity::new([("obj", "o")]);
+        let mut buf = Vec::new();
+        f(&mut Series::new(&mut buf, "m", &ident, ctx));
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn nonzero_timestamp_sample_skips_unset_and_go_zero_times() {
+        let zero: Time = serde_json::from_str("\"0001-01-01T00:00:00Z\"").unwrap();
+        let set: Time = serde_json::from_str("\"2017-08-03T16:16:58Z\"").unwrap();
+        let ctx = RenderContext::default();
+        assert_eq!(render(&ctx, |out| nonzero_timestamp_sample(out, None)), "");
+        assert_eq!(
+            render(&ctx, |out| nonzero_timestamp_sample(out, Some(&zero))),
+            ""
+        );
+        assert_eq!(
+            render(&ctx, |out| nonzero_timestamp_sample(out, Some(&set))),
+            "m{obj=\"o\"} 1.501777018e+09\n"
+        );
+    }
+
+    #[test]
+    fn label_and_annotation_samples_follow_their_own_allowlist() {
+        let map: BTreeMap<String, String> = [("teamName".to_string(), "core".to_string())].into();
+        let none = RenderContext::default();
+        assert_eq!(render(&none, |out| labels_sample(out, Some(&map))), "");
+        assert_eq!(render(&none, |out| annotations_sample(out, Some(&map))), "");
+        let labels_only = RenderContext {
+            labels: KeyAllowlist::all(),
+            ..RenderContext::default()
+        };
+        assert_eq!(
+            render(&labels_only, |out| labels_sample(out, Some(&map))),
+            "m{obj=\"o\",label_team_name=\"core\"} 1\n"
+        );
+        assert_eq!(
+            render(&labels_only, |out| annotations_sample(out, Some(&map))),
+            ""
+        );
+        let annotations_only = RenderContext {
+            annotations: KeyAllowlist::all(),
+            ..RenderContext::default()
+        };
+        assert_eq!(
+            render(&annotations_only, |out| annotations_sample(out, Some(&map))),
+            "m{obj=\"o\",annotation_team_name=\"core\"} 1\n"
+        );
+        // An allowlist with nothing set still gives the one bare sample.
+        assert_eq!(
+            render(&annotations_only, |out| annotations_sample(out, None)),
+            "m{obj=\"o\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn ip_families_follow_parse_ip_sloppy() {
+        assert_eq!(ip_family("10.0.0.1"), Some("4"));
+        assert_eq!(ip_family("010.000.000.001"), Some("4"));
+        assert_eq!(ip_family("::ffff:10.0.0.1"), Some("4"));
+        assert_eq!(ip_family("fd00::1"), Some("6"));
+        assert_eq!(ip_family("256.0.0.1"), None);
+        assert_eq!(ip_family("1.2.3"), None);
+        assert_eq!(ip_family("1.2.3.4.5"), None);
+        assert_eq!(ip_family("fe80::1%eth0"), None);
+        assert_eq!(ip_family(""), None);
+    }
+
+    #[derive(Deserialize, Default, Debug)]
+    #[serde(default)]
+    struct Lists {
+        #[serde(deserialize_with = "null_as_default")]
+        items: Vec<String>,
+        #[serde(deserialize_with = "quantity_map")]
+        resources: BTreeMap<String, String>,
+    }
+
+    #[test]
+    fn null_collections_read_as_empty_and_numeric_quantities_as_their_text() {
+        let l: Lists = serde_json::from_str(r#"{"items":null,"resources":null}"#).unwrap();
+        assert!(l.items.is_empty() && l.resources.is_empty());
+        let l: Lists = serde_json::from_str(
+            r#"{"items":["a"],"resources":{"cpu":1,"memory":1.5e9,"pods":"110","gpu":"250m"}}"#,
+        )
+        .unwrap();
+        assert_eq!(l.items, ["a"]);
+        let text: Vec<(&str, &str)> = l
+            .resources
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("cpu", "1"),
+                ("gpu", "250m"),
+                ("memory", "1500000000"),
+                ("pods", "110")
+            ]
+        );
+        assert!(serde_json::from_str::<Lists>(r#"{"resources":{"cpu":true}}"#).is_err());
     }
 
     #[test]

@@ -53,11 +53,12 @@ pub struct Family<K: 'static> {
 }
 
 impl<K> Family<K> {
-    /// A `[STABLE]` family.
-    pub const fn stable(
+    /// A family of the given stability that is not opt-in.
+    const fn new(
         name: &'static str,
         help: &'static str,
         metric_type: MetricType,
+        stability: Stability,
         render: fn(&K, &mut Series<'_>),
     ) -> Self {
         Family {
@@ -65,11 +66,21 @@ impl<K> Family<K> {
                 name,
                 help,
                 metric_type,
-                stability: Stability::Stable,
+                stability,
                 opt_in: false,
             },
             render,
         }
+    }
+
+    /// A `[STABLE]` family.
+    pub const fn stable(
+        name: &'static str,
+        help: &'static str,
+        metric_type: MetricType,
+        render: fn(&K, &mut Series<'_>),
+    ) -> Self {
+        Self::new(name, help, metric_type, Stability::Stable, render)
     }
 
     /// An experimental family (no HELP prefix).
@@ -79,16 +90,7 @@ impl<K> Family<K> {
         metric_type: MetricType,
         render: fn(&K, &mut Series<'_>),
     ) -> Self {
-        Family {
-            header: FamilyHeader {
-                name,
-                help,
-                metric_type,
-                stability: Stability::Experimental,
-                opt_in: false,
-            },
-            render,
-        }
+        Self::new(name, help, metric_type, Stability::Experimental, render)
     }
 
     /// The same family, rendered only when named in `--metric-opt-in-list`.

@@ -7,12 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use serde::{Deserialize, Deserializer};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 
 use super::common::{
-    Quantity, bool_value, condition_samples, is_attachable_volume, is_extended_resource,
-    is_huge_page, kube_map_labels, timestamp,
+    Quantity, annotations_sample, bool_value, condition_samples, convert_value_to_float64,
+    is_attachable_volume, is_extended_resource, is_huge_page, labels_sample,
+    nonzero_timestamp_sample, null_as_default, quantity_map,
 };
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
@@ -39,8 +40,7 @@ crate::impl_object!(
     group = "",
     version = "v1",
     kind = "Node",
-    plural = "nodes",
-    cluster
+    plural = "nodes"
 );
 
 /// `spec`, lean.
@@ -236,36 +236,17 @@ fn identity(n: &Node) -> Identity {
 
 /// `createNodeAnnotationsGenerator`: nothing when the allowlist is empty, else one sample.
 fn annotations(n: &Node, out: &mut Series<'_>) {
-    let allow = &out.context().annotations;
-    if allow.is_empty() {
-        return;
-    }
-    let pairs = kube_map_labels("annotation", n.metadata.annotations.as_ref(), allow);
-    out.sample(pairs, 1.0);
+    annotations_sample(out, n.metadata.annotations.as_ref());
 }
 
 /// `createNodeCreatedFamilyGenerator`: nothing when unset (Go's zero time).
 fn created(n: &Node, out: &mut Series<'_>) {
-    if let Some(t) = n
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .filter(|t| !is_go_zero(t))
-    {
-        out.value(timestamp(t));
-    }
+    nonzero_timestamp_sample(out, n.metadata.creation_timestamp.as_ref());
 }
 
 /// `createNodeDeletionTimestampFamilyGenerator`: nothing when unset or Go's zero time.
 fn deletion_timestamp(n: &Node, out: &mut Series<'_>) {
-    if let Some(t) = n
-        .metadata
-        .deletion_timestamp
-        .as_ref()
-        .filter(|t| !is_go_zero(t))
-    {
-        out.value(timestamp(t));
-    }
+    nonzero_timestamp_sample(out, n.metadata.deletion_timestamp.as_ref());
 }
 
 /// `createNodeInfoFamilyGenerator`: `kubeproxy_version` is KSM's constant `deprecated` (KEP-4004).
@@ -302,12 +283,7 @@ fn info(n: &Node, out: &mut Series<'_>) {
 
 /// `createNodeLabelsGenerator`: nothing when the allowlist is empty, else one sample.
 fn labels(n: &Node, out: &mut Series<'_>) {
-    let allow = &out.context().labels;
-    if allow.is_empty() {
-        return;
-    }
-    let pairs = kube_map_labels("label", n.metadata.labels.as_ref(), allow);
-    out.sample(pairs, 1.0);
+    labels_sample(out, n.metadata.labels.as_ref());
 }
 
 /// `createNodeRoleFamilyGenerator`, in label-key order where KSM follows Go's map order.
@@ -382,50 +358,6 @@ fn status_addresses(n: &Node, out: &mut Series<'_>) {
 
 // ===== helpers =====
 
-/// `metav1.Time.IsZero()` for a timestamp that is present (`0001-01-01T00:00:00Z`).
-fn is_go_zero(t: &Time) -> bool {
-    const GO_ZERO_TIME_UNIX: f64 = -62_135_596_800.0;
-    timestamp(t) == GO_ZERO_TIME_UNIX
-}
-
-/// `deserialize_with` for fields the API may send as `null`: null reads as the default.
-///
-/// Belongs in `common.rs`: pod.rs carries the same function.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// `deserialize_with` for a `ResourceList`: quantities are strings on the wire, but a YAML
-/// fixture turned into JSON makes `pods: 110` a number, so numbers are kept as their text.
-///
-/// Belongs in `common.rs`: pod.rs carries the same function.
-fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(i64),
-        Float(f64),
-    }
-    let raw: Option<BTreeMap<String, Raw>> = Option::deserialize(d)?;
-    Ok(raw
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Raw::Text(s) => s,
-                Raw::Int(i) => i.to_string(),
-                Raw::Float(f) => f.to_string(),
-            };
-            (k, text)
-        })
-        .collect())
-}
-
 /// The `resource`/`unit` split shared by capacity and allocatable, as node.go's switch has it:
 /// `cpu` → `core`; `storage`, `ephemeral-storage`, `memory` → `byte`; `pods` → `integer`;
 /// otherwise hugepages → `byte`, attachable volumes → `byte`, extended resources → `integer`
@@ -438,7 +370,7 @@ fn resource_samples(list: &BTreeMap<String, String>, out: &mut Series<'_>) {
         let Some(q) = Quantity::parse(raw) else {
             continue;
         };
-        let value = quantity_value(&q);
+        let value = convert_value_to_float64(&q);
         let resource = sanitize_label_name(name);
         let mut emit =
             |unit: &str| out.sample([("resource", resource.as_str()), ("unit", unit)], value);
@@ -461,23 +393,6 @@ fn resource_samples(list: &BTreeMap<String, String>, out: &mut Series<'_>) {
     }
 }
 
-/// apimachinery's `resource.MaxMilliValue` (`math.MaxInt64 / 1000`).
-const MAX_MILLI_VALUE: i64 = i64::MAX / 1000;
-
-/// KSM's `convertValueToFloat64` (`internal/store/utils.go`): `MilliValue()/1000`, or `Value()`
-/// when the milli-value would overflow an int64 (a node with 10000T of memory).
-///
-/// Belongs in `common.rs` next to [`Quantity`]: pod and HPA families use the same conversion.
-fn quantity_value(q: &Quantity) -> f64 {
-    let value = q.value();
-    // Compared in f64: past 2^53 both sides round alike, and so do the values printed.
-    if value > MAX_MILLI_VALUE as f64 {
-        value
-    } else {
-        q.cores()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,18 +407,6 @@ mod tests {
 
     fn node(json: &str) -> Node {
         serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn quantities_above_max_milli_value_use_the_plain_value_like_ksm() {
-        // node_test.go's "memory overflow test": 10000T must not wrap negative.
-        assert_eq!(quantity_value(&Quantity::parse("10000T").unwrap()), 1e16);
-        assert_eq!(quantity_value(&Quantity::parse("3900m").unwrap()), 3.9);
-        assert_eq!(quantity_value(&Quantity::parse("1.5").unwrap()), 1.5);
-        assert_eq!(
-            quantity_value(&Quantity::parse("16Gi").unwrap()),
-            17_179_869_184.0
-        );
     }
 
     #[test]

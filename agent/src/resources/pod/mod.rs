@@ -8,329 +8,43 @@
 //!
 //! Where KSM follows Go's random map order (resource requests and limits, overhead) we sort by
 //! key, which changes line order only: KSM's own tests compare outputs order-insensitively.
+//!
+//! This file holds the family table, the identity and the pod-level families. The container and
+//! init-container families live in `container.rs`; the lean decode types in `decode.rs`,
+//! re-exported here.
 
-use std::collections::BTreeMap;
-use std::net::Ipv6Addr;
+mod container;
+mod decode;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Deserializer};
+pub use decode::{
+    Container, ContainerState, ContainerStatus, PersistentVolumeClaimSource, Pod, PodCondition,
+    PodIp, PodResourceClaim, PodResourceClaimStatus, PodSpec, PodStatus, ResourceRequirements,
+    StateRunning, StateTerminated, StateWaiting, Toleration, Volume,
+};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::common::{
-    CONDITION_STATUSES, Quantity, bool_value, is_attachable_volume, is_extended_resource,
-    is_huge_page, kube_map_labels, timestamp,
+    CONDITION_STATUSES, Quantity, annotations_sample, bool_value, convert_value_to_float64,
+    ip_family, kube_map_labels, labels_sample, nonzero_timestamp_sample, timestamp,
+    unix_or_go_zero,
 };
 use super::{Family, Kind, Scope};
-use crate::decode::lean_meta;
-use crate::exposition::{Identity, KeyAllowlist, MetricType, Series, sanitize_label_name};
-
-// ===== lean decode types =====
-
-/// The fields of a Pod that the families read; everything else is skipped by serde.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct Pod {
-    /// Identity, labels, annotations, owners, timestamps.
-    #[serde(deserialize_with = "lean_meta")]
-    pub metadata: ObjectMeta,
-    /// `spec`, lean.
-    pub spec: PodSpec,
-    /// `status`, lean.
-    pub status: PodStatus,
-}
-crate::impl_object!(
-    Pod,
-    group = "",
-    version = "v1",
-    kind = "Pod",
-    plural = "pods",
-    namespaced
-);
-
-/// `spec`, lean.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodSpec {
-    /// The node the pod is bound to; absent while unscheduled.
-    pub node_name: Option<String>,
-    /// `kube_pod_info`'s `priority_class`.
-    pub priority_class_name: Option<String>,
-    /// `kube_pod_info`'s `host_network`.
-    pub host_network: Option<bool>,
-    /// `Always`, `OnFailure` or `Never`.
-    pub restart_policy: Option<String>,
-    /// The RuntimeClass, when one is set.
-    pub runtime_class_name: Option<String>,
-    /// The service account the pod runs as.
-    pub service_account_name: Option<String>,
-    /// The scheduler responsible for the pod.
-    pub scheduler_name: Option<String>,
-    /// Resource name → quantity the runtime class adds on top of the containers.
-    #[serde(deserialize_with = "quantity_map")]
-    pub overhead: BTreeMap<String, String>,
-    /// Node label selector.
-    #[serde(deserialize_with = "null_as_default")]
-    pub node_selector: Option<BTreeMap<String, String>>,
-    /// Tolerations, in spec order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub tolerations: Vec<Toleration>,
-    /// Volumes, in spec order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub volumes: Vec<Volume>,
-    /// Regular containers, in spec order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub containers: Vec<Container>,
-    /// Init containers (sidecars included), in spec order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub init_containers: Vec<Container>,
-    /// Dynamic Resource Allocation claims, in spec order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub resource_claims: Vec<PodResourceClaim>,
-}
-
-/// One `spec.tolerations[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Toleration {
-    /// Taint key matched; empty matches all keys.
-    pub key: Option<String>,
-    /// `Exists` or `Equal`.
-    pub operator: Option<String>,
-    /// Taint value matched.
-    pub value: Option<String>,
-    /// Taint effect matched; empty matches all effects.
-    pub effect: Option<String>,
-    /// How long a `NoExecute` taint is tolerated.
-    pub toleration_seconds: Option<i64>,
-}
-
-/// One `spec.volumes[]` entry; only the sources the families look at.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Volume {
-    /// Volume name, unique in the pod.
-    pub name: Option<String>,
-    /// Set for a volume backed by an existing claim.
-    pub persistent_volume_claim: Option<PersistentVolumeClaimSource>,
-    /// Set for a generic ephemeral volume; its claim is named `<pod>-<volume>`.
-    pub ephemeral: Option<IgnoredAny>,
-}
-
-/// `volumes[].persistentVolumeClaim`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PersistentVolumeClaimSource {
-    /// The claim's name, in the pod's namespace.
-    pub claim_name: Option<String>,
-    /// Mounted read-only.
-    pub read_only: Option<bool>,
-}
-
-/// One `spec.containers[]` or `spec.initContainers[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Container {
-    /// Container name, unique in the pod.
-    pub name: Option<String>,
-    /// Image as written in the spec (`image_spec`).
-    pub image: Option<String>,
-    /// `Always` on a sidecar (restartable init container).
-    pub restart_policy: Option<String>,
-    /// Requests and limits.
-    pub resources: ResourceRequirements,
-}
-
-/// `containers[].resources`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct ResourceRequirements {
-    /// Resource name → quantity string.
-    #[serde(deserialize_with = "quantity_map")]
-    pub requests: BTreeMap<String, String>,
-    /// Resource name → quantity string.
-    #[serde(deserialize_with = "quantity_map")]
-    pub limits: BTreeMap<String, String>,
-}
-
-/// One `spec.resourceClaims[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodResourceClaim {
-    /// The pod-local name containers use to refer to the claim.
-    pub name: Option<String>,
-    /// An existing ResourceClaim.
-    pub resource_claim_name: Option<String>,
-    /// A template from which a claim is generated for this pod.
-    pub resource_claim_template_name: Option<String>,
-}
-
-/// `status`, lean.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodStatus {
-    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
-    pub phase: Option<String>,
-    /// Why the pod is in its phase (`Evicted`, `NodeLost`, …).
-    pub reason: Option<String>,
-    /// `BestEffort`, `Burstable` or `Guaranteed`.
-    pub qos_class: Option<String>,
-    /// The node's primary IP.
-    #[serde(rename = "hostIP")]
-    pub host_ip: Option<String>,
-    /// The pod's primary IP.
-    #[serde(rename = "podIP")]
-    pub pod_ip: Option<String>,
-    /// Every pod IP, one per IP family on dual-stack clusters.
-    #[serde(rename = "podIPs", deserialize_with = "null_as_default")]
-    pub pod_ips: Vec<PodIp>,
-    /// When the kubelet acknowledged the pod.
-    pub start_time: Option<Time>,
-    /// Conditions, in status order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub conditions: Vec<PodCondition>,
-    /// One entry per regular container.
-    #[serde(deserialize_with = "null_as_default")]
-    pub container_statuses: Vec<ContainerStatus>,
-    /// One entry per init container.
-    #[serde(deserialize_with = "null_as_default")]
-    pub init_container_statuses: Vec<ContainerStatus>,
-    /// Names of the claims generated from templates.
-    #[serde(deserialize_with = "null_as_default")]
-    pub resource_claim_statuses: Vec<PodResourceClaimStatus>,
-}
-
-/// One `status.podIPs[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct PodIp {
-    /// The address, as the API spells it.
-    pub ip: Option<String>,
-}
-
-/// One `status.conditions[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodCondition {
-    /// `PodScheduled`, `Initialized`, `ContainersReady`, `Ready`, `DisruptionTarget`, …
-    #[serde(rename = "type")]
-    pub type_: Option<String>,
-    /// `True`, `False` or `Unknown`.
-    pub status: Option<String>,
-    /// Machine-readable cause of the last transition.
-    pub reason: Option<String>,
-    /// When the status last changed.
-    pub last_transition_time: Option<Time>,
-}
-
-/// One `status.containerStatuses[]` or `status.initContainerStatuses[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ContainerStatus {
-    /// Container name, as in the spec.
-    pub name: Option<String>,
-    /// Image the runtime resolved.
-    pub image: Option<String>,
-    /// Image digest the runtime ran.
-    #[serde(rename = "imageID")]
-    pub image_id: Option<String>,
-    /// `<runtime>://<id>`.
-    #[serde(rename = "containerID")]
-    pub container_id: Option<String>,
-    /// Passed its readiness check.
-    pub ready: Option<bool>,
-    /// Restarts so far.
-    pub restart_count: Option<i64>,
-    /// Current state.
-    pub state: ContainerState,
-    /// The state before the last restart.
-    pub last_state: ContainerState,
-}
-
-/// `state` / `lastState`: at most one member is set.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct ContainerState {
-    /// Not running yet, or between restarts.
-    pub waiting: Option<StateWaiting>,
-    /// Running.
-    pub running: Option<StateRunning>,
-    /// Exited.
-    pub terminated: Option<StateTerminated>,
-}
-
-/// `state.waiting`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct StateWaiting {
-    /// `ContainerCreating`, `CrashLoopBackOff`, `ImagePullBackOff`, …
-    pub reason: Option<String>,
-}
-
-/// `state.running`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct StateRunning {
-    /// When the container (re)started.
-    pub started_at: Option<Time>,
-}
-
-/// `state.terminated`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct StateTerminated {
-    /// `Completed`, `Error`, `OOMKilled`, …
-    pub reason: Option<String>,
-    /// The process's exit status.
-    pub exit_code: Option<i64>,
-    /// When the container started.
-    pub started_at: Option<Time>,
-    /// When the container exited.
-    pub finished_at: Option<Time>,
-}
-
-/// One `status.resourceClaimStatuses[]` entry.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct PodResourceClaimStatus {
-    /// The pod-local claim name, as in `spec.resourceClaims[].name`.
-    pub name: Option<String>,
-    /// The generated ResourceClaim's name.
-    pub resource_claim_name: Option<String>,
-}
-
-/// `deserialize_with` for collections the API may send as `null`: null reads as empty.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// `deserialize_with` for `ResourceList`s: quantities are strings on the wire, but a YAML
-/// fixture converted to JSON turns `cpu: 1` into a number, so numbers are read as their text.
-fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(i64),
-        Float(f64),
-    }
-    let raw: Option<BTreeMap<String, Raw>> = Option::deserialize(d)?;
-    Ok(raw
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Raw::Text(s) => s,
-                Raw::Int(i) => i.to_string(),
-                Raw::Float(f) => f.to_string(),
-            };
-            (k, text)
-        })
-        .collect())
-}
+use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
+use container::{
+    container_info, container_resource_limits, container_resource_requests,
+    container_state_started, container_status_last_terminated_exitcode,
+    container_status_last_terminated_reason, container_status_last_terminated_timestamp,
+    container_status_ready, container_status_restarts_total, container_status_running,
+    container_status_terminated, container_status_terminated_reason, container_status_waiting,
+    container_status_waiting_reason, init_container_info, init_container_resource_limits,
+    init_container_resource_requests, init_container_state_started,
+    init_container_status_last_terminated_exitcode, init_container_status_last_terminated_reason,
+    init_container_status_last_terminated_timestamp, init_container_status_ready,
+    init_container_status_restarts_total, init_container_status_running,
+    init_container_status_terminated, init_container_status_terminated_reason,
+    init_container_status_waiting, init_container_status_waiting_reason,
+};
 
 // ===== family table =====
 
@@ -732,7 +446,7 @@ fn completion_time(p: &Pod, out: &mut Series<'_>) {
         .iter()
         .filter_map(|cs| cs.state.terminated.as_ref())
     {
-        let finished = go_unix(t.finished_at.as_ref());
+        let finished = unix_or_go_zero(t.finished_at.as_ref());
         // KSM's exact test: a missing finishedAt (Go's zero time, negative) can be taken first
         // and then replaced by any later one.
         if last == 0.0 || last < finished {
@@ -744,104 +458,14 @@ fn completion_time(p: &Pod, out: &mut Series<'_>) {
     }
 }
 
-/// `createPodContainerInfoFamilyGenerator`: spec containers that have a status, in spec order.
-fn container_info(p: &Pod, out: &mut Series<'_>) {
-    info_samples(&p.spec.containers, &p.status.container_statuses, false, out);
-}
-
-/// `createPodContainerResourceLimitsFamilyGenerator`; sorted by resource name.
-fn container_resource_limits(p: &Pod, out: &mut Series<'_>) {
-    for c in &p.spec.containers {
-        resource_samples(p, c, &c.resources.limits, out);
-    }
-}
-
-/// `createPodContainerResourceRequestsFamilyGenerator`; sorted by resource name.
-fn container_resource_requests(p: &Pod, out: &mut Series<'_>) {
-    for c in &p.spec.containers {
-        resource_samples(p, c, &c.resources.requests, out);
-    }
-}
-
-/// `createPodContainerStateStartedFamilyGenerator`.
-fn container_state_started(p: &Pod, out: &mut Series<'_>) {
-    state_started_samples(&p.status.container_statuses, out);
-}
-
-/// `createPodContainerStatusLastTerminatedReasonFamilyGenerator`.
-fn container_status_last_terminated_reason(p: &Pod, out: &mut Series<'_>) {
-    last_terminated_reason_samples(&p.status.container_statuses, out);
-}
-
-/// `createPodContainerStatusLastTerminatedExitCodeFamilyGenerator`.
-fn container_status_last_terminated_exitcode(p: &Pod, out: &mut Series<'_>) {
-    last_terminated_exitcode_samples(&p.status.container_statuses, out);
-}
-
-/// `createPodContainerStatusLastTerminatedTimestampFamilyGenerator`.
-fn container_status_last_terminated_timestamp(p: &Pod, out: &mut Series<'_>) {
-    last_terminated_timestamp_samples(&p.status.container_statuses, out);
-}
-
-/// `createPodContainerStatusReadyFamilyGenerator`.
-fn container_status_ready(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.container_statuses, out, is_ready);
-}
-
-/// `createPodContainerStatusRestartsTotalFamilyGenerator`.
-fn container_status_restarts_total(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.container_statuses, out, restarts);
-}
-
-/// `createPodContainerStatusRunningFamilyGenerator`.
-fn container_status_running(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.container_statuses, out, is_running);
-}
-
-/// `createPodContainerStatusTerminatedFamilyGenerator`.
-fn container_status_terminated(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.container_statuses, out, is_terminated);
-}
-
-/// `createPodContainerStatusTerminatedReasonFamilyGenerator`: terminated containers only, with
-/// whatever reason they give.
-fn container_status_terminated_reason(p: &Pod, out: &mut Series<'_>) {
-    terminated_reason_samples(&p.status.container_statuses, out);
-}
-
-/// `createPodContainerStatusWaitingFamilyGenerator`.
-fn container_status_waiting(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.container_statuses, out, is_waiting);
-}
-
-/// `createPodContainerStatusWaitingReasonFamilyGenerator`: waiting containers only, with
-/// whatever reason they give (no fixed list since KSM 2.0).
-fn container_status_waiting_reason(p: &Pod, out: &mut Series<'_>) {
-    waiting_reason_samples(&p.status.container_statuses, out);
-}
-
 /// `createPodCreatedFamilyGenerator`.
 fn created(p: &Pod, out: &mut Series<'_>) {
-    if let Some(t) = p
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .filter(|t| !is_go_zero(t))
-    {
-        out.value(timestamp(t));
-    }
+    nonzero_timestamp_sample(out, p.metadata.creation_timestamp.as_ref());
 }
 
 /// `createPodDeletionTimestampFamilyGenerator`.
 fn deletion_timestamp(p: &Pod, out: &mut Series<'_>) {
-    if let Some(t) = p
-        .metadata
-        .deletion_timestamp
-        .as_ref()
-        .filter(|t| !is_go_zero(t))
-    {
-        out.value(timestamp(t));
-    }
+    nonzero_timestamp_sample(out, p.metadata.deletion_timestamp.as_ref());
 }
 
 /// `createPodInfoFamilyGenerator`: `created_by_*` come from the controlling owner reference and
@@ -880,114 +504,22 @@ fn ips(p: &Pod, out: &mut Series<'_>) {
     }
 }
 
-/// `createPodInitContainerInfoFamilyGenerator`: with `restart_policy` (`Always` for sidecars).
-fn init_container_info(p: &Pod, out: &mut Series<'_>) {
-    info_samples(
-        &p.spec.init_containers,
-        &p.status.init_container_statuses,
-        true,
-        out,
-    );
-}
-
-/// `createPodInitContainerResourceLimitsFamilyGenerator`; sorted by resource name.
-fn init_container_resource_limits(p: &Pod, out: &mut Series<'_>) {
-    for c in &p.spec.init_containers {
-        resource_samples(p, c, &c.resources.limits, out);
-    }
-}
-
-/// `createPodInitContainerResourceRequestsFamilyGenerator`; sorted by resource name.
-fn init_container_resource_requests(p: &Pod, out: &mut Series<'_>) {
-    for c in &p.spec.init_containers {
-        resource_samples(p, c, &c.resources.requests, out);
-    }
-}
-
-/// KSM #2997's init-container twin of `createPodContainerStateStartedFamilyGenerator` (not in
-/// our stored pod.go; written from the PR's description).
-fn init_container_state_started(p: &Pod, out: &mut Series<'_>) {
-    state_started_samples(&p.status.init_container_statuses, out);
-}
-
-/// `createPodInitContainerStatusLastTerminatedReasonFamilyGenerator`.
-fn init_container_status_last_terminated_reason(p: &Pod, out: &mut Series<'_>) {
-    last_terminated_reason_samples(&p.status.init_container_statuses, out);
-}
-
-/// KSM #3000's init-container twin of `createPodContainerStatusLastTerminatedExitCodeFamily…`
-/// (not in our stored pod.go; written from the PR's description).
-fn init_container_status_last_terminated_exitcode(p: &Pod, out: &mut Series<'_>) {
-    last_terminated_exitcode_samples(&p.status.init_container_statuses, out);
-}
-
-/// KSM #2997's init-container twin of `createPodContainerStatusLastTerminatedTimestampFamily…`
-/// (not in our stored pod.go; written from the PR's description).
-fn init_container_status_last_terminated_timestamp(p: &Pod, out: &mut Series<'_>) {
-    last_terminated_timestamp_samples(&p.status.init_container_statuses, out);
-}
-
-/// `createPodInitContainerStatusReadyFamilyGenerator`.
-fn init_container_status_ready(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.init_container_statuses, out, is_ready);
-}
-
-/// `createPodInitContainerStatusRestartsTotalFamilyGenerator`.
-fn init_container_status_restarts_total(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.init_container_statuses, out, restarts);
-}
-
-/// `createPodInitContainerStatusRunningFamilyGenerator`.
-fn init_container_status_running(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.init_container_statuses, out, is_running);
-}
-
-/// `createPodInitContainerStatusTerminatedFamilyGenerator`.
-fn init_container_status_terminated(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.init_container_statuses, out, is_terminated);
-}
-
-/// `createPodInitContainerStatusTerminatedReasonFamilyGenerator`.
-fn init_container_status_terminated_reason(p: &Pod, out: &mut Series<'_>) {
-    terminated_reason_samples(&p.status.init_container_statuses, out);
-}
-
-/// `createPodInitContainerStatusWaitingFamilyGenerator`.
-fn init_container_status_waiting(p: &Pod, out: &mut Series<'_>) {
-    per_container(&p.status.init_container_statuses, out, is_waiting);
-}
-
-/// `createPodInitContainerStatusWaitingReasonFamilyGenerator`.
-fn init_container_status_waiting_reason(p: &Pod, out: &mut Series<'_>) {
-    waiting_reason_samples(&p.status.init_container_statuses, out);
-}
-
 /// `createPodAnnotationsGenerator`: nothing when the allowlist is empty, else one sample (bare
 /// when no allowed annotation is set).
 fn annotations(p: &Pod, out: &mut Series<'_>) {
-    let allow = &out.context().annotations;
-    if allow.is_empty() {
-        return;
-    }
-    let pairs = kube_map_labels("annotation", p.metadata.annotations.as_ref(), allow);
-    out.sample(pairs, 1.0);
+    annotations_sample(out, p.metadata.annotations.as_ref());
 }
 
 /// `createPodLabelsGenerator`: nothing when the allowlist is empty, else one sample (bare when
 /// no allowed label is set).
 fn labels(p: &Pod, out: &mut Series<'_>) {
-    let allow = &out.context().labels;
-    if allow.is_empty() {
-        return;
-    }
-    let pairs = kube_map_labels("label", p.metadata.labels.as_ref(), allow);
-    out.sample(pairs, 1.0);
+    labels_sample(out, p.metadata.labels.as_ref());
 }
 
 /// `createPodOverheadCPUCoresFamilyGenerator`.
 fn overhead_cpu_cores(p: &Pod, out: &mut Series<'_>) {
     if let Some(q) = p.spec.overhead.get("cpu").and_then(|v| Quantity::parse(v)) {
-        out.value(cpu_value(&q));
+        out.value(convert_value_to_float64(&q));
     }
 }
 
@@ -1259,12 +791,6 @@ const DISRUPTION_REASONS: [&str; 5] = [
     "TerminationByKubelet",
 ];
 
-/// `time.Time{}.Unix()`: what Go reports for a timestamp the object leaves unset.
-const GO_ZERO_TIME_UNIX: f64 = -62_135_596_800.0;
-
-/// apimachinery's `resource.MaxMilliValue` (`math.MaxInt64 / 1000`).
-const MAX_MILLI_VALUE: i64 = i64::MAX / 1000;
-
 /// An optional string as Go sees it: absent is empty.
 fn text(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("")
@@ -1275,249 +801,12 @@ fn go_bool(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-/// `metav1.Time.Unix()` of an optional timestamp: Go's zero time when unset, as KSM reads a
-/// non-pointer `metav1.Time` field.
-fn go_unix(t: Option<&Time>) -> f64 {
-    t.map_or(GO_ZERO_TIME_UNIX, timestamp)
-}
-
-/// `metav1.Time.IsZero()` for a timestamp that is present.
-fn is_go_zero(t: &Time) -> bool {
-    timestamp(t) == GO_ZERO_TIME_UNIX
-}
-
-/// KSM's `convertValueToFloat64` (`internal/store/utils.go`): `MilliValue()/1000`, or `Value()`
-/// when the milli-value would overflow an int64.
-///
-/// Belongs in `common.rs` next to [`Quantity`]: node.rs carries the same function.
-fn cpu_value(q: &Quantity) -> f64 {
-    let value = q.value();
-    #[allow(
-        clippy::cast_precision_loss,
-        reason = "compared as KSM compares, in f64 range"
-    )]
-    if value > MAX_MILLI_VALUE as f64 {
-        value
-    } else {
-        q.cores()
-    }
-}
-
 /// `metav1.GetControllerOf`: the first owner reference with `controller: true`.
 fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
     meta.owner_references
         .as_deref()?
         .iter()
         .find(|o| o.controller == Some(true))
-}
-
-/// The IP family label of `ip` (`"4"` or `"6"`), as KSM derives it with k8s.io/utils/net's
-/// `ParseIPSloppy` (IPv4 octets may carry leading zeros) and `IsIPv4`/`IsIPv6`; an IPv4-mapped
-/// IPv6 address counts as IPv4. `None` when it does not parse.
-fn ip_family(ip: &str) -> Option<&'static str> {
-    if is_sloppy_ipv4(ip) {
-        return Some("4");
-    }
-    let v6: Ipv6Addr = ip.parse().ok()?;
-    Some(if v6.to_ipv4_mapped().is_some() {
-        "4"
-    } else {
-        "6"
-    })
-}
-
-/// Dotted-quad IPv4 in the pre-Go-1.17 grammar: four decimal fields, leading zeros allowed.
-fn is_sloppy_ipv4(ip: &str) -> bool {
-    let mut fields = 0;
-    for field in ip.split('.') {
-        fields += 1;
-        let ok = !field.is_empty()
-            && field.bytes().all(|b| b.is_ascii_digit())
-            && field.parse::<u32>().is_ok_and(|v| v <= 255);
-        if !ok || fields > 4 {
-            return false;
-        }
-    }
-    fields == 4
-}
-
-/// `kube_pod_container_info` and `kube_pod_init_container_info`: one series per spec container
-/// and status of the same name, spec order first.
-fn info_samples(
-    containers: &[Container],
-    statuses: &[ContainerStatus],
-    with_restart_policy: bool,
-    out: &mut Series<'_>,
-) {
-    for c in containers {
-        for cs in statuses.iter().filter(|cs| cs.name == c.name) {
-            let labels = [
-                ("container", text(&cs.name)),
-                ("image_spec", text(&c.image)),
-                ("image", text(&cs.image)),
-                ("image_id", text(&cs.image_id)),
-                ("container_id", text(&cs.container_id)),
-                ("restart_policy", text(&c.restart_policy)),
-            ];
-            let n = if with_restart_policy {
-                labels.len()
-            } else {
-                labels.len() - 1
-            };
-            out.sample(labels.into_iter().take(n), 1.0);
-        }
-    }
-}
-
-/// The `resource`/`unit` split of the container resource families, as pod.go's switch has it:
-/// `cpu` → `core`; `storage`, `ephemeral-storage`, `memory` → `byte`; otherwise hugepages and
-/// attachable volumes → `byte` and extended resources → `integer` (tested one by one, as KSM
-/// does); anything else, `pods` included, is not exported. A quantity that does not parse skips
-/// its resource (KSM could not have decoded the object at all).
-fn resource_samples(p: &Pod, c: &Container, list: &BTreeMap<String, String>, out: &mut Series<'_>) {
-    let container = text(&c.name);
-    let node = text(&p.spec.node_name);
-    for (name, raw) in list {
-        let Some(q) = Quantity::parse(raw) else {
-            continue;
-        };
-        let resource = sanitize_label_name(name);
-        let mut emit = |unit: &str, value: f64| {
-            out.sample(
-                [
-                    ("container", container),
-                    ("node", node),
-                    ("resource", resource.as_str()),
-                    ("unit", unit),
-                ],
-                value,
-            );
-        };
-        match name.as_str() {
-            "cpu" => emit("core", cpu_value(&q)),
-            "storage" | "ephemeral-storage" | "memory" => emit("byte", q.value()),
-            _ => {
-                if is_huge_page(name) {
-                    emit("byte", q.value());
-                }
-                if is_attachable_volume(name) {
-                    emit("byte", q.value());
-                }
-                if is_extended_resource(name) {
-                    emit("integer", q.value());
-                }
-            }
-        }
-    }
-}
-
-/// One series per container status, labelled `container`, valued by `value`.
-fn per_container(
-    statuses: &[ContainerStatus],
-    out: &mut Series<'_>,
-    value: fn(&ContainerStatus) -> f64,
-) {
-    for cs in statuses {
-        out.sample([("container", text(&cs.name))], value(cs));
-    }
-}
-
-fn is_ready(cs: &ContainerStatus) -> f64 {
-    bool_value(cs.ready.unwrap_or(false))
-}
-
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "restart counts are far below 2^53"
-)]
-fn restarts(cs: &ContainerStatus) -> f64 {
-    cs.restart_count.unwrap_or(0) as f64
-}
-
-fn is_running(cs: &ContainerStatus) -> f64 {
-    bool_value(cs.state.running.is_some())
-}
-
-fn is_terminated(cs: &ContainerStatus) -> f64 {
-    bool_value(cs.state.terminated.is_some())
-}
-
-fn is_waiting(cs: &ContainerStatus) -> f64 {
-    bool_value(cs.state.waiting.is_some())
-}
-
-/// `state_started`: `running.startedAt`, else `terminated.startedAt`; waiting containers have
-/// no series.
-fn state_started_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
-    for cs in statuses {
-        let started = match (&cs.state.running, &cs.state.terminated) {
-            (Some(r), _) => r.started_at.as_ref(),
-            (None, Some(t)) => t.started_at.as_ref(),
-            (None, None) => continue,
-        };
-        out.sample([("container", text(&cs.name))], go_unix(started));
-    }
-}
-
-/// `waiting_reason`: waiting containers only, with their reason (possibly empty).
-fn waiting_reason_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
-    for cs in statuses {
-        if let Some(w) = &cs.state.waiting {
-            out.sample(
-                [("container", text(&cs.name)), ("reason", text(&w.reason))],
-                1.0,
-            );
-        }
-    }
-}
-
-/// `terminated_reason`: terminated containers only, with their reason (possibly empty).
-fn terminated_reason_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
-    for cs in statuses {
-        if let Some(t) = &cs.state.terminated {
-            out.sample(
-                [("container", text(&cs.name)), ("reason", text(&t.reason))],
-                1.0,
-            );
-        }
-    }
-}
-
-/// `last_terminated_reason`: containers with a previous termination, with its reason.
-fn last_terminated_reason_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
-    for cs in statuses {
-        if let Some(t) = &cs.last_state.terminated {
-            out.sample(
-                [("container", text(&cs.name)), ("reason", text(&t.reason))],
-                1.0,
-            );
-        }
-    }
-}
-
-/// `last_terminated_exitcode`: the exit code of the previous termination.
-fn last_terminated_exitcode_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
-    for cs in statuses {
-        if let Some(t) = &cs.last_state.terminated {
-            #[allow(clippy::cast_precision_loss, reason = "exit codes are 32-bit")]
-            out.sample(
-                [("container", text(&cs.name))],
-                t.exit_code.unwrap_or(0) as f64,
-            );
-        }
-    }
-}
-
-/// `last_terminated_timestamp`: `finishedAt` of the previous termination.
-fn last_terminated_timestamp_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
-    for cs in statuses {
-        if let Some(t) = &cs.last_state.terminated {
-            out.sample(
-                [("container", text(&cs.name))],
-                go_unix(t.finished_at.as_ref()),
-            );
-        }
-    }
 }
 
 /// `(volume, claim, read-only)` for each claim-backed or generic ephemeral volume, spec order.
@@ -1576,7 +865,7 @@ fn condition_state_samples(p: &Pod, type_: &str, out: &mut Series<'_>) {
 /// `lastTransitionTime` of each condition of type `type_` whose status is `status`.
 fn condition_time_samples(p: &Pod, type_: &str, status: &str, out: &mut Series<'_>) {
     for c in conditions_of(p, type_).filter(|c| c.status.as_deref() == Some(status)) {
-        out.value(go_unix(c.last_transition_time.as_ref()));
+        out.value(unix_or_go_zero(c.last_transition_time.as_ref()));
     }
 }
 
@@ -1634,11 +923,11 @@ mod tests {
     use super::*;
     use crate::exposition::RenderContext;
 
-    fn pod(json: &str) -> Pod {
+    pub(super) fn pod(json: &str) -> Pod {
         serde_json::from_str(json).unwrap()
     }
 
-    fn render(p: &Pod, f: fn(&Pod, &mut Series<'_>)) -> String {
+    pub(super) fn render(p: &Pod, f: fn(&Pod, &mut Series<'_>)) -> String {
         let ident = Identity::new([("pod", p.metadata.name.as_deref().unwrap_or(""))]);
         let ctx = RenderContext::default();
         let mut buf = Vec::new();
@@ -1688,19 +977,6 @@ mod tests {
     }
 
     #[test]
-    fn waiting_reasons_are_the_containers_own_not_an_enumeration() {
-        let p = pod(r#"{"status":{"containerStatuses":[
-            {"name":"a","state":{"waiting":{"reason":"SomethingNew"}}},
-            {"name":"b","state":{"waiting":{}}},
-            {"name":"c","state":{"running":{}}}]}}"#);
-        assert_eq!(
-            render(&p, container_status_waiting_reason),
-            "m{pod=\"\",container=\"a\",reason=\"SomethingNew\"} 1\n\
-             m{pod=\"\",container=\"b\",reason=\"\"} 1\n"
-        );
-    }
-
-    #[test]
     fn unset_timestamps_read_as_go_zero_time_where_ksm_reads_a_value_type() {
         let p = pod(r#"{"status":{"containerStatuses":[{"name":"a","state":{"running":{}}}]}}"#);
         assert_eq!(
@@ -1717,26 +993,6 @@ mod tests {
     }
 
     #[test]
-    fn ip_families_follow_parse_ip_sloppy() {
-        assert_eq!(ip_family("10.0.0.1"), Some("4"));
-        assert_eq!(ip_family("010.000.000.001"), Some("4"));
-        assert_eq!(ip_family("::ffff:10.0.0.1"), Some("4"));
-        assert_eq!(ip_family("fd00::1"), Some("6"));
-        assert_eq!(ip_family("256.0.0.1"), None);
-        assert_eq!(ip_family("1.2.3"), None);
-        assert_eq!(ip_family("1.2.3.4.5"), None);
-        assert_eq!(ip_family("fe80::1%eth0"), None);
-        assert_eq!(ip_family(""), None);
-    }
-
-    #[test]
-    fn cpu_values_switch_to_the_plain_value_above_max_milli_value() {
-        assert_eq!(cpu_value(&Quantity::parse("250m").unwrap()), 0.25);
-        assert_eq!(cpu_value(&Quantity::parse("1e3").unwrap()), 1000.0);
-        assert_eq!(cpu_value(&Quantity::parse("10000T").unwrap()), 1e16);
-    }
-
-    #[test]
     fn tolerations_are_deduplicated_by_value_including_seconds() {
         let p = pod(r#"{"spec":{"tolerations":[
             {"key":"k","operator":"Exists","tolerationSeconds":300},
@@ -1750,20 +1006,6 @@ mod tests {
              m{pod=\"\",key=\"k\",operator=\"Exists\",value=\"\",effect=\"\",toleration_seconds=\"\"} 1\n\
              m{pod=\"\",key=\"\",operator=\"\",value=\"\",effect=\"\",toleration_seconds=\"\"} 1\n"
         );
-    }
-
-    #[test]
-    fn numeric_quantities_and_null_collections_decode() {
-        let p = pod(
-            r#"{"spec":{"tolerations":null,"containers":[{"name":"c","resources":
-            {"requests":{"cpu":1,"memory":1.5e9},"limits":null}}]}}"#,
-        );
-        assert_eq!(
-            render(&p, container_resource_requests),
-            "m{pod=\"\",container=\"c\",node=\"\",resource=\"cpu\",unit=\"core\"} 1\n\
-             m{pod=\"\",container=\"c\",node=\"\",resource=\"memory\",unit=\"byte\"} 1.5e+09\n"
-        );
-        assert!(p.spec.tolerations.is_empty());
     }
 
     #[test]
