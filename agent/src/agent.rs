@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::client;
-use crate::config::Config;
+use crate::config::{Config, ScopeMode};
 use crate::exposition::RenderContext;
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::registry;
@@ -40,8 +40,14 @@ pub enum Error {
     Serve(#[source] std::io::Error),
 }
 
-/// The watches a node agent runs for a kind of `scope`.
-fn node_targets(scope: Scope, node: &str) -> Vec<WatchTarget> {
+/// The watches this agent runs for a kind of `scope`.
+fn targets(mode: ScopeMode, scope: Scope, node: &str) -> Vec<WatchTarget> {
+    if mode == ScopeMode::Cluster {
+        return vec![WatchTarget {
+            namespace: None,
+            field_selector: None,
+        }];
+    }
     match scope {
         Scope::NodeBound => vec![WatchTarget {
             namespace: None,
@@ -84,7 +90,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
             annotations: config.annotations_for(resource),
         };
         let mut shards = Vec::new();
-        for target in node_targets(kind.scope(), &config.node) {
+        for target in targets(config.scope, kind.scope(), &config.node) {
             let (writer, reader) = store::shard(resource, signal.clone());
             shards.push(reader);
             watches.spawn(kind.watch(
@@ -120,7 +126,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     };
     let metrics = bind(config.listen, "--host/--port").await?;
     let self_metrics = bind(config.telemetry_listen, "--telemetry-host/--telemetry-port").await?;
-    tracing::info!(node = %config.node, metrics = %config.listen, telemetry = %config.telemetry_listen,
+    tracing::info!(scope = ?config.scope, node = %config.node, metrics = %config.listen, telemetry = %config.telemetry_listen,
         resources = ?config.resources, "serving");
 
     let shutdown = shutdown_signal();
@@ -160,19 +166,18 @@ mod tests {
 
     #[test]
     fn node_agents_select_their_pods_and_their_node_only() {
-        assert_eq!(
-            node_targets(Scope::NodeBound, "n1")[0]
-                .field_selector
-                .as_deref(),
-            Some("spec.nodeName=n1")
-        );
-        assert_eq!(
-            node_targets(Scope::NodeSelf, "n1")[0]
-                .field_selector
-                .as_deref(),
-            Some("metadata.name=n1")
-        );
-        assert!(node_targets(Scope::Cluster, "n1").is_empty());
-        assert!(node_targets(Scope::Namespaced, "n1").is_empty());
+        let node = |scope| targets(ScopeMode::Node, scope, "n1");
+        assert_eq!(node(Scope::NodeBound)[0].field_selector.as_deref(), Some("spec.nodeName=n1"));
+        assert_eq!(node(Scope::NodeSelf)[0].field_selector.as_deref(), Some("metadata.name=n1"));
+        assert!(node(Scope::Cluster).is_empty());
+        assert!(node(Scope::Namespaced).is_empty());
+    }
+
+    #[test]
+    fn cluster_scope_watches_every_kind_unfiltered() {
+        for scope in [Scope::NodeBound, Scope::NodeSelf, Scope::Namespaced, Scope::Cluster] {
+            let t = targets(ScopeMode::Cluster, scope, "");
+            assert_eq!(t, vec![WatchTarget { namespace: None, field_selector: None }]);
+        }
     }
 }

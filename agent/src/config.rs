@@ -17,8 +17,10 @@ use crate::exposition::KeyAllowlist;
 /// A flag with a bad value. Fatal at start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// `--node` was not given and `NODE_NAME` is not set.
-    #[error("--node is required (or set NODE_NAME): the agent exports what is bound to its node")]
+    /// `--node` was not given and `NODE_NAME` is not set, in `--scope=node`.
+    #[error(
+        "--node is required with --scope=node (or set NODE_NAME): the agent exports what is bound to its node"
+    )]
     MissingNode,
     /// `--resources` names a kind the agent does not know.
     #[error("--resources: unknown resource {name:?} (known: {known})")]
@@ -63,6 +65,15 @@ pub enum Error {
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What one agent watches.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeMode {
+    /// Its node's pods and Node object (run as a DaemonSet).
+    Node,
+    /// Every object of every enabled kind, like kube-state-metrics run as one Deployment.
+    Cluster,
+}
+
 /// kube-state-agent: kube-state-metrics' series for the objects bound to one node, served from
 /// memory-lean snapshots. Run one per node (a DaemonSet).
 #[derive(Parser, Debug, Clone)]
@@ -71,6 +82,11 @@ pub struct Args {
     /// The node this agent serves: it watches the pods bound to it and its Node object.
     #[arg(long, env = "NODE_NAME")]
     pub node: Option<String>,
+
+    /// `node`: this node's pods and Node (a DaemonSet). `cluster`: every object of every
+    /// enabled kind, as one instance (kube-state-metrics' Deployment mode).
+    #[arg(long, value_enum, default_value = "node")]
+    pub scope: ScopeMode,
 
     /// Path to a kubeconfig. Without it: in-cluster config, then $KUBECONFIG, then ~/.kube/config.
     #[arg(long)]
@@ -145,7 +161,9 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 /// Everything the agent needs to run, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The node served.
+    /// What this agent watches.
+    pub scope: ScopeMode,
+    /// The node served (empty in `--scope=cluster` without `--node`).
     pub node: String,
     /// Explicit kubeconfig, if any.
     pub kubeconfig: Option<PathBuf>,
@@ -183,10 +201,12 @@ impl Config {
     /// # Errors
     /// The first flag with a bad value, named.
     pub fn from_args(args: Args, kinds: &dyn KindCatalog) -> Result<Config> {
-        let node = args
-            .node
-            .filter(|n| !n.trim().is_empty())
-            .ok_or(Error::MissingNode)?;
+        let node = args.node.filter(|n| !n.trim().is_empty());
+        let node = match (args.scope, node) {
+            (_, Some(n)) => n,
+            (ScopeMode::Cluster, None) => String::new(),
+            (ScopeMode::Node, None) => return Err(Error::MissingNode),
+        };
         let known = kinds.resources();
         let resources = match &args.resources {
             None => known.clone(),
@@ -236,6 +256,7 @@ impl Config {
             });
         }
         Ok(Config {
+            scope: args.scope,
             node,
             kubeconfig: args.kubeconfig,
             listen: SocketAddr::new(args.host, args.port),
@@ -370,6 +391,14 @@ mod tests {
         let args = Args { node: None, ..args };
         let err = Config::from_args(args, &Kinds).unwrap_err();
         assert!(err.to_string().contains("--node"), "{err}");
+    }
+
+    #[test]
+    fn cluster_scope_needs_no_node() {
+        let args = Args::try_parse_from(["kube-state-agent", "--scope", "cluster"]).unwrap();
+        let c = Config::from_args(Args { node: None, ..args }, &Kinds).unwrap();
+        assert_eq!(c.scope, ScopeMode::Cluster);
+        assert!(Args::try_parse_from(["kube-state-agent", "--scope", "everything"]).is_err());
     }
 
     #[test]

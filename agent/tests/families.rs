@@ -41,9 +41,12 @@ fn ksm_families() -> BTreeMap<String, KsmFamily> {
 
 /// KSM's resource column is the singular kind; ours is the `--resources` name.
 fn ksm_resource(ours: &str) -> String {
-    match ours {
-        "endpoints" => "endpoint".into(),
-        other => other.strip_suffix('s').unwrap_or(other).into(),
+    if let Some(stem) = ours.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = ours.strip_suffix("sses") {
+        format!("{stem}ss")
+    } else {
+        ours.strip_suffix('s').unwrap_or(ours).to_string()
     }
 }
 

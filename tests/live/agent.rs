@@ -462,3 +462,22 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--node"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_scope_exports_every_nodes_pods_and_the_unscheduled_ones() {
+    let client = Cluster::get().client().await;
+    let (ns, n1, n2) = two_nodes_with_pods(&client, "clusterscope").await;
+    create_pod(&client, ns.name(), pod("pending").in_namespace(ns.name()).unschedulable().build()).await;
+    let mut agent = AgentProcess::start("", &["--scope", "cluster", "--resources", "pods,nodes"]);
+    agent.wait_ready(READY).await;
+    let e = poll_until("every pod of the namespace", CONVERGE, || async {
+        let e = agent.scrape().await?;
+        let pods = pods_in(&e, ns.name());
+        if pods == set(&["a-1", "a-2", "b-1", "pending"]) { Ok(e) } else { Err(format!("{pods:?}")) }
+    })
+    .await;
+    let nodes = e.label_values("kube_node_info", "node");
+    assert!(nodes.contains(&n1) && nodes.contains(&n2), "{nodes:?}");
+    delete_node(&client, &n1).await;
+    delete_node(&client, &n2).await;
+}

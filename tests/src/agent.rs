@@ -66,7 +66,8 @@ pub struct AgentProcess {
 }
 
 impl AgentProcess {
-    /// Starts the agent for `node` with `extra` flags, against the shared cluster.
+    /// Starts the agent for `node` (none when empty) with `extra` flags, against the shared
+    /// cluster.
     pub fn start(node: &str, extra: &[&str]) -> AgentProcess {
         Self::start_with_kubeconfig(&Cluster::get().admin_kubeconfig(), node, extra)
     }
