@@ -54,6 +54,18 @@ pub enum Error {
         /// The bad name.
         name: String,
     },
+    /// The election timings are inconsistent.
+    #[error(
+        "--retry-period ({retry:?}) < --renew-deadline ({renew:?}) < --lease-duration ({lease:?}) must hold: fencing relies on it"
+    )]
+    LeaseTimings {
+        /// `--lease-duration`.
+        lease: Duration,
+        /// `--renew-deadline`.
+        renew: Duration,
+        /// `--retry-period`.
+        retry: Duration,
+    },
     /// A duration flag is zero where it must not be.
     #[error("{flag}: must be greater than zero")]
     ZeroDuration {
@@ -137,6 +149,35 @@ pub struct Args {
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub snapshot_interval: Duration,
 
+    /// Take part in the election of the one agent that also exports cluster-scope kinds and
+    /// unscheduled pods (`--scope=node` only).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Namespace of the election Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+
+    /// Name of the election Lease.
+    #[arg(long, default_value = "kube-state-agent")]
+    pub lease_name: String,
+
+    /// This agent's identity in the Lease. Default: the pod name, else the node name.
+    #[arg(long, env = "POD_NAME")]
+    pub lease_identity: Option<String>,
+
+    /// How long a holder's claim stands without renewal (client-go's default).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+
+    /// How long the holder keeps exporting cluster-scope rows without a successful renewal.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub renew_deadline: Duration,
+
+    /// Time between election attempts.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub retry_period: Duration,
+
     /// Log format: `text` or `json`. The level comes from RUST_LOG (default `info`).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -185,6 +226,25 @@ pub struct Config {
     pub snapshot_interval: Duration,
     /// `text` or `json`.
     pub log_format: String,
+    /// The election, when this agent takes part in one.
+    pub election: Option<Election>,
+}
+
+/// Lease election settings.
+#[derive(Debug, Clone)]
+pub struct Election {
+    /// Lease namespace.
+    pub namespace: String,
+    /// Lease name.
+    pub name: String,
+    /// This candidate's identity.
+    pub identity: String,
+    /// Claim validity.
+    pub lease_duration: Duration,
+    /// Fencing deadline.
+    pub renew_deadline: Duration,
+    /// Attempt period.
+    pub retry_period: Duration,
 }
 
 /// What [`Config::from_args`] needs to know about the kinds the agent has.
@@ -255,7 +315,29 @@ impl Config {
                 flag: "--snapshot-interval",
             });
         }
+        let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
+            namespace: args.lease_namespace.clone(),
+            name: args.lease_name.clone(),
+            identity: args
+                .lease_identity
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| node.clone()),
+            lease_duration: args.lease_duration,
+            renew_deadline: args.renew_deadline,
+            retry_period: args.retry_period,
+        });
+        if let Some(e) = &election
+            && !(e.retry_period < e.renew_deadline && e.renew_deadline < e.lease_duration)
+        {
+            return Err(Error::LeaseTimings {
+                lease: e.lease_duration,
+                renew: e.renew_deadline,
+                retry: e.retry_period,
+            });
+        }
         Ok(Config {
+            election,
             scope: args.scope,
             node,
             kubeconfig: args.kubeconfig,
@@ -399,6 +481,29 @@ mod tests {
         let c = Config::from_args(Args { node: None, ..args }, &Kinds).unwrap();
         assert_eq!(c.scope, ScopeMode::Cluster);
         assert!(Args::try_parse_from(["kube-state-agent", "--scope", "everything"]).is_err());
+    }
+
+    #[test]
+    fn election_defaults_follow_client_go_and_bad_timings_are_refused() {
+        let c = config(&[]).unwrap();
+        let e = c.election.expect("node agents elect by default");
+        assert_eq!(
+            (e.lease_duration, e.renew_deadline, e.retry_period),
+            (
+                Duration::from_secs(15),
+                Duration::from_secs(10),
+                Duration::from_secs(2)
+            )
+        );
+        assert_eq!(e.name, "kube-state-agent");
+        assert!(
+            config(&["--leader-election", "false"])
+                .unwrap()
+                .election
+                .is_none()
+        );
+        let err = config(&["--renew-deadline", "20s"]).unwrap_err();
+        assert!(err.to_string().contains("--renew-deadline"), "{err}");
     }
 
     #[test]

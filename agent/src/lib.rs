@@ -16,6 +16,7 @@ pub mod config;
 pub mod decode;
 pub mod exposition;
 pub mod http;
+pub mod leader;
 pub mod registry;
 pub mod resources;
 pub mod snapshot;

@@ -203,7 +203,8 @@ pub fn build(sources: &[KindSource], gzip: bool, generation: u64) -> Snapshot {
     let mut objects_by_resource = Vec::with_capacity(sources.len());
     let mut ready = true;
     for source in sources {
-        ready &= source.shards.iter().all(Reader::is_ready);
+        // Idle shards (leader-only kinds on a follower) do not hold readiness back.
+        ready &= source.shards.iter().all(|s| !s.is_active() || s.is_ready());
         let rows: Vec<_> = source.shards.iter().flat_map(Reader::rows).collect();
         objects_by_resource.push((source.info.resource(), rows.len()));
         if rows.is_empty() {
@@ -358,6 +359,7 @@ mod tests {
         let mut readers = Vec::new();
         for s in 0..shards {
             let (mut w, r) = shard("things", ChangeSignal::default());
+            w.activate();
             w.apply(Change::Init);
             for (i, (name, v)) in objs.iter().enumerate() {
                 if i % shards == s {
@@ -461,10 +463,15 @@ mod tests {
     }
 
     #[test]
-    fn a_shard_still_listing_makes_the_snapshot_not_ready() {
+    fn a_shard_still_listing_makes_the_snapshot_not_ready_an_idle_one_does_not() {
         let mut src = source(&[("a", 1.0)], 1);
-        let (_w, r) = shard("things", ChangeSignal::default());
+        let (mut w, r) = shard("things", ChangeSignal::default());
         src.shards.push(r);
-        assert!(!build(&[src], false, 1).is_ready());
+        assert!(
+            build(std::slice::from_ref(&src), false, 1).is_ready(),
+            "idle shard"
+        );
+        w.activate();
+        assert!(!build(&[src], false, 1).is_ready(), "active, still listing");
     }
 }

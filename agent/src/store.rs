@@ -61,6 +61,8 @@ type RowMap = DashMap<String, Arc<Rows>>;
 struct Shard {
     resource: &'static str,
     rows: ArcSwap<RowMap>,
+    /// A watch feeds this shard now; inactive shards do not count for readiness.
+    active: AtomicBool,
     ready: AtomicBool,
     /// Bumped on every visible change, so readers can tell a shard moved on.
     version: AtomicU64,
@@ -72,6 +74,7 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
     let shard = Arc::new(Shard {
         resource,
         rows: ArcSwap::from_pointee(RowMap::new()),
+        active: AtomicBool::new(false),
         ready: AtomicBool::new(false),
         version: AtomicU64::new(0),
     });
@@ -141,10 +144,18 @@ impl Writer {
         }
     }
 
-    /// Removes every row and marks the shard not ready (the watch stopped for good).
+    /// Marks the shard as fed by a watch: from now on readiness waits for its first list.
+    pub fn activate(&mut self) {
+        self.shard.ready.store(false, Ordering::Release);
+        self.shard.active.store(true, Ordering::Release);
+        self.changed();
+    }
+
+    /// Removes every row and marks the shard inactive (its watch stopped).
     pub fn clear(&mut self) {
         self.buffer = None;
         self.shard.rows.store(Arc::new(RowMap::new()));
+        self.shard.active.store(false, Ordering::Release);
         self.shard.ready.store(false, Ordering::Release);
         self.changed();
     }
@@ -170,6 +181,11 @@ impl Reader {
     /// Whether the watch finished its first list.
     pub fn is_ready(&self) -> bool {
         self.shard.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether a watch feeds this shard now (leader-only shards are idle on followers).
+    pub fn is_active(&self) -> bool {
+        self.shard.active.load(Ordering::Acquire)
     }
 
     /// Every object's rows at this moment (each object's rows are whole).
@@ -290,7 +306,10 @@ mod tests {
             w.apply(Change::Apply(format!("u{i}"), rows(f64::from(i))));
         }
         // One pending permit: the first wait completes on its first poll, the second does not.
-        assert!(signal.changed().now_or_never().is_some(), "a change is pending");
+        assert!(
+            signal.changed().now_or_never().is_some(),
+            "a change is pending"
+        );
         assert!(
             signal.changed().now_or_never().is_none(),
             "the burst must coalesce into one wake-up"
@@ -306,5 +325,6 @@ mod tests {
         w.clear();
         assert!(r.is_empty());
         assert!(!r.is_ready());
+        assert!(!r.is_active());
     }
 }

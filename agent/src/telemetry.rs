@@ -34,6 +34,10 @@ pub struct Telemetry {
     snapshot_objects: IntGauge,
     ready: IntGauge,
     scrape_seconds: HistogramVec,
+    watches_active: IntGaugeVec,
+    leader: IntGauge,
+    leader_transitions: IntCounter,
+    lease_renew_failures: IntCounter,
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -92,7 +96,32 @@ impl Telemetry {
         .expect("valid metric");
         r.register(Box::new(scrape_seconds.clone()))
             .expect("unique metric");
+        let watches_active = IntGaugeVec::new(
+            Opts::new("ksa_watches_active", "Watches running now, by resource."),
+            &["resource"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(watches_active.clone()))
+            .expect("unique metric");
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            r.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
         Telemetry {
+            watches_active,
+            leader: gauge(
+                "ksa_leader",
+                "1 while this agent holds the Lease and exports cluster-scope kinds.",
+            ),
+            leader_transitions: counter(
+                "ksa_leader_transitions_total",
+                "Times this agent started or stopped leading.",
+            ),
+            lease_renew_failures: counter(
+                "ksa_lease_renew_failures_total",
+                "Failed attempts to renew the held Lease.",
+            ),
             list_total: counter_vec(
                 &r,
                 "kube_state_metrics_list_total",
@@ -136,12 +165,7 @@ impl Telemetry {
                 &["resource", "reason"],
             ),
             objects,
-            snapshot_builds: {
-                let c = IntCounter::new("ksa_snapshot_builds_total", "Snapshots published.")
-                    .expect("valid metric");
-                r.register(Box::new(c.clone())).expect("unique metric");
-                c
-            },
+            snapshot_builds: counter("ksa_snapshot_builds_total", "Snapshots published."),
             snapshot_build_seconds,
             snapshot_bytes: gauge("ksa_snapshot_bytes", "Size of the current text exposition."),
             snapshot_objects: gauge(
@@ -200,6 +224,24 @@ impl Telemetry {
         self.scrape_seconds
             .with_label_values(&[format, encoding])
             .observe(took.as_secs_f64());
+    }
+
+    /// A watch of `resource` started (+1) or stopped (-1).
+    pub fn watch_active(&self, resource: &str, delta: i64) {
+        self.watches_active
+            .with_label_values(&[resource])
+            .add(delta);
+    }
+
+    /// Leadership changed.
+    pub fn leader_changed(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+        self.leader_transitions.inc();
+    }
+
+    /// A renewal of the held Lease failed.
+    pub fn lease_renew_failure(&self) {
+        self.lease_renew_failures.inc();
     }
 
     /// Sets the per-resource object gauge.

@@ -51,40 +51,57 @@ pub struct WatchContext {
     pub telemetry: Telemetry,
 }
 
+/// What one watch renders: its target, the allowlists and the enabled families.
+#[derive(Clone, Debug)]
+pub struct WatchSpec {
+    /// Namespace and selector.
+    pub target: WatchTarget,
+    /// Allowlists for `_labels`/`_annotations`.
+    pub render: RenderContext,
+    /// Families rendered.
+    pub selection: FamilySelection,
+}
+
+/// Tells a watch to stop: it stops when the value turns `true`.
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
 /// A kind the agent can watch: its metadata plus a typed watch loop.
 pub trait Watchable: KindInfo {
-    /// Watches `target` until the returned future is dropped, feeding `writer`.
+    /// Watches `spec.target`, feeding `writer`, until `stop` turns true; then clears the
+    /// shard (its rows leave the next snapshot) and hands the writer back for a later watch.
     fn watch(
         &'static self,
-        target: WatchTarget,
+        spec: WatchSpec,
         ctx: WatchContext,
-        render: RenderContext,
-        selection: FamilySelection,
         writer: Writer,
-    ) -> BoxFuture<'static, ()>;
+        stop: StopSignal,
+    ) -> BoxFuture<'static, Writer>;
 }
 
 impl<K: Object> Watchable for Kind<K> {
     fn watch(
         &'static self,
-        target: WatchTarget,
+        spec: WatchSpec,
         ctx: WatchContext,
-        render: RenderContext,
-        selection: FamilySelection,
         writer: Writer,
-    ) -> BoxFuture<'static, ()> {
-        Box::pin(run(self, target, ctx, render, selection, writer))
+        stop: StopSignal,
+    ) -> BoxFuture<'static, Writer> {
+        Box::pin(run(self, spec, ctx, writer, stop))
     }
 }
 
 async fn run<K: Object>(
     kind: &'static Kind<K>,
-    target: WatchTarget,
+    spec: WatchSpec,
     ctx: WatchContext,
-    render: RenderContext,
-    selection: FamilySelection,
     mut writer: Writer,
-) {
+    mut stop: StopSignal,
+) -> Writer {
+    let WatchSpec {
+        target,
+        render,
+        selection,
+    } = spec;
     let api: Api<Decoded<K>> = match &target.namespace {
         Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &()),
         None => Api::all_with(ctx.client.clone(), &()),
@@ -94,8 +111,18 @@ async fn run<K: Object>(
         config = config.fields(selector);
     }
     tracing::info!(resource = kind.resource, target = %target, "watch starting");
+    writer.activate();
+    ctx.telemetry.watch_active(kind.resource, 1);
     let mut events = watcher::watcher(api, config).default_backoff().boxed();
-    while let Some(item) = events.next().await {
+    loop {
+        let item = tokio::select! {
+            item = events.next() => item,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let Some(item) = item else {
+            tracing::warn!(resource = kind.resource, target = %target, "watch stream ended");
+            break;
+        };
         match item {
             Ok(event) => {
                 if let Some(change) = to_change(kind, &ctx.telemetry, &render, &selection, event) {
@@ -110,7 +137,10 @@ async fn run<K: Object>(
             }
         }
     }
-    tracing::warn!(resource = kind.resource, target = %target, "watch stream ended");
+    writer.clear();
+    ctx.telemetry.watch_active(kind.resource, -1);
+    tracing::info!(resource = kind.resource, target = %target, "watch stopped");
+    writer
 }
 
 /// Turns one watcher event into a store change, rendering the object.
@@ -334,16 +364,20 @@ mod tests {
                 },
             ],
         ));
-        let target = WatchTarget {
-            namespace: None,
-            field_selector: Some("spec.nodeName=n1".into()),
+        let spec = WatchSpec {
+            target: WatchTarget {
+                namespace: None,
+                field_selector: Some("spec.nodeName=n1".into()),
+            },
+            render: RenderContext::default(),
+            selection: all(&POD),
         };
         let ctx = WatchContext {
             client,
             telemetry: telemetry.clone(),
         };
-        let task =
-            tokio::spawn(POD.watch(target, ctx, RenderContext::default(), all(&POD), writer));
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(POD.watch(spec, ctx, writer, stop));
 
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         let text = loop {
@@ -375,7 +409,14 @@ mod tests {
             telemetry.value("ksa_decode_errors_total", &[("resource", "pods")]),
             Some(2.0)
         );
-        task.abort();
+        // Stopping clears the shard and hands the writer back.
+        stop_tx.send(true).unwrap();
+        let _writer = tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .expect("the watch stops when told")
+            .unwrap();
+        assert!(reader.is_empty(), "a stopped watch leaves no rows");
+        assert!(!reader.is_active());
         server.abort();
     }
 

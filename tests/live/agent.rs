@@ -467,13 +467,25 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
 async fn cluster_scope_exports_every_nodes_pods_and_the_unscheduled_ones() {
     let client = Cluster::get().client().await;
     let (ns, n1, n2) = two_nodes_with_pods(&client, "clusterscope").await;
-    create_pod(&client, ns.name(), pod("pending").in_namespace(ns.name()).unschedulable().build()).await;
+    create_pod(
+        &client,
+        ns.name(),
+        pod("pending")
+            .in_namespace(ns.name())
+            .unschedulable()
+            .build(),
+    )
+    .await;
     let mut agent = AgentProcess::start("", &["--scope", "cluster", "--resources", "pods,nodes"]);
     agent.wait_ready(READY).await;
     let e = poll_until("every pod of the namespace", CONVERGE, || async {
         let e = agent.scrape().await?;
         let pods = pods_in(&e, ns.name());
-        if pods == set(&["a-1", "a-2", "b-1", "pending"]) { Ok(e) } else { Err(format!("{pods:?}")) }
+        if pods == set(&["a-1", "a-2", "b-1", "pending"]) {
+            Ok(e)
+        } else {
+            Err(format!("{pods:?}"))
+        }
     })
     .await;
     let nodes = e.label_values("kube_node_info", "node");

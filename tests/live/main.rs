@@ -5,3 +5,4 @@
 
 mod agent;
 mod harness;
+mod leader;

@@ -198,3 +198,24 @@ fn run_cluster_script(dir: &Path, command: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+impl Cluster {
+    /// A copy of the admin kubeconfig whose server is `127.0.0.1:port` (a proxy in front of
+    /// the apiserver; the serving certificate is valid for 127.0.0.1).
+    pub fn admin_kubeconfig_via(&self, port: u16) -> PathBuf {
+        let text = std::fs::read_to_string(self.admin_kubeconfig()).expect("admin kubeconfig");
+        let text = text.replace(&self.server, &format!("https://127.0.0.1:{port}"));
+        let path =
+            std::env::temp_dir().join(crate::objects::unique("ksa-via-proxy") + ".kubeconfig");
+        std::fs::write(&path, text).expect("writing a kubeconfig");
+        path
+    }
+
+    /// The apiserver's socket address.
+    pub fn server_addr(&self) -> std::net::SocketAddr {
+        self.server
+            .trim_start_matches("https://")
+            .parse()
+            .expect("server is https://IP:PORT")
+    }
+}

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod cluster;
 pub mod exposition;
 pub mod objects;
+pub mod proxy;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

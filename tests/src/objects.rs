@@ -467,3 +467,20 @@ pub async fn delete_namespace(name: &str) -> anyhow::Result<()> {
         Err(e) => Err(e.into()),
     }
 }
+
+/// Binds an unscheduled pod to `node` through the `binding` subresource, as a scheduler does.
+pub async fn bind_pod(client: &Client, ns: &str, name: &str, node: &str) {
+    let body = json!({
+        "apiVersion": "v1", "kind": "Binding",
+        "metadata": {"name": name},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": node}
+    });
+    let req = http::Request::post(format!("/api/v1/namespaces/{ns}/pods/{name}/binding"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
+    client
+        .request_text(req)
+        .await
+        .unwrap_or_else(|e| panic!("bind {ns}/{name} to {node}: {e}"));
+}

@@ -1,0 +1,323 @@
+//! Electing the one agent that also exports cluster-scope kinds, through a
+//! `coordination.k8s.io/v1` Lease, client-go style.
+//!
+//! Every write carries the Lease's resourceVersion, so two candidates can never both win: the
+//! apiserver answers the slower one 409. Expiry is judged on *local observation* (when this
+//! agent last saw the record change), never by comparing clocks across machines, as client-go's
+//! `leaderelection` does. This module decides leadership only; it never renders or serves. See
+//! [`run`].
+//!
+//! # Fencing
+//! The holder publishes `false` on its [`tokio::sync::watch`] channel the moment it has not
+//! renewed for `renew_deadline`, even while a request hangs. Another candidate may only take
+//! over `lease_duration` after it last saw the record change, which is after our last renewal,
+//! so with `renew_deadline < lease_duration` our cluster-scope rows are gone before anyone else
+//! can export them.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::Api;
+use kube::api::PostParams;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::telemetry::Telemetry;
+
+/// Election settings; defaults are client-go's.
+#[derive(Clone, Debug)]
+pub struct LeaderConfig {
+    /// Namespace of the Lease.
+    pub namespace: String,
+    /// Name of the Lease.
+    pub name: String,
+    /// This candidate's identity (the pod name).
+    pub identity: String,
+    /// How long a holder's claim stands without renewal (15 s).
+    pub lease_duration: Duration,
+    /// How long the holder keeps exporting without a successful renewal (10 s).
+    pub renew_deadline: Duration,
+    /// Time between attempts (2 s).
+    pub retry_period: Duration,
+}
+
+/// What one attempt found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// No Lease: create it, held by us.
+    Create,
+    /// We hold it: renew.
+    Renew,
+    /// Free or expired: take it over.
+    TakeOver,
+    /// Someone else holds a live claim.
+    Follow,
+}
+
+/// The pure decision of one attempt.
+pub fn decide(spec: Option<&LeaseSpec>, me: &str, expired: bool) -> Action {
+    let Some(spec) = spec else {
+        return Action::Create;
+    };
+    match spec.holder_identity.as_deref() {
+        Some(h) if h == me => Action::Renew,
+        None | Some("") => Action::TakeOver,
+        Some(_) if expired => Action::TakeOver,
+        Some(_) => Action::Follow,
+    }
+}
+
+/// When the record we last saw changed, for expiry by local observation.
+#[derive(Debug, Default)]
+struct Observed {
+    record: Option<(Option<String>, Option<MicroTime>)>,
+    at: Option<Instant>,
+    duration: Option<Duration>,
+}
+
+impl Observed {
+    fn see(&mut self, spec: &LeaseSpec, now: Instant) {
+        let record = (spec.holder_identity.clone(), spec.renew_time.clone());
+        if self.record.as_ref() != Some(&record) {
+            self.record = Some(record);
+            self.at = Some(now);
+        }
+        self.duration = spec
+            .lease_duration_seconds
+            .map(|s| Duration::from_secs(u64::try_from(s).unwrap_or(0)));
+    }
+
+    fn expired(&self, now: Instant, default: Duration) -> bool {
+        match self.at {
+            Some(at) => now >= at + self.duration.unwrap_or(default),
+            None => true,
+        }
+    }
+}
+
+fn now_micro() -> MicroTime {
+    MicroTime(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Runs the election until `shutdown` turns true, publishing leadership on `leader`. On
+/// shutdown the Lease is released (holder cleared) if held, so the next candidate takes over at
+/// its next attempt instead of waiting for expiry.
+pub async fn run(
+    api: Api<Lease>,
+    config: LeaderConfig,
+    leader: watch::Sender<bool>,
+    mut shutdown: watch::Receiver<bool>,
+    telemetry: Telemetry,
+) {
+    let mut observed = Observed::default();
+    let mut last_renew: Option<Instant> = None;
+    loop {
+        let started = Instant::now();
+        // While leading, an attempt may take until the fencing deadline and no longer.
+        let deadline = match last_renew {
+            Some(t) => t + config.renew_deadline,
+            None => started + config.retry_period.max(Duration::from_secs(1)),
+        };
+        let attempt = tokio::time::timeout_at(deadline, attempt(&api, &config, &mut observed));
+        let outcome = tokio::select! {
+            r = attempt => r.unwrap_or(Err(AttemptError::Timeout)),
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        match outcome {
+            Ok(true) => {
+                last_renew = Some(Instant::now());
+                set(&leader, true, &config, &telemetry);
+            }
+            Ok(false) => {
+                last_renew = None;
+                set(&leader, false, &config, &telemetry);
+            }
+            Err(e) => {
+                if last_renew.is_some() {
+                    telemetry.lease_renew_failure();
+                    tracing::warn!(lease = %config.name, error = %e, "lease renewal failed");
+                }
+                if last_renew.is_some_and(|t| Instant::now() >= t + config.renew_deadline) {
+                    tracing::warn!(lease = %config.name, "renew deadline passed: fencing cluster-scope rows");
+                    last_renew = None;
+                    set(&leader, false, &config, &telemetry);
+                }
+            }
+        }
+        // Next attempt one retry period after this one started, but never after the fence.
+        let mut next = started + config.retry_period;
+        if let Some(t) = last_renew {
+            next = next.min(t + config.renew_deadline);
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+    if *leader.borrow() {
+        set(&leader, false, &config, &telemetry);
+        match tokio::time::timeout(Duration::from_secs(5), release(&api, &config)).await {
+            Ok(Ok(())) => tracing::info!(lease = %config.name, "lease released"),
+            Ok(Err(e)) => {
+                tracing::warn!(lease = %config.name, error = %e, "releasing the lease failed")
+            }
+            Err(_) => tracing::warn!(lease = %config.name, "releasing the lease timed out"),
+        }
+    }
+}
+
+fn set(leader: &watch::Sender<bool>, value: bool, config: &LeaderConfig, telemetry: &Telemetry) {
+    let changed = leader.send_if_modified(|v| std::mem::replace(v, value) != value);
+    if changed {
+        telemetry.leader_changed(value);
+        if value {
+            tracing::info!(lease = %config.name, identity = %config.identity, "became leader");
+        } else {
+            tracing::info!(lease = %config.name, identity = %config.identity, "stopped leading");
+        }
+    }
+}
+
+/// Why one attempt did not settle.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// The API call failed (network, 5xx, …).
+    #[error("lease request failed: {0}")]
+    Api(#[from] kube::Error),
+    /// The attempt did not finish before its deadline.
+    #[error("lease request timed out")]
+    Timeout,
+}
+
+/// One get-then-write round. `Ok(true)`: we hold the Lease now; `Ok(false)`: someone else
+/// does (or won the race).
+async fn attempt(
+    api: &Api<Lease>,
+    config: &LeaderConfig,
+    observed: &mut Observed,
+) -> Result<bool, AttemptError> {
+    let current = api.get_opt(&config.name).await?;
+    let now = Instant::now();
+    if let Some(spec) = current.as_ref().and_then(|l| l.spec.as_ref()) {
+        observed.see(spec, now);
+    }
+    let spec = current.as_ref().and_then(|l| l.spec.as_ref());
+    let action = decide(
+        spec,
+        &config.identity,
+        observed.expired(now, config.lease_duration),
+    );
+    let duration = i32::try_from(config.lease_duration.as_secs()).unwrap_or(i32::MAX);
+    let result = match action {
+        Action::Follow => return Ok(false),
+        Action::Create => {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(config.name.clone()),
+                    namespace: Some(config.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(config.identity.clone()),
+                    lease_duration_seconds: Some(duration),
+                    acquire_time: Some(now_micro()),
+                    renew_time: Some(now_micro()),
+                    lease_transitions: Some(0),
+                    ..LeaseSpec::default()
+                }),
+            };
+            api.create(&PostParams::default(), &lease).await
+        }
+        Action::Renew | Action::TakeOver => {
+            let mut lease = current.expect("Renew and TakeOver need a Lease");
+            let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+            if action == Action::TakeOver {
+                spec.holder_identity = Some(config.identity.clone());
+                spec.acquire_time = Some(now_micro());
+                spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+            }
+            spec.lease_duration_seconds = Some(duration);
+            spec.renew_time = Some(now_micro());
+            // `replace` sends the resourceVersion we read: a concurrent writer makes this 409.
+            api.replace(&config.name, &PostParams::default(), &lease)
+                .await
+        }
+    };
+    match result {
+        Ok(lease) => {
+            if let Some(spec) = &lease.spec {
+                observed.see(spec, Instant::now());
+            }
+            Ok(true)
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Clears the holder so the next candidate need not wait for expiry (client-go's
+/// `ReleaseOnCancel`).
+async fn release(api: &Api<Lease>, config: &LeaderConfig) -> Result<(), kube::Error> {
+    let Some(mut lease) = api.get_opt(&config.name).await? else {
+        return Ok(());
+    };
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if spec.holder_identity.as_deref() != Some(config.identity.as_str()) {
+        return Ok(());
+    }
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(now_micro());
+    api.replace(&config.name, &PostParams::default(), &lease)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(holder: Option<&str>) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: holder.map(str::to_string),
+            lease_duration_seconds: Some(15),
+            ..LeaseSpec::default()
+        }
+    }
+
+    #[test]
+    fn decisions_follow_client_go() {
+        assert_eq!(decide(None, "a", false), Action::Create);
+        assert_eq!(decide(Some(&spec(Some("a"))), "a", false), Action::Renew);
+        assert_eq!(decide(Some(&spec(Some("a"))), "a", true), Action::Renew);
+        assert_eq!(decide(Some(&spec(Some("b"))), "a", false), Action::Follow);
+        assert_eq!(decide(Some(&spec(Some("b"))), "a", true), Action::TakeOver);
+        assert_eq!(decide(Some(&spec(None)), "a", false), Action::TakeOver);
+        assert_eq!(decide(Some(&spec(Some(""))), "a", false), Action::TakeOver);
+    }
+
+    #[test]
+    fn expiry_counts_from_when_the_record_last_changed_here() {
+        let t0 = Instant::now();
+        let mut o = Observed::default();
+        assert!(
+            o.expired(t0, Duration::from_secs(15)),
+            "never seen: free to take"
+        );
+        let mut s = spec(Some("b"));
+        s.renew_time = Some(now_micro());
+        o.see(&s, t0);
+        assert!(!o.expired(t0 + Duration::from_secs(14), Duration::from_secs(15)));
+        // The same record seen again later does not restart the clock...
+        o.see(&s, t0 + Duration::from_secs(10));
+        assert!(o.expired(t0 + Duration::from_secs(15), Duration::from_secs(15)));
+        // ...a renewal does.
+        let mut renewed = s.clone();
+        renewed.renew_time = Some(MicroTime(
+            s.renew_time.as_ref().unwrap().0 + k8s_openapi::jiff::SignedDuration::from_secs(2),
+        ));
+        o.see(&renewed, t0 + Duration::from_secs(12));
+        assert!(!o.expired(t0 + Duration::from_secs(20), Duration::from_secs(15)));
+    }
+}

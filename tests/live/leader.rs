@@ -1,0 +1,266 @@
+//! The Lease election between node agents, live: one exporter of cluster-scope rows at a time,
+//! handover on SIGKILL, SIGTERM and partition, and unscheduled pods moving to their node's agent.
+//!
+//! Each test elects on its own Lease in its own namespace, so tests do not disturb each other.
+//! The leader's marker is an unscheduled pod of the test namespace: only the leader watches
+//! `spec.nodeName=`.
+
+use std::time::{Duration, Instant};
+
+use testkit::agent::AgentProcess;
+use testkit::objects::{TestNamespace, bind_pod, create_pod, pod, unique};
+use testkit::proxy::FaultProxy;
+use testkit::{Cluster, poll_until};
+
+const READY: Duration = Duration::from_secs(30);
+
+fn election_args(ns: &str, lease: &str, identity: &str) -> Vec<String> {
+    [
+        "--resources",
+        "pods,nodes",
+        "--lease-namespace",
+        ns,
+        "--lease-name",
+        lease,
+        "--lease-identity",
+        identity,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn start(node: &str, ns: &str, lease: &str, kubeconfig: Option<&std::path::Path>) -> AgentProcess {
+    let args = election_args(ns, lease, node);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match kubeconfig {
+        Some(k) => AgentProcess::start_with_kubeconfig(k, node, &args),
+        None => AgentProcess::start(node, &args),
+    }
+}
+
+/// Whether `agent` currently exports the leader's marker (the unscheduled pod `pending`).
+async fn exports_marker(agent: &AgentProcess, ns: &str) -> Result<bool, String> {
+    let e = agent.scrape().await?;
+    Ok(e.samples_of("kube_pod_info")
+        .any(|s| s.label("namespace") == Some(ns) && s.label("pod") == Some("pending")))
+}
+
+/// Which agents export the marker now.
+async fn exporters(agents: &[AgentProcess], ns: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, a) in agents.iter().enumerate() {
+        if exports_marker(a, ns).await.unwrap_or(false) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+async fn setup(prefix: &str) -> (TestNamespace, String, Vec<String>) {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, prefix).await;
+    create_pod(
+        &client,
+        ns.name(),
+        pod("pending")
+            .in_namespace(ns.name())
+            .unschedulable()
+            .build(),
+    )
+    .await;
+    let nodes = (1..=3).map(|i| unique(&format!("{prefix}-n{i}"))).collect();
+    (ns, unique("lease"), nodes)
+}
+
+async fn wait_for_one_exporter(agents: &[AgentProcess], ns: &str, timeout: Duration) -> usize {
+    poll_until(
+        "exactly one exporter of cluster-scope rows",
+        timeout,
+        || async {
+            match exporters(agents, ns).await.as_slice() {
+                [one] => Ok(*one),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_one_agent_exports_cluster_scope_rows_at_every_moment() {
+    let (ns, lease, nodes) = setup("one-leader").await;
+    let mut agents: Vec<AgentProcess> = nodes
+        .iter()
+        .map(|n| start(n, ns.name(), &lease, None))
+        .collect();
+    for a in &mut agents {
+        a.wait_ready(READY).await;
+    }
+    wait_for_one_exporter(&agents, ns.name(), Duration::from_secs(30)).await;
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut rounds = 0;
+    while Instant::now() < until {
+        let now = exporters(&agents, ns.name()).await;
+        assert_eq!(now.len(), 1, "exporters at round {rounds}: {now:?}");
+        rounds += 1;
+    }
+    assert!(rounds > 20, "only {rounds} polling rounds in 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_leader_hands_over_within_lease_duration_plus_retry() {
+    let (ns, lease, nodes) = setup("kill-leader").await;
+    let mut agents: Vec<AgentProcess> = nodes
+        .iter()
+        .map(|n| start(n, ns.name(), &lease, None))
+        .collect();
+    for a in &mut agents {
+        a.wait_ready(READY).await;
+    }
+    let leader = wait_for_one_exporter(&agents, ns.name(), Duration::from_secs(30)).await;
+    let killed = agents.remove(leader);
+    let t0 = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-9", &killed.pid().to_string()])
+        .status()
+        .unwrap();
+    let next = wait_for_one_exporter(&agents, ns.name(), Duration::from_secs(40)).await;
+    let took = t0.elapsed();
+    eprintln!("handover after SIGKILL: {took:?} (to agent {next})");
+    // Followers date the claim from when they last saw it renewed (up to one 2 s retry period
+    // after the renewal), wait out the 15 s lease duration, and try every 2 s: at most
+    // 15 + 2 + 2 s, then a list and a snapshot interval.
+    assert!(took <= Duration::from_secs(21), "handover took {took:?}");
+    drop(killed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_of_the_leader_releases_the_lease_and_hands_over_in_about_the_retry_period() {
+    let (ns, lease, nodes) = setup("term-leader").await;
+    let mut agents: Vec<AgentProcess> = nodes
+        .iter()
+        .map(|n| start(n, ns.name(), &lease, None))
+        .collect();
+    for a in &mut agents {
+        a.wait_ready(READY).await;
+    }
+    let leader = wait_for_one_exporter(&agents, ns.name(), Duration::from_secs(30)).await;
+    let mut stopped = agents.remove(leader);
+    let t0 = Instant::now();
+    assert_eq!(stopped.terminate(), Some(0), "{}", stopped.log());
+    assert!(
+        stopped.log().contains("lease released"),
+        "{}",
+        stopped.log()
+    );
+    wait_for_one_exporter(&agents, ns.name(), Duration::from_secs(20)).await;
+    let took = t0.elapsed();
+    eprintln!("handover after SIGTERM: {took:?}");
+    // One retry period (2 s) plus a snapshot interval and a list; far below the 15 s expiry.
+    assert!(took <= Duration::from_secs(5), "handover took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_leader_drops_cluster_scope_rows_before_another_agent_exports_them() {
+    let (ns, lease, nodes) = setup("partition").await;
+    let proxy = FaultProxy::start(Cluster::get().server_addr()).await;
+    let via_proxy = Cluster::get().admin_kubeconfig_via(proxy.port());
+    // The agent behind the proxy starts first and becomes the leader.
+    let mut first = start(&nodes[0], ns.name(), &lease, Some(&via_proxy));
+    first.wait_ready(READY).await;
+    poll_until(
+        "the proxied agent leads",
+        Duration::from_secs(30),
+        || async {
+            if exports_marker(&first, ns.name()).await? {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        },
+    )
+    .await;
+    let mut agents = vec![first];
+    for n in &nodes[1..] {
+        let mut a = start(n, ns.name(), &lease, None);
+        a.wait_ready(READY).await;
+        agents.push(a);
+    }
+    assert_eq!(exporters(&agents, ns.name()).await, vec![0]);
+
+    proxy.stall();
+    let t0 = Instant::now();
+    let mut dropped: Option<Duration> = None;
+    let mut taken: Option<Duration> = None;
+    while taken.is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(40),
+            "no handover after 40 s"
+        );
+        if dropped.is_none() && !exports_marker(&agents[0], ns.name()).await.unwrap() {
+            dropped = Some(t0.elapsed());
+        }
+        for a in &agents[1..] {
+            if taken.is_none() && exports_marker(a, ns.name()).await.unwrap_or(false) {
+                taken = Some(t0.elapsed());
+                // Re-check the partitioned leader right at the moment of takeover.
+                if dropped.is_none() && !exports_marker(&agents[0], ns.name()).await.unwrap() {
+                    dropped = Some(t0.elapsed());
+                }
+            }
+        }
+    }
+    let taken = taken.unwrap();
+    let dropped = dropped.expect("the partitioned leader still exported when another took over");
+    eprintln!(
+        "partition: old leader dropped rows after {dropped:?}, new leader exported after {taken:?}, gap {:?}",
+        taken - dropped
+    );
+    assert!(
+        dropped < taken,
+        "overlap: dropped {dropped:?}, taken {taken:?}"
+    );
+    // The drop comes at the 10 s renew deadline, the takeover after the 15 s lease duration.
+    assert!(
+        dropped <= Duration::from_secs(12),
+        "fenced after {dropped:?}"
+    );
+    proxy.heal();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unscheduled_pod_moves_from_the_leader_to_its_nodes_agent_when_bound() {
+    let (ns, lease, nodes) = setup("bind").await;
+    let mut agents: Vec<AgentProcess> = nodes
+        .iter()
+        .map(|n| start(n, ns.name(), &lease, None))
+        .collect();
+    for a in &mut agents {
+        a.wait_ready(READY).await;
+    }
+    let leader = wait_for_one_exporter(&agents, ns.name(), Duration::from_secs(30)).await;
+    let target = (leader + 1) % agents.len();
+    let client = Cluster::get().client().await;
+    bind_pod(&client, ns.name(), "pending", &nodes[target]).await;
+    poll_until(
+        "the bound pod on its node's agent only",
+        Duration::from_secs(20),
+        || async {
+            let on_target = exports_marker(&agents[target], ns.name()).await?;
+            let on_leader = exports_marker(&agents[leader], ns.name()).await?;
+            if on_target && !on_leader {
+                Ok(())
+            } else {
+                Err(format!("target {on_target}, leader {on_leader}"))
+            }
+        },
+    )
+    .await;
+    let e = agents[target].scrape().await.unwrap();
+    let info = e
+        .samples_of("kube_pod_info")
+        .find(|s| s.label("pod") == Some("pending") && s.label("namespace") == Some(ns.name()))
+        .unwrap();
+    assert_eq!(info.label("node"), Some(nodes[target].as_str()));
+}
