@@ -35,6 +35,7 @@ pub struct Telemetry {
     ready: IntGauge,
     scrape_seconds: HistogramVec,
     watches_active: IntGaugeVec,
+    kinds_unserved: IntGaugeVec,
     leader: IntGauge,
     leader_transitions: IntCounter,
     lease_renew_failures: IntCounter,
@@ -103,6 +104,16 @@ impl Telemetry {
         .expect("valid metric");
         r.register(Box::new(watches_active.clone()))
             .expect("unique metric");
+        let kinds_unserved = IntGaugeVec::new(
+            Opts::new(
+                "ksa_kind_unserved",
+                "1 while the apiserver does not serve an enabled kind's API version.",
+            ),
+            &["resource"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(kinds_unserved.clone()))
+            .expect("unique metric");
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("valid metric");
             r.register(Box::new(c.clone())).expect("unique metric");
@@ -110,6 +121,7 @@ impl Telemetry {
         };
         Telemetry {
             watches_active,
+            kinds_unserved,
             leader: gauge(
                 "ksa_leader",
                 "1 while this agent holds the Lease and exports cluster-scope kinds.",
@@ -231,6 +243,13 @@ impl Telemetry {
         self.watches_active
             .with_label_values(&[resource])
             .add(delta);
+    }
+
+    /// Whether the apiserver serves `resource`'s API.
+    pub fn kind_unserved(&self, resource: &str, unserved: bool) {
+        self.kinds_unserved
+            .with_label_values(&[resource])
+            .set(i64::from(unserved));
     }
 
     /// Leadership changed.

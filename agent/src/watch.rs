@@ -113,7 +113,10 @@ async fn run<K: Object>(
     tracing::info!(resource = kind.resource, target = %target, "watch starting");
     writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
-    let mut events = watcher::watcher(api, config).default_backoff().boxed();
+    let mut events = watcher::watcher(api.clone(), config.clone())
+        .default_backoff()
+        .boxed();
+    let mut unserved = false;
     loop {
         let item = tokio::select! {
             item = events.next() => item,
@@ -125,9 +128,34 @@ async fn run<K: Object>(
         };
         match item {
             Ok(event) => {
+                if unserved {
+                    unserved = false;
+                    ctx.telemetry.kind_unserved(kind.resource, false);
+                    tracing::info!(resource = kind.resource, "the API is served now");
+                    writer.activate();
+                }
                 if let Some(change) = to_change(kind, &ctx.telemetry, &render, &selection, event) {
                     writer.apply(change);
                 }
+            }
+            Err(err) if is_not_served(&err) => {
+                // Reported once; the kind leaves readiness and everything else runs.
+                if !unserved {
+                    unserved = true;
+                    ctx.telemetry.kind_unserved(kind.resource, true);
+                    tracing::warn!(resource = kind.resource,
+                        api = %format!("{}/{}", K::GROUP, K::VERSION),
+                        "this apiserver does not serve the kind's API; checking again every {} s",
+                        UNSERVED_RECHECK.as_secs());
+                    writer.clear();
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(UNSERVED_RECHECK) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                events = watcher::watcher(api.clone(), config.clone())
+                    .default_backoff()
+                    .boxed();
             }
             Err(err) => {
                 let reason = error_reason(&err);
@@ -193,6 +221,15 @@ fn to_change<K: Object>(
             obj.meta().uid.clone().map(Change::Delete)
         }
     }
+}
+
+/// How often a kind whose API the apiserver does not serve is looked for again.
+const UNSERVED_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether the initial list failed because the apiserver does not serve the API at all
+/// (404 on the collection), e.g. `batch/v1` CronJobs on Kubernetes 1.20.
+fn is_not_served(err: &watcher::Error) -> bool {
+    matches!(err, watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404)
 }
 
 /// A bounded label value for a watcher error.
@@ -277,6 +314,8 @@ mod tests {
             selector: &'static str,
             items: Vec<serde_json::Value>,
         },
+        /// Any request, answered 404 as for an API version the apiserver does not serve.
+        NotServed,
         /// A watch from resourceVersion 10, answered with these (type, object) events.
         Watch {
             events: Vec<(&'static str, serde_json::Value)>,
@@ -296,7 +335,17 @@ mod tests {
                 .await
                 .expect("the watch made its next call");
             let query = req.uri().query().unwrap_or("").to_string();
+            if let Scenario::NotServed = step {
+                let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "message": "the server could not find the requested resource", "reason": "NotFound", "code": 404});
+                let mut res =
+                    http::Response::new(kube::client::Body::from(status.to_string().into_bytes()));
+                *res.status_mut() = http::StatusCode::NOT_FOUND;
+                send.send_response(res);
+                continue;
+            }
             let body = match step {
+                Scenario::NotServed => unreachable!(),
                 Scenario::List { selector, items } => {
                     assert!(!query.contains("watch=true"), "expected a list: {query}");
                     assert!(
@@ -417,6 +466,47 @@ mod tests {
             .unwrap();
         assert!(reader.is_empty(), "a stopped watch leaves no rows");
         assert!(!reader.is_active());
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_kind_the_apiserver_does_not_serve_is_reported_and_leaves_readiness() {
+        let (mock, handle) = tower_test::mock::pair();
+        let client = Client::new(mock, "default");
+        let telemetry = Telemetry::new();
+        let (writer, reader) = crate::store::shard("pods", crate::store::ChangeSignal::default());
+        let server = tokio::spawn(serve(handle, vec![Scenario::NotServed]));
+        let spec = WatchSpec {
+            target: WatchTarget {
+                namespace: None,
+                field_selector: None,
+            },
+            render: RenderContext::default(),
+            selection: all(&POD),
+        };
+        let ctx = WatchContext {
+            client,
+            telemetry: telemetry.clone(),
+        };
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(POD.watch(spec, ctx, writer, stop));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while telemetry.value("ksa_kind_unserved", &[("resource", "pods")]) != Some(1.0) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reported unserved"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            !reader.is_active(),
+            "an unserved kind must not hold readiness back"
+        );
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            .await
+            .expect("stops while waiting to re-check")
+            .unwrap();
         server.abort();
     }
 
