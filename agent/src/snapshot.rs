@@ -264,7 +264,8 @@ impl Published {
         self.current.load_full()
     }
 
-    fn store(&self, snapshot: Snapshot) {
+    /// Publishes `snapshot`; scrapes see it from their next load.
+    pub fn publish(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
     }
 }
@@ -312,7 +313,7 @@ pub async fn run_builder(
         let took = started.elapsed();
         let text_bytes = snapshot.text.len();
         observer.built(&snapshot, took, text_bytes);
-        published.store(snapshot);
+        published.publish(snapshot);
         last_build = Some(Instant::now());
     }
 }

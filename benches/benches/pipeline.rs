@@ -1,0 +1,140 @@
+//! The agent's hot paths: decoding and rendering one object, assembling a snapshot, serving a
+//! scrape. Run: `cargo bench -p kube-state-agent-benches`; results and the machine they ran on
+//! are in `docs/benchmarks.md`.
+
+use std::hint::black_box;
+
+use axum::body::Body;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use http::Request;
+use kube_state_agent::decode::Decoded;
+use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
+use kube_state_agent::http::{AppState, router};
+use kube_state_agent::resources::{FamilySelection, Kind, node, pod};
+use kube_state_agent::snapshot::{KindSource, Published, build};
+use kube_state_agent::store::{Change, ChangeSignal, shard};
+use kube_state_agent::telemetry::Telemetry;
+use kube_state_agent_benches::{node_json, pod_json};
+use tower::ServiceExt;
+
+/// The families a default run renders (no opt-ins).
+fn default_families<K>(kind: &Kind<K>) -> FamilySelection {
+    FamilySelection::new(&kind.headers(), |_| false)
+}
+
+fn ctx() -> RenderContext {
+    RenderContext {
+        labels: KeyAllowlist {
+            all: false,
+            keys: vec!["app".into()],
+        },
+        annotations: KeyAllowlist::default(),
+    }
+}
+
+/// Decode (raw capture + lean decode, as a watch event does) and render.
+fn decode_render(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode_render");
+    let pod = pod_json(7, "node-1");
+    let sel = default_families(&pod::KIND);
+    let ctx = ctx();
+    g.throughput(Throughput::Bytes(pod.len() as u64));
+    g.bench_function("pod", |b| {
+        b.iter(|| {
+            let d: Decoded<pod::Pod> = serde_json::from_str(black_box(&pod)).unwrap();
+            let Decoded::Object(p) = d else {
+                panic!("fixture decodes")
+            };
+            black_box(pod::KIND.render(&p, &ctx, &sel))
+        })
+    });
+    let node = node_json("node-1");
+    let sel = default_families(&node::KIND);
+    g.throughput(Throughput::Bytes(node.len() as u64));
+    g.bench_function("node", |b| {
+        b.iter(|| {
+            let d: Decoded<node::Node> = serde_json::from_str(black_box(&node)).unwrap();
+            let Decoded::Object(n) = d else {
+                panic!("fixture decodes")
+            };
+            black_box(node::KIND.render(&n, &ctx, &sel))
+        })
+    });
+    g.finish();
+}
+
+/// A pod source with `n` pods, listed into one shard.
+fn pod_source(n: usize) -> KindSource {
+    let sel = default_families(&pod::KIND);
+    let (mut w, r) = shard("pods", ChangeSignal::default());
+    w.activate();
+    w.apply(Change::Init);
+    for i in 0..n {
+        let Decoded::Object(p) =
+            serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).unwrap()
+        else {
+            panic!("fixture decodes")
+        };
+        w.apply(Change::InitApply(
+            format!("uid-{i}"),
+            pod::KIND.render(&p, &ctx(), &sel),
+        ));
+    }
+    w.apply(Change::InitDone);
+    KindSource {
+        info: &pod::KIND,
+        selection: sel,
+        shards: vec![r],
+    }
+}
+
+fn snapshot_build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("snapshot_build");
+    g.sample_size(10);
+    for n in [110usize, 10_000] {
+        let sources = [pod_source(n)];
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("pods_text", n), &sources, |b, s| {
+            b.iter(|| black_box(build(s, false, 1)))
+        });
+        g.bench_with_input(BenchmarkId::new("pods_text_gzip", n), &sources, |b, s| {
+            b.iter(|| black_box(build(s, true, 1)))
+        });
+    }
+    g.finish();
+}
+
+fn scrape(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scrape");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let published = Published::default();
+    published.publish(build(&[pod_source(110)], true, 1));
+    let app = router(AppState {
+        published,
+        telemetry: Telemetry::new(),
+    });
+    for (name, encoding) in [("plain_110_pods", "identity"), ("gzip_110_pods", "gzip")] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let req = Request::get("/metrics")
+                        .header("accept-encoding", encoding)
+                        .body(Body::empty())
+                        .unwrap();
+                    let res = app.clone().oneshot(req).await.unwrap();
+                    black_box(
+                        axum::body::to_bytes(res.into_body(), usize::MAX)
+                            .await
+                            .unwrap(),
+                    )
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decode_render, snapshot_build, scrape);
+criterion_main!(benches);
