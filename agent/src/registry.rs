@@ -3,11 +3,57 @@
 //! Adding a kind is one file under `resources/` and one line in [`KINDS`].
 
 use crate::config::KindCatalog;
-use crate::resources::{KindInfo, node, pod};
+use crate::resources::*;
 use crate::watch::Watchable;
 
 /// The registry. Order is exposition order.
-pub static KINDS: &[&(dyn Watchable + 'static)] = &[&pod::KIND, &node::KIND];
+pub static KINDS: &[&(dyn Watchable + 'static)] = &[
+    // Node scope: every agent.
+    &pod::KIND,
+    &node::KIND,
+    // Workloads.
+    &daemonset::KIND,
+    &deployment::KIND,
+    &replicaset::KIND,
+    &replicationcontroller::KIND,
+    &statefulset::KIND,
+    // Batch, autoscaling, policy.
+    &job::KIND,
+    &cronjob::KIND,
+    &horizontalpodautoscaler::KIND,
+    &poddisruptionbudget::KIND,
+    // Storage, namespaces, quotas.
+    &persistentvolume::KIND,
+    &persistentvolumeclaim::KIND,
+    &storageclass::KIND,
+    &volumeattachment::KIND,
+    &namespace::KIND,
+    &resourcequota::KIND,
+    &limitrange::KIND,
+    // Configuration, services, endpoints.
+    &configmap::KIND,
+    &endpoint::KIND,
+    &endpointslice::KIND,
+    &secret::KIND,
+    &service::KIND,
+    &serviceaccount::KIND,
+    // Networking, RBAC, admission, certificates, leases.
+    &ingress::KIND,
+    &ingressclass::KIND,
+    &networkpolicy::KIND,
+    &lease::KIND,
+    &certificatesigningrequest::KIND,
+    &role::KIND,
+    &rolebinding::KIND,
+    &clusterrole::KIND,
+    &clusterrolebinding::KIND,
+    &mutatingwebhookconfiguration::KIND,
+    &validatingwebhookconfiguration::KIND,
+    &validatingadmissionpolicy::KIND,
+    &validatingadmissionpolicybinding::KIND,
+    &mutatingadmissionpolicy::KIND,
+    &mutatingadmissionpolicybinding::KIND,
+];
 
 /// The kind named `resource` (as `--resources` spells it).
 pub fn kind(resource: &str) -> Option<&'static dyn Watchable> {

@@ -72,10 +72,27 @@ fn every_registered_kind_has_exactly_ksms_families_with_the_same_stability_and_o
             let k = &ksm[h.name];
             let stable = h.stability == Stability::Stable;
             assert_eq!(stable, k.stability == "STABLE", "{}: stability", h.name);
-            assert_eq!(h.opt_in, k.opt_in, "{}: opt-in", h.name);
+            let want_opt_in = k.opt_in || CODE_OPT_IN.contains(&h.name);
+            assert_eq!(h.opt_in, want_opt_in, "{}: opt-in", h.name);
         }
     }
 }
+
+/// Labels KSM's docs list but its code never emits, each with the label the code writes.
+const DOC_ONLY_LABELS: &[(&str, &str)] = &[
+    // docs/metrics/.../endpointslice-metrics.md says `nodename`; endpointslice.go writes
+    // `endpoint_nodename`, and so do we.
+    ("kube_endpointslice_endpoints", "nodename"),
+    // persistentvolumeclaim-metrics.md says `type`; persistentvolumeclaim.go and its tests
+    // write `condition`, and so do we.
+    ("kube_persistentvolumeclaim_status_condition", "type"),
+];
+
+/// Families whose opt-in flag in KSM's code differs from its docs (and so from the list).
+const CODE_OPT_IN: &[&str] = &[
+    // persistentvolume.go builds it with NewOptInFamilyGenerator; the docs table misses it.
+    "kube_persistentvolume_csi_attributes",
+];
 
 #[test]
 fn the_full_golden_case_of_each_kind_carries_every_documented_label() {
@@ -101,6 +118,9 @@ fn the_full_golden_case_of_each_kind_carries_every_documented_label() {
             for label in &ksm[h.name].labels {
                 // Documented placeholders like label_POD_LABEL stand for the allowlisted keys.
                 if label.chars().any(|c| c.is_ascii_uppercase()) {
+                    continue;
+                }
+                if DOC_ONLY_LABELS.contains(&(h.name, label.as_str())) {
                     continue;
                 }
                 assert!(

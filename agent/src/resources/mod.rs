@@ -6,8 +6,52 @@
 //! a pure function from a decoded object to samples. See [`Kind::render`].
 
 pub mod common;
+
+// Node scope.
 pub mod node;
 pub mod pod;
+// Workloads.
+pub mod daemonset;
+pub mod deployment;
+pub mod replicaset;
+pub mod replicationcontroller;
+pub mod statefulset;
+// Batch, autoscaling, policy.
+pub mod cronjob;
+pub mod horizontalpodautoscaler;
+pub mod job;
+pub mod poddisruptionbudget;
+// Storage, namespaces, quotas.
+pub mod limitrange;
+pub mod namespace;
+pub mod persistentvolume;
+pub mod persistentvolumeclaim;
+pub mod resourcequota;
+pub mod storageclass;
+pub mod volumeattachment;
+// Configuration, services, endpoints.
+pub mod configmap;
+pub mod endpoint;
+pub mod endpointslice;
+pub mod secret;
+pub mod service;
+pub mod serviceaccount;
+// Networking, RBAC, admission, certificates, leases.
+pub mod certificatesigningrequest;
+pub mod clusterrole;
+pub mod clusterrolebinding;
+pub mod ingress;
+pub mod ingressclass;
+pub mod lease;
+pub mod mutatingadmissionpolicy;
+pub mod mutatingadmissionpolicybinding;
+pub mod mutatingwebhookconfiguration;
+pub mod networkpolicy;
+pub mod role;
+pub mod rolebinding;
+pub mod validatingadmissionpolicy;
+pub mod validatingadmissionpolicybinding;
+pub mod validatingwebhookconfiguration;
 
 use crate::decode::Object;
 use crate::exposition::{

@@ -1,0 +1,186 @@
+//! ClusterRoleBindings (`rbac.authorization.k8s.io/v1/ClusterRoleBinding`), scope
+//! [`Scope::Cluster`]: watched by the leader. Mirrors kube-state-metrics'
+//! `internal/store/clusterrolebinding.go` (`clusterRoleBindingMetricFamilies`), family by family,
+//! in the same order.
+//!
+//! Every family is a pure function of one decoded [`ClusterRoleBinding`]; the identity label
+//! `clusterrolebinding` is put in front by the writer, as `wrapClusterRoleBindingFunc` does. See
+//! [`KIND`].
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
+use super::ingress::metadata_resource_version;
+use super::{Family, Kind, Scope};
+use crate::decode::lean_meta;
+use crate::exposition::{Identity, MetricType, Series};
+
+// ===== lean decode types =====
+
+/// The fields of a ClusterRoleBinding that the families read; the subjects are skipped by serde.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClusterRoleBinding {
+    /// Identity, labels, annotations, resource version, creation time.
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    /// The role granted.
+    #[serde(deserialize_with = "null_as_default")]
+    pub role_ref: RoleRef,
+}
+crate::impl_object!(
+    ClusterRoleBinding,
+    group = "rbac.authorization.k8s.io",
+    version = "v1",
+    kind = "ClusterRoleBinding",
+    plural = "clusterrolebindings"
+);
+
+/// `roleRef`, lean.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+pub struct RoleRef {
+    /// `Role` or `ClusterRole`.
+    pub kind: Option<String>,
+    /// The role's name.
+    pub name: Option<String>,
+}
+
+// ===== family table =====
+
+/// The clusterrolebinding kind's descriptor.
+///
+/// NOTE: table order MUST stay kube-state-metrics' `clusterRoleBindingMetricFamilies` order: it is
+/// the exposition order.
+pub static KIND: Kind<ClusterRoleBinding> = Kind {
+    resource: "clusterrolebindings",
+    scope: Scope::Cluster,
+    identity,
+    families: &[
+        Family::experimental(
+            "kube_clusterrolebinding_annotations",
+            "Cluster role binding annotations named in the annotations allowlist, as Prometheus labels.",
+            MetricType::Gauge,
+            annotations,
+        ),
+        Family::experimental(
+            "kube_clusterrolebinding_labels",
+            "Cluster role binding labels named in the labels allowlist, as Prometheus labels.",
+            MetricType::Gauge,
+            labels,
+        ),
+        Family::experimental(
+            "kube_clusterrolebinding_info",
+            "The cluster role binding, with the role it grants.",
+            MetricType::Gauge,
+            info,
+        ),
+        Family::experimental(
+            "kube_clusterrolebinding_created",
+            "Unix time (seconds) at which the cluster role binding object was created.",
+            MetricType::Gauge,
+            created,
+        ),
+        Family::experimental(
+            "kube_clusterrolebinding_metadata_resource_version",
+            "The cluster role binding object's resource version, as a number.",
+            MetricType::Gauge,
+            metadata_resource_version_family,
+        ),
+    ],
+};
+
+/// `clusterrolebinding`, like `wrapClusterRoleBindingFunc`.
+fn identity(r: &ClusterRoleBinding) -> Identity {
+    Identity::new([(
+        "clusterrolebinding",
+        r.metadata.name.as_deref().unwrap_or(""),
+    )])
+}
+
+// ===== family functions =====
+
+/// `kube_clusterrolebinding_annotations`: nothing when the allowlist is empty, else one sample.
+fn annotations(r: &ClusterRoleBinding, out: &mut Series<'_>) {
+    annotations_sample(out, r.metadata.annotations.as_ref());
+}
+
+/// `kube_clusterrolebinding_labels`: nothing when the allowlist is empty, else one sample.
+fn labels(r: &ClusterRoleBinding, out: &mut Series<'_>) {
+    labels_sample(out, r.metadata.labels.as_ref());
+}
+
+/// `kube_clusterrolebinding_info` in `clusterRoleBindingMetricFamilies`: one sample with
+/// `roleref_kind`, `roleref_name`.
+fn info(r: &ClusterRoleBinding, out: &mut Series<'_>) {
+    out.sample(
+        [
+            ("roleref_kind", r.role_ref.kind.as_deref().unwrap_or("")),
+            ("roleref_name", r.role_ref.name.as_deref().unwrap_or("")),
+        ],
+        1.0,
+    );
+}
+
+/// `kube_clusterrolebinding_created`: nothing when unset (Go's zero time).
+fn created(r: &ClusterRoleBinding, out: &mut Series<'_>) {
+    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
+}
+
+/// `kube_clusterrolebinding_metadata_resource_version` (`resourceVersionMetric`): nothing when the
+/// resource version is not a number.
+fn metadata_resource_version_family(r: &ClusterRoleBinding, out: &mut Series<'_>) {
+    metadata_resource_version(out, r.metadata.resource_version.as_deref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::RenderContext;
+
+    fn render(r: &ClusterRoleBinding, f: fn(&ClusterRoleBinding, &mut Series<'_>)) -> String {
+        let ident = identity(r);
+        let ctx = RenderContext::default();
+        let mut buf = Vec::new();
+        f(r, &mut Series::new(&mut buf, "m", &ident, &ctx));
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn a_non_numeric_resource_version_gives_no_sample() {
+        let r: ClusterRoleBinding = serde_json::from_str(
+            r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
+        )
+        .unwrap();
+        assert_eq!(render(&r, metadata_resource_version_family), "");
+        let r: ClusterRoleBinding = serde_json::from_str(
+            r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render(&r, metadata_resource_version_family),
+            "m{clusterrolebinding=\"r\"} 123456\n"
+        );
+    }
+
+    #[test]
+    fn info_carries_the_role_ref_and_empty_values_when_it_is_missing() {
+        let r: ClusterRoleBinding = serde_json::from_str(
+            r#"{"metadata":{"name":"r","namespace":"ns"},
+            "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render(&r, info),
+            "m{clusterrolebinding=\"r\",roleref_kind=\"ClusterRole\",roleref_name=\"view\"} 1\n"
+        );
+        let bare: ClusterRoleBinding =
+            serde_json::from_str(r#"{"metadata":{"name":"r","namespace":"ns"},"roleRef":null}"#)
+                .unwrap();
+        assert_eq!(
+            render(&bare, info),
+            "m{clusterrolebinding=\"r\",roleref_kind=\"\",roleref_name=\"\"} 1\n"
+        );
+    }
+}

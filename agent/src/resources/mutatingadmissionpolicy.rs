@@ -1,0 +1,171 @@
+//! MutatingAdmissionPolicies (`admissionregistration.k8s.io/v1/MutatingAdmissionPolicy`), scope
+//! [`Scope::Cluster`]: watched by the leader. Mirrors kube-state-metrics'
+//! `internal/store/mutatingadmissionpolicy.go` (`mutatingAdmissionPolicyMetricFamilies`), family by
+//! family, in the same order.
+//!
+//! Every family is a pure function of one decoded [`MutatingAdmissionPolicy`]; the identity labels
+//! `namespace`, `mutatingadmissionpolicy` are put in front by the writer, as
+//! `wrapMutatingAdmissionPolicyFunc` does. The object is cluster-scoped, so `namespace` is always
+//! empty; KSM keeps the label and so do we. See [`KIND`].
+//!
+//! NOTE: KSM reads this kind at `admissionregistration.k8s.io/v1`, which Kubernetes serves only
+//! from the release that made MutatingAdmissionPolicy GA; on older clusters (v1alpha1/v1beta1 only)
+//! the watch fails and is retried, as KSM's does.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+use super::common::{nonzero_timestamp_sample, null_as_default};
+use super::{Family, Kind, Scope};
+use crate::decode::lean_meta;
+use crate::exposition::{Identity, MetricType, Series};
+
+// ===== lean decode types =====
+
+/// The fields of a MutatingAdmissionPolicy that the families read; match constraints, mutations and
+/// variables are skipped by serde.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+pub struct MutatingAdmissionPolicy {
+    /// Identity and creation time.
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec`, lean.
+    #[serde(deserialize_with = "null_as_default")]
+    pub spec: PolicySpec,
+}
+crate::impl_object!(
+    MutatingAdmissionPolicy,
+    group = "admissionregistration.k8s.io",
+    version = "v1",
+    kind = "MutatingAdmissionPolicy",
+    plural = "mutatingadmissionpolicies"
+);
+
+/// `spec`, lean.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PolicySpec {
+    /// The kind of the parameter resources, when the policy takes parameters.
+    pub param_kind: Option<ParamKind>,
+    /// `Fail` or `Ignore`.
+    pub failure_policy: Option<String>,
+    /// `Never` or `IfNeeded`.
+    pub reinvocation_policy: Option<String>,
+}
+
+/// `spec.paramKind`.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ParamKind {
+    /// `group/version` of the parameter resources.
+    pub api_version: Option<String>,
+    /// Their kind.
+    pub kind: Option<String>,
+}
+
+// ===== family table =====
+
+/// The mutatingadmissionpolicy kind's descriptor.
+///
+/// NOTE: table order MUST stay kube-state-metrics' `mutatingAdmissionPolicyMetricFamilies` order:
+/// it is the exposition order.
+pub static KIND: Kind<MutatingAdmissionPolicy> = Kind {
+    resource: "mutatingadmissionpolicies",
+    scope: Scope::Cluster,
+    identity,
+    families: &[
+        Family::experimental(
+            "kube_mutatingadmissionpolicy_info",
+            "The mutating admission policy, with its parameter kind, failure policy and reinvocation policy.",
+            MetricType::Gauge,
+            info,
+        ),
+        Family::experimental(
+            "kube_mutatingadmissionpolicy_created",
+            "Unix time (seconds) at which the mutating admission policy was created.",
+            MetricType::Gauge,
+            created,
+        ),
+    ],
+};
+
+/// `namespace`, `mutatingadmissionpolicy`, like `wrapMutatingAdmissionPolicyFunc`.
+fn identity(p: &MutatingAdmissionPolicy) -> Identity {
+    Identity::new([
+        ("namespace", p.metadata.namespace.as_deref().unwrap_or("")),
+        (
+            "mutatingadmissionpolicy",
+            p.metadata.name.as_deref().unwrap_or(""),
+        ),
+    ])
+}
+
+// ===== family functions =====
+
+/// `kube_mutatingadmissionpolicy_info` in `mutatingAdmissionPolicyMetricFamilies`: one sample with
+/// `param_api_version`, `param_kind`, `failure_policy`, `reinvocation_policy`, empty when unset.
+fn info(p: &MutatingAdmissionPolicy, out: &mut Series<'_>) {
+    let param = p.spec.param_kind.as_ref();
+    out.sample(
+        [
+            (
+                "param_api_version",
+                param.and_then(|k| k.api_version.as_deref()).unwrap_or(""),
+            ),
+            (
+                "param_kind",
+                param.and_then(|k| k.kind.as_deref()).unwrap_or(""),
+            ),
+            (
+                "failure_policy",
+                p.spec.failure_policy.as_deref().unwrap_or(""),
+            ),
+            (
+                "reinvocation_policy",
+                p.spec.reinvocation_policy.as_deref().unwrap_or(""),
+            ),
+        ],
+        1.0,
+    );
+}
+
+/// `kube_mutatingadmissionpolicy_created`: nothing when unset (Go's zero time).
+fn created(p: &MutatingAdmissionPolicy, out: &mut Series<'_>) {
+    nonzero_timestamp_sample(out, p.metadata.creation_timestamp.as_ref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::RenderContext;
+
+    fn render(
+        p: &MutatingAdmissionPolicy,
+        f: fn(&MutatingAdmissionPolicy, &mut Series<'_>),
+    ) -> String {
+        let ident = identity(p);
+        let ctx = RenderContext::default();
+        let mut buf = Vec::new();
+        f(p, &mut Series::new(&mut buf, "m", &ident, &ctx));
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn info_reads_the_param_kind_and_policies_and_leaves_unset_ones_empty() {
+        let p: MutatingAdmissionPolicy = serde_json::from_str(
+            r#"{"metadata":{"name":"p"},"spec":{"paramKind":{"apiVersion":"rules.example.com/v1","kind":"Rule"},"failurePolicy":"Fail","reinvocationPolicy":"Never"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render(&p, info),
+            "m{namespace=\"\",mutatingadmissionpolicy=\"p\",param_api_version=\"rules.example.com/v1\",param_kind=\"Rule\",failure_policy=\"Fail\",reinvocation_policy=\"Never\"} 1\n"
+        );
+        let bare: MutatingAdmissionPolicy =
+            serde_json::from_str(r#"{"metadata":{"name":"p"},"spec":null}"#).unwrap();
+        assert_eq!(
+            render(&bare, info),
+            "m{namespace=\"\",mutatingadmissionpolicy=\"p\",param_api_version=\"\",param_kind=\"\",failure_policy=\"\",reinvocation_policy=\"\"} 1\n"
+        );
+    }
+}

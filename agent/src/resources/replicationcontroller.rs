@@ -1,0 +1,249 @@
+//! ReplicationControllers (`v1/ReplicationController`), scope [`Scope::Namespaced`]: watched by
+//! the leader only. Mirrors kube-state-metrics' `internal/store/replicationcontroller.go`
+//! (`replicationControllerMetricFamilies`), family by family, in the same order.
+//!
+//! Every family is a pure function of one decoded [`ReplicationController`]; the identity labels
+//! `namespace`, `replicationcontroller` are put in front by the writer, as
+//! `wrapReplicationControllerFunc` does. KSM has no `_labels`/`_annotations` families for this
+//! kind. See [`KIND`].
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+use super::common::{nonzero_timestamp_sample, null_as_default};
+use super::replicaset::owner_samples;
+use super::{Family, Kind, Scope};
+use crate::decode::lean_meta;
+use crate::exposition::{Identity, MetricType, Series};
+
+// ===== lean decode types =====
+
+/// The fields of a ReplicationController that the families read; everything else is skipped by
+/// serde.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+pub struct ReplicationController {
+    /// Identity, owners, generation, creation time.
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    /// `spec`, lean.
+    #[serde(deserialize_with = "null_as_default")]
+    pub spec: ReplicationControllerSpec,
+    /// `status`, lean.
+    #[serde(deserialize_with = "null_as_default")]
+    pub status: ReplicationControllerStatus,
+}
+crate::impl_object!(
+    ReplicationController,
+    group = "",
+    version = "v1",
+    kind = "ReplicationController",
+    plural = "replicationcontrollers"
+);
+
+/// `spec`, lean.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+pub struct ReplicationControllerSpec {
+    /// Desired pods; the apiserver defaults it to 1.
+    pub replicas: Option<i64>,
+}
+
+/// `status`, lean. Counters absent from the object read as 0, as Go's zero value.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReplicationControllerStatus {
+    /// Pods currently owned by the controller.
+    #[serde(deserialize_with = "null_as_default")]
+    pub replicas: i64,
+    /// Pods whose labels match the pod template's.
+    #[serde(deserialize_with = "null_as_default")]
+    pub fully_labeled_replicas: i64,
+    /// Ready pods.
+    #[serde(deserialize_with = "null_as_default")]
+    pub ready_replicas: i64,
+    /// Pods ready for at least `minReadySeconds`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub available_replicas: i64,
+    /// The generation the controller last acted on.
+    #[serde(deserialize_with = "null_as_default")]
+    pub observed_generation: i64,
+}
+
+// ===== family table =====
+
+/// The replication controller kind's descriptor.
+///
+/// NOTE: table order MUST stay kube-state-metrics' `replicationControllerMetricFamilies` order:
+/// it is the exposition order.
+pub static KIND: Kind<ReplicationController> = Kind {
+    resource: "replicationcontrollers",
+    scope: Scope::Namespaced,
+    identity,
+    families: &[
+        Family::stable(
+            "kube_replicationcontroller_created",
+            "Unix time (seconds) at which the replication controller was created.",
+            MetricType::Gauge,
+            created,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_status_replicas",
+            "Pods currently owned by the replication controller.",
+            MetricType::Gauge,
+            status_replicas,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_status_fully_labeled_replicas",
+            "Pods of the replication controller whose labels match its pod template's.",
+            MetricType::Gauge,
+            status_fully_labeled_replicas,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_status_ready_replicas",
+            "Ready pods of the replication controller.",
+            MetricType::Gauge,
+            status_ready_replicas,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_status_available_replicas",
+            "Pods of the replication controller that have been ready for at least minReadySeconds.",
+            MetricType::Gauge,
+            status_available_replicas,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_status_observed_generation",
+            "The generation of the replication controller last acted on by its controller.",
+            MetricType::Gauge,
+            status_observed_generation,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_spec_replicas",
+            "Desired number of pods of the replication controller.",
+            MetricType::Gauge,
+            spec_replicas,
+        ),
+        Family::stable(
+            "kube_replicationcontroller_metadata_generation",
+            "Sequence number of the replication controller's desired state (metadata.generation).",
+            MetricType::Gauge,
+            metadata_generation,
+        ),
+        Family::experimental(
+            "kube_replicationcontroller_owner",
+            "One series per owner reference of the replication controller (empty labels when it has none).",
+            MetricType::Gauge,
+            owner,
+        ),
+    ],
+};
+
+/// `namespace`, `replicationcontroller`, like `wrapReplicationControllerFunc`.
+fn identity(r: &ReplicationController) -> Identity {
+    Identity::new([
+        ("namespace", r.metadata.namespace.as_deref().unwrap_or("")),
+        (
+            "replicationcontroller",
+            r.metadata.name.as_deref().unwrap_or(""),
+        ),
+    ])
+}
+
+// ===== family functions =====
+
+/// `kube_replicationcontroller_created`: nothing when unset (Go's zero time).
+fn created(r: &ReplicationController, out: &mut Series<'_>) {
+    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
+}
+
+/// `kube_replicationcontroller_status_replicas`: `status.replicas`, 0 when unset.
+fn status_replicas(r: &ReplicationController, out: &mut Series<'_>) {
+    out.value(r.status.replicas as f64);
+}
+
+/// `kube_replicationcontroller_status_fully_labeled_replicas`.
+fn status_fully_labeled_replicas(r: &ReplicationController, out: &mut Series<'_>) {
+    out.value(r.status.fully_labeled_replicas as f64);
+}
+
+/// `kube_replicationcontroller_status_ready_replicas`.
+fn status_ready_replicas(r: &ReplicationController, out: &mut Series<'_>) {
+    out.value(r.status.ready_replicas as f64);
+}
+
+/// `kube_replicationcontroller_status_available_replicas`.
+fn status_available_replicas(r: &ReplicationController, out: &mut Series<'_>) {
+    out.value(r.status.available_replicas as f64);
+}
+
+/// `kube_replicationcontroller_status_observed_generation`.
+fn status_observed_generation(r: &ReplicationController, out: &mut Series<'_>) {
+    out.value(r.status.observed_generation as f64);
+}
+
+/// `kube_replicationcontroller_spec_replicas`: nothing when `spec.replicas` is unset.
+fn spec_replicas(r: &ReplicationController, out: &mut Series<'_>) {
+    if let Some(n) = r.spec.replicas {
+        out.value(n as f64);
+    }
+}
+
+/// `kube_replicationcontroller_metadata_generation`: 0 when unset.
+fn metadata_generation(r: &ReplicationController, out: &mut Series<'_>) {
+    out.value(r.metadata.generation.unwrap_or(0) as f64);
+}
+
+/// `kube_replicationcontroller_owner`: the replica set's owner shape, see [`owner_samples`].
+fn owner(r: &ReplicationController, out: &mut Series<'_>) {
+    owner_samples(&r.metadata, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::RenderContext;
+
+    fn render(r: &ReplicationController, f: fn(&ReplicationController, &mut Series<'_>)) -> String {
+        let ident = identity(r);
+        let ctx = RenderContext::default();
+        let mut buf = Vec::new();
+        f(r, &mut Series::new(&mut buf, "m", &ident, &ctx));
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn owner_without_controller_flag_reports_false() {
+        // replicationcontroller_test.go's rc3.
+        let rc: ReplicationController = serde_json::from_str(
+            r#"{"metadata":{"name":"rc3","namespace":"ns3","generation":5,"ownerReferences":[
+            {"apiVersion":"apps.openshift.io/v1","kind":"DeploymentConfig","name":"dc-test","uid":"u"}]},
+            "spec":{"replicas":0}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render(&rc, owner),
+            "m{namespace=\"ns3\",replicationcontroller=\"rc3\",owner_kind=\"DeploymentConfig\",owner_name=\"dc-test\",owner_is_controller=\"false\"} 1\n"
+        );
+        assert_eq!(
+            render(&rc, spec_replicas),
+            "m{namespace=\"ns3\",replicationcontroller=\"rc3\"} 0\n"
+        );
+        assert_eq!(
+            render(&rc, metadata_generation),
+            "m{namespace=\"ns3\",replicationcontroller=\"rc3\"} 5\n"
+        );
+    }
+
+    #[test]
+    fn an_object_with_null_spec_and_status_decodes_to_zero_counters() {
+        let rc: ReplicationController =
+            serde_json::from_str(r#"{"metadata":{"name":"rc"},"spec":null,"status":null}"#)
+                .unwrap();
+        assert_eq!(render(&rc, spec_replicas), "");
+        assert_eq!(
+            render(&rc, status_available_replicas),
+            "m{namespace=\"\",replicationcontroller=\"rc\"} 0\n"
+        );
+        assert_eq!(render(&rc, created), "");
+    }
+}

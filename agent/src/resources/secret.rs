@@ -1,0 +1,226 @@
+//! Secrets (`v1/Secret`), scope [`Scope::Namespaced`]: watched by the leader only. Mirrors
+//! kube-state-metrics' `internal/store/secret.go` (`secretMetricFamilies`), family by family, in
+//! the same order.
+//!
+//! No family reads the payload: the lean type holds the metadata and `type` only. `data` and
+//! `stringData` are not declared, so serde skips them without building them and no secret
+//! value is ever held in memory past the decode buffer. The identity labels `namespace`,
+//! `secret` are put in front by the writer, as `wrapSecretFunc` does. See [`KIND`].
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
+
+use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample};
+use super::configmap::resource_version_sample;
+use super::{Family, Kind, Scope};
+use crate::decode::lean_meta;
+use crate::exposition::{Identity, MetricType, Series};
+
+// ===== lean decode type =====
+
+/// The fields of a Secret that the families read: metadata and `type`, never the payload.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default)]
+pub struct Secret {
+    /// Identity, labels, annotations, owners, resource version, creation time.
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    /// `Opaque`, `kubernetes.io/tls`, …; the apiserver defaults it to `Opaque`.
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+}
+crate::impl_object!(
+    Secret,
+    group = "",
+    version = "v1",
+    kind = "Secret",
+    plural = "secrets"
+);
+
+// ===== family table =====
+
+/// The secret kind's descriptor.
+///
+/// NOTE: table order MUST stay kube-state-metrics' `secretMetricFamilies` order: it is the
+/// exposition order.
+pub static KIND: Kind<Secret> = Kind {
+    resource: "secrets",
+    scope: Scope::Namespaced,
+    identity,
+    families: &[
+        Family::stable(
+            "kube_secret_info",
+            "Always 1 for every Secret; its labels identify it.",
+            MetricType::Gauge,
+            info,
+        ),
+        Family::stable(
+            "kube_secret_type",
+            "The Secret's type, as the type label.",
+            MetricType::Gauge,
+            type_,
+        ),
+        Family::experimental(
+            "kube_secret_annotations",
+            "Secret annotations named in the annotations allowlist, as Prometheus labels.",
+            MetricType::Gauge,
+            annotations,
+        ),
+        Family::stable(
+            "kube_secret_labels",
+            "Secret labels named in the labels allowlist, as Prometheus labels.",
+            MetricType::Gauge,
+            labels,
+        ),
+        Family::stable(
+            "kube_secret_created",
+            "Unix time (seconds) at which the Secret was created.",
+            MetricType::Gauge,
+            created,
+        ),
+        Family::experimental(
+            "kube_secret_metadata_resource_version",
+            "The Secret's resourceVersion as a number, when it reads as one.",
+            MetricType::Gauge,
+            metadata_resource_version,
+        ),
+        Family::experimental(
+            "kube_secret_owner",
+            "One series per owner reference of the Secret.",
+            MetricType::Gauge,
+            owner,
+        ),
+    ],
+};
+
+/// `namespace`, `secret`, like `wrapSecretFunc`.
+fn identity(s: &Secret) -> Identity {
+    Identity::new([
+        ("namespace", s.metadata.namespace.as_deref().unwrap_or("")),
+        ("secret", s.metadata.name.as_deref().unwrap_or("")),
+    ])
+}
+
+// ===== family functions =====
+
+/// `kube_secret_info`'s generator: always one sample.
+fn info(_: &Secret, out: &mut Series<'_>) {
+    out.value(1.0);
+}
+
+/// `kube_secret_type`'s generator: always one sample, `type` empty when unset.
+fn type_(s: &Secret, out: &mut Series<'_>) {
+    out.sample([("type", s.type_.as_deref().unwrap_or(""))], 1.0);
+}
+
+/// `kube_secret_annotations`' generator: nothing when the allowlist is empty, else one sample.
+fn annotations(s: &Secret, out: &mut Series<'_>) {
+    annotations_sample(out, s.metadata.annotations.as_ref());
+}
+
+/// `kube_secret_labels`' generator: nothing when the allowlist is empty, else one sample.
+fn labels(s: &Secret, out: &mut Series<'_>) {
+    labels_sample(out, s.metadata.labels.as_ref());
+}
+
+/// `kube_secret_created`'s generator: nothing when unset (Go's zero time).
+fn created(s: &Secret, out: &mut Series<'_>) {
+    nonzero_timestamp_sample(out, s.metadata.creation_timestamp.as_ref());
+}
+
+/// `kube_secret_metadata_resource_version`'s generator (`resourceVersionMetric`).
+fn metadata_resource_version(s: &Secret, out: &mut Series<'_>) {
+    resource_version_sample(out, s.metadata.resource_version.as_deref());
+}
+
+/// `kube_secret_owner`'s generator: one series per owner reference, `owner_is_controller`
+/// `false` when the reference does not say; a Secret without owners gets one series whose three
+/// owner labels are empty.
+fn owner(s: &Secret, out: &mut Series<'_>) {
+    let owners = s.metadata.owner_references.as_deref().unwrap_or(&[]);
+    if owners.is_empty() {
+        out.sample(
+            [
+                ("owner_kind", ""),
+                ("owner_name", ""),
+                ("owner_is_controller", ""),
+            ],
+            1.0,
+        );
+        return;
+    }
+    for o in owners {
+        let controller = if o.controller.unwrap_or(false) {
+            "true"
+        } else {
+            "false"
+        };
+        out.sample(
+            [
+                ("owner_kind", o.kind.as_str()),
+                ("owner_name", o.name.as_str()),
+                ("owner_is_controller", controller),
+            ],
+            1.0,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exposition::RenderContext;
+
+    fn secret(json: &str) -> Secret {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn render(s: &Secret, f: fn(&Secret, &mut Series<'_>)) -> String {
+        let ident = identity(s);
+        let ctx = RenderContext::default();
+        let mut buf = Vec::new();
+        f(s, &mut Series::new(&mut buf, "m", &ident, &ctx));
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn owners_without_a_controller_flag_report_false_and_no_owner_reports_empty_labels() {
+        let s = secret(
+            r#"{"metadata":{"name":"s","namespace":"n","ownerReferences":[
+            {"apiVersion":"v1","kind":"ServiceAccount","name":"sa","uid":"u1"},
+            {"apiVersion":"apps/v1","kind":"Deployment","name":"d","uid":"u2","controller":true}]}}"#,
+        );
+        assert_eq!(
+            render(&s, owner),
+            "m{namespace=\"n\",secret=\"s\",owner_kind=\"ServiceAccount\",owner_name=\"sa\",owner_is_controller=\"false\"} 1\n\
+             m{namespace=\"n\",secret=\"s\",owner_kind=\"Deployment\",owner_name=\"d\",owner_is_controller=\"true\"} 1\n"
+        );
+        let s = secret(r#"{"metadata":{"name":"s","namespace":"n","ownerReferences":null}}"#);
+        assert_eq!(
+            render(&s, owner),
+            "m{namespace=\"n\",secret=\"s\",owner_kind=\"\",owner_name=\"\",owner_is_controller=\"\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn the_payload_is_never_decoded() {
+        // `data` of a type no Secret has still decodes: the lean type does not declare it.
+        let s = secret(
+            r#"{"metadata":{"name":"s","namespace":"n"},"type":"kubernetes.io/tls",
+            "data":{"tls.key":"c2VjcmV0"},"stringData":7}"#,
+        );
+        assert_eq!(
+            render(&s, type_),
+            "m{namespace=\"n\",secret=\"s\",type=\"kubernetes.io/tls\"} 1\n"
+        );
+    }
+
+    #[test]
+    fn an_unset_type_is_an_empty_label() {
+        let s = secret(r#"{"metadata":{"name":"s","namespace":"n"},"type":null}"#);
+        assert_eq!(
+            render(&s, type_),
+            "m{namespace=\"n\",secret=\"s\",type=\"\"} 1\n"
+        );
+    }
+}
