@@ -13,6 +13,8 @@ use testkit::objects::{
 use testkit::{Cluster, poll_until};
 
 const READY: Duration = Duration::from_secs(30);
+/// Node-scope tests run without the election: the leader-only kinds are tested in `leader.rs`.
+const NO_ELECTION: &[&str] = &["--leader-election", "false"];
 const CONVERGE: Duration = Duration::from_secs(20);
 
 fn pods_in(e: &Exposition, ns: &str) -> BTreeSet<String> {
@@ -50,7 +52,7 @@ async fn two_nodes_with_pods(
 async fn node_agent_exports_its_own_pods_and_node_and_nothing_of_another_node() {
     let client = Cluster::get().client().await;
     let (ns, n1, n2) = two_nodes_with_pods(&client, "scope").await;
-    let mut agent = AgentProcess::start(&n1, &[]);
+    let mut agent = AgentProcess::start(&n1, NO_ELECTION);
     agent.wait_ready(READY).await;
 
     let scrape = poll_until("node-1's pods in the scrape", CONVERGE, || async {
@@ -89,7 +91,7 @@ async fn node_agent_exports_its_own_pods_and_node_and_nothing_of_another_node() 
 async fn a_status_update_shows_in_the_next_scrape_and_a_deleted_pod_disappears() {
     let client = Cluster::get().client().await;
     let (ns, n1, n2) = two_nodes_with_pods(&client, "converge").await;
-    let mut agent = AgentProcess::start(&n1, &[]);
+    let mut agent = AgentProcess::start(&n1, NO_ELECTION);
     agent.wait_ready(READY).await;
 
     let restarts = |e: &Exposition| -> Option<f64> {
@@ -144,7 +146,7 @@ async fn parallel_scrapes_during_pod_churn_are_each_whole_and_consistent() {
     let ns = TestNamespace::create(&client, "churn").await;
     let n1 = unique("churn-node");
     create_node(&client, node(&n1), node_status("True")).await;
-    let mut agent = AgentProcess::start(&n1, &[]);
+    let mut agent = AgentProcess::start(&n1, NO_ELECTION);
     agent.wait_ready(READY).await;
 
     let churn = {
@@ -231,7 +233,10 @@ async fn parallel_scrapes_during_pod_churn_are_each_whole_and_consistent() {
 async fn promtool_accepts_the_exposition_and_prometheus_scrapes_it() {
     let client = Cluster::get().client().await;
     let (ns, n1, n2) = two_nodes_with_pods(&client, "prom").await;
-    let mut agent = AgentProcess::start(&n1, &["--enable-gzip-encoding"]);
+    let mut agent = AgentProcess::start(
+        &n1,
+        &["--enable-gzip-encoding", "--leader-election", "false"],
+    );
     agent.wait_ready(READY).await;
     poll_until("pods in the scrape", CONVERGE, || async {
         let pods = pods_in(&agent.scrape().await?, ns.name());
@@ -348,8 +353,11 @@ async fn after_an_apiserver_restart_the_agent_resumes_and_converges() {
         )
         .await;
     }
-    let mut agent =
-        AgentProcess::start_with_kubeconfig(&private.cluster().admin_kubeconfig(), "node-1", &[]);
+    let mut agent = AgentProcess::start_with_kubeconfig(
+        &private.cluster().admin_kubeconfig(),
+        "node-1",
+        NO_ELECTION,
+    );
     agent.wait_ready(READY).await;
     poll_until("the three pods", CONVERGE, || async {
         let pods = pods_in(&agent.scrape().await?, ns);
@@ -417,7 +425,7 @@ async fn after_an_apiserver_restart_the_agent_resumes_and_converges() {
 #[tokio::test]
 async fn sigterm_stops_the_agent_cleanly() {
     let n1 = unique("term-node");
-    let mut agent = AgentProcess::start(&n1, &[]);
+    let mut agent = AgentProcess::start(&n1, NO_ELECTION);
     agent.wait_ready(READY).await;
     let started = std::time::Instant::now();
     assert_eq!(agent.terminate(), Some(0), "{}", agent.log());

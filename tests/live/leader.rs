@@ -264,3 +264,54 @@ async fn an_unscheduled_pod_moves_from_the_leader_to_its_nodes_agent_when_bound(
         .unwrap();
     assert_eq!(info.label("node"), Some(nodes[target].as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_this_apiserver_does_not_serve_is_reported_once_and_the_rest_runs() {
+    // Kubernetes 1.20 serves no batch/v1 CronJob: the leader reports it and stays ready.
+    let (ns, lease, nodes) = setup("unserved").await;
+    let mut agent = AgentProcess::start(
+        &nodes[0],
+        &[
+            "--resources",
+            "pods,nodes,cronjobs",
+            "--lease-namespace",
+            ns.name(),
+            "--lease-name",
+            &lease,
+        ],
+    );
+    agent.wait_ready(READY).await;
+    poll_until(
+        "the leader exports the unscheduled pod",
+        Duration::from_secs(30),
+        || async {
+            if exports_marker(&agent, ns.name()).await? {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        },
+    )
+    .await;
+    let (_, telemetry) = poll_until(
+        "cronjobs reported unserved",
+        Duration::from_secs(30),
+        || async {
+            let (status, body) = agent.get_telemetry("/metrics").await?;
+            if body.contains("ksa_kind_unserved{resource=\"cronjobs\"} 1") {
+                Ok((status, body))
+            } else {
+                Err("not yet".into())
+            }
+        },
+    )
+    .await;
+    assert!(telemetry.contains("ksa_leader 1"), "{telemetry}");
+    assert_eq!(agent.get("/readyz").await.unwrap().0, 200);
+    assert_eq!(
+        agent.log().matches("does not serve the kind's API").count(),
+        1,
+        "{}",
+        agent.log()
+    );
+}
