@@ -5,4 +5,5 @@
 
 mod agent;
 mod harness;
+mod kinds;
 mod leader;
