@@ -120,8 +120,9 @@ pub struct Args {
     #[arg(long, default_value_t = 8081)]
     pub telemetry_port: u16,
 
-    /// Comma-separated resources to export (kube-state-metrics' names). Default: all the agent
-    /// knows.
+    /// Comma-separated resources to export (kube-state-metrics' names). Default:
+    /// kube-state-metrics' default set (everything but RBAC, service accounts, endpoint slices,
+    /// ingress classes and admission policies).
     #[arg(long, value_delimiter = ',')]
     pub resources: Option<Vec<String>>,
 
@@ -251,6 +252,8 @@ pub struct Election {
 pub trait KindCatalog {
     /// Every resource name, in registry order.
     fn resources(&self) -> Vec<&'static str>;
+    /// The resources enabled when `--resources` is not given, in registry order.
+    fn default_resources(&self) -> Vec<&'static str>;
     /// Whether `family` exists and is opt-in.
     fn is_opt_in_family(&self, family: &str) -> bool;
 }
@@ -269,7 +272,7 @@ impl Config {
         };
         let known = kinds.resources();
         let resources = match &args.resources {
-            None => known.clone(),
+            None => kinds.default_resources(),
             Some(list) => {
                 let mut chosen = Vec::new();
                 for name in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -436,6 +439,9 @@ mod tests {
     struct Kinds;
     impl KindCatalog for Kinds {
         fn resources(&self) -> Vec<&'static str> {
+            vec!["pods", "nodes", "roles"]
+        }
+        fn default_resources(&self) -> Vec<&'static str> {
             vec!["pods", "nodes"]
         }
         fn is_opt_in_family(&self, family: &str) -> bool {
@@ -450,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_enable_every_known_resource_and_ksm_ports() {
+    fn defaults_enable_ksms_default_resources_and_ports() {
         let c = config(&[]).unwrap();
         assert_eq!(c.resources, vec!["pods", "nodes"]);
         assert_eq!(c.listen.port(), 8080);
@@ -460,8 +466,8 @@ mod tests {
 
     #[test]
     fn resources_keep_registry_order_and_an_unknown_one_is_named() {
-        let c = config(&["--resources", "nodes,pods"]).unwrap();
-        assert_eq!(c.resources, vec!["pods", "nodes"]);
+        let c = config(&["--resources", "roles,nodes,pods"]).unwrap();
+        assert_eq!(c.resources, vec!["pods", "nodes", "roles"]);
         let err = config(&["--resources", "pods,deploymnets"]).unwrap_err();
         assert!(err.to_string().contains("--resources"), "{err}");
         assert!(err.to_string().contains("deploymnets"), "{err}");

@@ -55,6 +55,40 @@ pub static KINDS: &[&(dyn Watchable + 'static)] = &[
     &mutatingadmissionpolicybinding::KIND,
 ];
 
+/// The resources enabled without `--resources`: kube-state-metrics' `DefaultResources`
+/// (`pkg/options/resource.go`). The other kinds (RBAC, service accounts, endpoint slices,
+/// ingress classes, admission policies) are enabled by naming them.
+pub const DEFAULT_RESOURCES: &[&str] = &[
+    "certificatesigningrequests",
+    "configmaps",
+    "cronjobs",
+    "daemonsets",
+    "deployments",
+    "endpoints",
+    "horizontalpodautoscalers",
+    "ingresses",
+    "jobs",
+    "leases",
+    "limitranges",
+    "mutatingwebhookconfigurations",
+    "namespaces",
+    "networkpolicies",
+    "nodes",
+    "persistentvolumeclaims",
+    "persistentvolumes",
+    "poddisruptionbudgets",
+    "pods",
+    "replicasets",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "services",
+    "statefulsets",
+    "storageclasses",
+    "validatingwebhookconfigurations",
+    "volumeattachments",
+];
+
 /// The kind named `resource` (as `--resources` spells it).
 pub fn kind(resource: &str) -> Option<&'static dyn Watchable> {
     KINDS.iter().copied().find(|k| k.resource() == resource)
@@ -66,6 +100,14 @@ pub struct Catalog;
 impl KindCatalog for Catalog {
     fn resources(&self) -> Vec<&'static str> {
         KINDS.iter().map(|k| k.resource()).collect()
+    }
+
+    fn default_resources(&self) -> Vec<&'static str> {
+        KINDS
+            .iter()
+            .map(|k| k.resource())
+            .filter(|r| DEFAULT_RESOURCES.contains(r))
+            .collect()
     }
 
     fn is_opt_in_family(&self, family: &str) -> bool {
@@ -85,6 +127,16 @@ pub fn infos() -> impl Iterator<Item = &'static dyn KindInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_default_resource_is_registered() {
+        for r in DEFAULT_RESOURCES {
+            assert!(
+                kind(r).is_some(),
+                "{r} is a default resource but not registered"
+            );
+        }
+    }
 
     #[test]
     fn resource_names_and_family_names_are_unique() {
