@@ -56,9 +56,16 @@ fn the_agent_can_emit_all_336_of_ksms_families() {
     let ours: BTreeSet<&str> = registry::infos()
         .flat_map(|k| k.family_headers().into_iter().map(|h| h.name))
         .collect();
-    let missing: Vec<&str> = ksm.keys().map(String::as_str).filter(|n| !ours.contains(n)).collect();
+    let missing: Vec<&str> = ksm
+        .keys()
+        .map(String::as_str)
+        .filter(|n| !ours.contains(n))
+        .collect();
     let extra: Vec<&&str> = ours.iter().filter(|n| !ksm.contains_key(**n)).collect();
-    assert!(missing.is_empty(), "KSM families the agent cannot emit: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "KSM families the agent cannot emit: {missing:?}"
+    );
     assert!(extra.is_empty(), "families KSM does not have: {extra:?}");
     assert_eq!(ours.len(), 336);
 }

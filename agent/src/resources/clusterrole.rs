@@ -8,8 +8,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample};
-use super::ingress::metadata_resource_version;
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, resource_version_sample,
+};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -71,7 +72,7 @@ pub static KIND: Kind<ClusterRole> = Kind {
             "kube_clusterrole_metadata_resource_version",
             "The cluster role object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version_family,
+            metadata_resource_version,
         ),
     ],
 };
@@ -105,8 +106,8 @@ fn created(r: &ClusterRole, out: &mut Series<'_>) {
 
 /// `kube_clusterrole_metadata_resource_version` (`resourceVersionMetric`): nothing when the
 /// resource version is not a number.
-fn metadata_resource_version_family(r: &ClusterRole, out: &mut Series<'_>) {
-    metadata_resource_version(out, r.metadata.resource_version.as_deref());
+fn metadata_resource_version(r: &ClusterRole, out: &mut Series<'_>) {
+    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -128,13 +129,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version_family), "");
+        assert_eq!(render(&r, metadata_resource_version), "");
         let r: ClusterRole = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version_family),
+            render(&r, metadata_resource_version),
             "m{clusterrole=\"r\"} 123456\n"
         );
     }

@@ -10,8 +10,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::ingress::metadata_resource_version;
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default,
+    resource_version_sample,
+};
+use super::rbac::{RoleRef, role_ref_info_sample};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -36,16 +39,6 @@ crate::impl_object!(
     kind = "ClusterRoleBinding",
     plural = "clusterrolebindings"
 );
-
-/// `roleRef`, lean.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct RoleRef {
-    /// `Role` or `ClusterRole`.
-    pub kind: Option<String>,
-    /// The role's name.
-    pub name: Option<String>,
-}
 
 // ===== family table =====
 
@@ -86,7 +79,7 @@ pub static KIND: Kind<ClusterRoleBinding> = Kind {
             "kube_clusterrolebinding_metadata_resource_version",
             "The cluster role binding object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version_family,
+            metadata_resource_version,
         ),
     ],
 };
@@ -114,13 +107,7 @@ fn labels(r: &ClusterRoleBinding, out: &mut Series<'_>) {
 /// `kube_clusterrolebinding_info` in `clusterRoleBindingMetricFamilies`: one sample with
 /// `roleref_kind`, `roleref_name`.
 fn info(r: &ClusterRoleBinding, out: &mut Series<'_>) {
-    out.sample(
-        [
-            ("roleref_kind", r.role_ref.kind.as_deref().unwrap_or("")),
-            ("roleref_name", r.role_ref.name.as_deref().unwrap_or("")),
-        ],
-        1.0,
-    );
+    role_ref_info_sample(out, &r.role_ref);
 }
 
 /// `kube_clusterrolebinding_created`: nothing when unset (Go's zero time).
@@ -130,8 +117,8 @@ fn created(r: &ClusterRoleBinding, out: &mut Series<'_>) {
 
 /// `kube_clusterrolebinding_metadata_resource_version` (`resourceVersionMetric`): nothing when the
 /// resource version is not a number.
-fn metadata_resource_version_family(r: &ClusterRoleBinding, out: &mut Series<'_>) {
-    metadata_resource_version(out, r.metadata.resource_version.as_deref());
+fn metadata_resource_version(r: &ClusterRoleBinding, out: &mut Series<'_>) {
+    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -153,13 +140,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version_family), "");
+        assert_eq!(render(&r, metadata_resource_version), "");
         let r: ClusterRoleBinding = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version_family),
+            render(&r, metadata_resource_version),
             "m{clusterrolebinding=\"r\"} 123456\n"
         );
     }

@@ -1,6 +1,6 @@
-//! Shapes that recur across kinds: booleans, timestamps, condition state sets, Kubernetes
-//! label maps turned into Prometheus labels, resource quantities, IP families, and the serde
-//! helpers the lean decode types share.
+//! Shapes that recur across kinds: booleans, timestamps, condition state sets, owner references,
+//! resource versions, Kubernetes label maps turned into Prometheus labels, resource quantities,
+//! IP families, and the serde helpers the lean decode types share.
 //!
 //! Each helper reproduces a named kube-state-metrics function (`internal/store/utils.go`),
 //! apimachinery behaviour (`resource.Quantity`, `metav1.Time`) or Go library behaviour, so every
@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use serde::{Deserialize, Deserializer};
 
 use crate::exposition::{KeyAllowlist, RenderContext, Series, sanitize_label_name};
@@ -68,10 +68,58 @@ pub const CONDITION_STATUSES: [(&str, &str); 3] =
 /// `addConditionMetrics`: one sample per condition status (`true`, `false`, `unknown`), 1 for
 /// the one equal to `status`, after the caller's `labels`; the status label is always last.
 pub fn condition_samples(out: &mut Series<'_>, labels: &[(&str, &str)], status: &str) {
+    condition_samples_as(out, labels, "status", status);
+}
+
+/// [`condition_samples`] with the status label named `status_label`: job.go and pod.go call
+/// `addConditionMetrics` and rename its label to `condition`.
+pub fn condition_samples_as(
+    out: &mut Series<'_>,
+    labels: &[(&str, &str)],
+    status_label: &str,
+    status: &str,
+) {
     for (k8s, label) in CONDITION_STATUSES {
         out.sample(
-            labels.iter().copied().chain([("status", label)]),
+            labels.iter().copied().chain([(status_label, label)]),
             bool_value(status == k8s),
+        );
+    }
+}
+
+// ===== owner references =====
+
+/// The `_owner` shape of pods, jobs, replica sets, replication controllers and secrets
+/// (`createPodOwnerFamilyGenerator` and its twins): `owner_kind`, `owner_name`,
+/// `owner_is_controller` (`strconv.FormatBool`, `false` when `controller` is unset) per owner
+/// reference, in metadata order; one sample with all three empty when there is none (KSM 1.x
+/// wrote `<none>`, 2.x writes empty values, as replicaset_test.go expects).
+pub fn owner_samples(out: &mut Series<'_>, owners: Option<&[OwnerReference]>) {
+    let owners = owners.unwrap_or_default();
+    if owners.is_empty() {
+        out.sample(
+            [
+                ("owner_kind", ""),
+                ("owner_name", ""),
+                ("owner_is_controller", ""),
+            ],
+            1.0,
+        );
+        return;
+    }
+    for o in owners {
+        let is_controller = if o.controller == Some(true) {
+            "true"
+        } else {
+            "false"
+        };
+        out.sample(
+            [
+                ("owner_kind", o.kind.as_str()),
+                ("owner_name", o.name.as_str()),
+                ("owner_is_controller", is_controller),
+            ],
+            1.0,
         );
     }
 }
@@ -159,6 +207,98 @@ fn allowlisted_map_sample(
     }
     let pairs = kube_map_labels(prefix, map, allow);
     out.sample(pairs, 1.0);
+}
+
+// ===== resource version =====
+
+/// KSM's `resourceVersionMetric` (`internal/store/utils.go`): one sample whose value is the
+/// resourceVersion read by Go's `strconv.ParseFloat` ([`go_parse_float`]), nothing when it does
+/// not parse (or is unset, which Go sees as `""`). Every `_metadata_resource_version` family is
+/// this shape.
+pub fn resource_version_sample(out: &mut Series<'_>, resource_version: Option<&str>) {
+    if let Some(v) = go_parse_float(resource_version.unwrap_or("")) {
+        out.value(v);
+    }
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for the inputs a resourceVersion can hold, `None` where Go
+/// returns an error:
+/// - decimal literals with optional sign, fraction and exponent (`10596`, `-1.5e3`, `.5`, `1.`),
+///   with `_` allowed only between digits as Go's `underscoreOK` rules (`1_000`);
+/// - `inf`, `infinity` with an optional sign and `nan` without one, in any case;
+/// - a finite literal too large for an `f64` is an error in Go (`ErrRange`), so `None` here.
+///
+/// Deliberate difference: Go also reads hexadecimal floats (`0x1p-2`); they are `None` here.
+/// The apiserver's resourceVersions are decimal etcd revisions, so no real object has one.
+pub fn go_parse_float(s: &str) -> Option<f64> {
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let negative = s.starts_with('-');
+    // Go's `special`: the whole string must be the word, and `nan` takes no sign.
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if s.eq_ignore_ascii_case("nan") {
+        return Some(f64::NAN);
+    }
+    if !is_go_decimal_literal(unsigned) {
+        return None;
+    }
+    let digits: String = s.chars().filter(|&c| c != '_').collect();
+    // The grammar is checked above, so Rust's correctly rounded parser sees a plain decimal.
+    let v: f64 = digits.parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// `[digits][.digits][(e|E)[sign]digits]` with at least one mantissa digit and, when `_` occurs,
+/// every `_` between two digits (Go's `underscoreOK`: a `.` or `e` next to `_` is refused).
+fn is_go_decimal_literal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits_at = |mut i: usize| {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+        (i, i > start)
+    };
+    let (after_int, int_digits) = digits_at(i);
+    i = after_int;
+    let mut frac_digits = false;
+    if i < b.len() && b[i] == b'.' {
+        let (after_frac, any) = digits_at(i + 1);
+        i = after_frac;
+        frac_digits = any;
+    }
+    let mantissa = &s[..i];
+    if !(int_digits || frac_digits) || !mantissa.bytes().any(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        // Go requires a digit right after the exponent sign.
+        if i >= b.len() || !b[i].is_ascii_digit() {
+            return false;
+        }
+        i = digits_at(i).0;
+    }
+    i == b.len() && underscores_ok(s)
+}
+
+/// Go's `underscoreOK` for a sign-less decimal literal: each `_` follows a digit and is
+/// followed by one.
+fn underscores_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'_'
+            || (i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    })
 }
 
 // ===== resource quantities =====
@@ -404,6 +544,27 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A quantity as it stands on the wire: a string, or the bare number apimachinery's
+/// `Quantity.UnmarshalJSON` also accepts (a YAML fixture turned into JSON makes `cpu: 1` one).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawQuantity {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl RawQuantity {
+    /// The quantity's text; a number is kept as its text.
+    fn into_text(self) -> String {
+        match self {
+            RawQuantity::Text(s) => s,
+            RawQuantity::Int(i) => i.to_string(),
+            RawQuantity::Float(f) => f.to_string(),
+        }
+    }
+}
+
 /// `deserialize_with` for a `ResourceList` (resource name → quantity text). Quantities are
 /// strings on the wire, but apimachinery's `Quantity.UnmarshalJSON` also accepts a bare number,
 /// and a YAML fixture turned into JSON makes `cpu: 1` or `pods: 110` one; numbers are kept as
@@ -412,26 +573,21 @@ where
 /// # Errors
 /// Fails when the list is not a map, or a value is neither a string nor a number.
 pub fn quantity_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(i64),
-        Float(f64),
-    }
-    let raw: Option<BTreeMap<String, Raw>> = Option::deserialize(d)?;
+    let raw: Option<BTreeMap<String, RawQuantity>> = Option::deserialize(d)?;
     Ok(raw
         .unwrap_or_default()
         .into_iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Raw::Text(s) => s,
-                Raw::Int(i) => i.to_string(),
-                Raw::Float(f) => f.to_string(),
-            };
-            (k, text)
-        })
+        .map(|(k, v)| (k, v.into_text()))
         .collect())
+}
+
+/// `deserialize_with` for an optional quantity: its text, with a bare JSON number kept as its
+/// text (apimachinery accepts both); null reads as unset.
+///
+/// # Errors
+/// Fails when a present, non-null value is neither a string nor a number.
+pub fn quantity_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<RawQuantity>::deserialize(d)?.map(RawQuantity::into_text))
 }
 
 #[cfg(test)]
@@ -507,6 +663,81 @@ mod tests {
             render(&ctx, |out| nonzero_timestamp_sample(out, Some(&set))),
             "m{obj=\"o\"} 1.501777018e+09\n"
         );
+    }
+
+    #[test]
+    fn resource_versions_parse_like_go_parse_float() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("10596", Some(10596.0)),
+            ("000000", Some(0.0)),
+            ("0", Some(0.0)),
+            ("+7", Some(7.0)),
+            ("-7", Some(-7.0)),
+            ("1.5", Some(1.5)),
+            (".5", Some(0.5)),
+            ("5.", Some(5.0)),
+            ("1e3", Some(1000.0)),
+            ("1E+3", Some(1000.0)),
+            ("2e-3", Some(0.002)),
+            ("1_000", Some(1000.0)),
+            ("1_0.2_5e1_0", Some(10.25e10)),
+            ("18446744073709551615", Some(18_446_744_073_709_551_615.0)),
+            ("1e-400", Some(0.0)),
+            ("Inf", Some(f64::INFINITY)),
+            ("-infinity", Some(f64::NEG_INFINITY)),
+            ("123456B", None),
+            ("BBBBB", None),
+            ("", None),
+            ("-", None),
+            (".", None),
+            ("e5", None),
+            ("1e", None),
+            ("1e+", None),
+            ("1e_5", None),
+            ("_1", None),
+            ("1_", None),
+            ("1__0", None),
+            ("1_.5", None),
+            ("1._5", None),
+            ("1e400", None),
+            ("infin", None),
+            ("+nan", None),
+            ("0x1p4", None),
+            (" 1", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(go_parse_float(s), *want, "parsing {s:?}");
+        }
+        assert!(go_parse_float("NaN").unwrap().is_nan());
+        assert!(go_parse_float("nan").unwrap().is_nan());
+    }
+
+    #[test]
+    fn resource_versions_read_as_the_ingress_and_cronjob_copies_read_them() {
+        // The asserts of the copies this helper replaced (ingress.rs, cronjob.rs).
+        assert_eq!(go_parse_float("000000"), Some(0.0));
+        assert_eq!(go_parse_float("123456"), Some(123456.0));
+        assert_eq!(go_parse_float("11111"), Some(11111.0));
+        assert_eq!(go_parse_float("1e3"), Some(1000.0));
+        assert_eq!(go_parse_float("abcdef"), None);
+        assert_eq!(go_parse_float("abc"), None);
+        assert_eq!(go_parse_float(""), None);
+        assert_eq!(go_parse_float("1e400"), None);
+        assert_eq!(go_parse_float("+Inf"), Some(f64::INFINITY));
+    }
+
+    #[test]
+    fn resource_version_sample_renders_only_when_numeric() {
+        let ctx = RenderContext::default();
+        assert_eq!(
+            render(&ctx, |out| resource_version_sample(out, Some("10596"))),
+            "m{obj=\"o\"} 10596\n"
+        );
+        assert_eq!(
+            render(&ctx, |out| resource_version_sample(out, Some("BBBBB"))),
+            ""
+        );
+        assert_eq!(render(&ctx, |out| resource_version_sample(out, None)), "");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::de::IgnoredAny;
 
 use super::common::{
     annotations_sample, bool_value, is_go_zero, labels_sample, nonzero_timestamp_sample,
-    null_as_default, timestamp,
+    null_as_default, resource_version_sample, timestamp,
 };
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
@@ -309,14 +309,7 @@ fn schedule_invalid(c: &CronJob, out: &mut Series<'_>) {
 /// The `kube_cronjob_metadata_resource_version` generator (`resourceVersionMetric`): the
 /// resource version when it reads as a number, else nothing.
 fn metadata_resource_version(c: &CronJob, out: &mut Series<'_>) {
-    if let Some(v) = c
-        .metadata
-        .resource_version
-        .as_deref()
-        .and_then(go_parse_float)
-    {
-        out.value(v);
-    }
+    resource_version_sample(out, c.metadata.resource_version.as_deref());
 }
 
 /// The `kube_cronjob_spec_successful_job_history_limit` generator: nothing when unset.
@@ -342,17 +335,6 @@ fn parse_schedule(c: &CronJob) -> Result<schedule::Schedule, String> {
         Some(tz) => schedule::parse(&format!("CRON_TZ={tz} {}", c.spec.schedule)),
         None => schedule::parse(&c.spec.schedule),
     }
-}
-
-/// Go's `strconv.ParseFloat(s, 64)` for the decimal forms a resource version takes: `None`
-/// where Go returns an error, including out-of-range values that Rust would read as infinity.
-/// (Go's hexadecimal floats are not accepted; no apiserver writes them.)
-fn go_parse_float(s: &str) -> Option<f64> {
-    let v: f64 = s.parse().ok()?;
-    if v.is_infinite() && !s.to_ascii_lowercase().contains("inf") {
-        return None;
-    }
-    Some(v)
 }
 
 #[cfg(test)]
@@ -443,15 +425,5 @@ mod tests {
             render(&c, info),
             "m{namespace=\"ns\",cronjob=\"c\",schedule=\"@daily\",concurrency_policy=\"Forbid\",timezone=\"local\"} 1\n"
         );
-    }
-
-    #[test]
-    fn resource_versions_read_like_go_parse_float() {
-        assert_eq!(go_parse_float("11111"), Some(11111.0));
-        assert_eq!(go_parse_float("1e3"), Some(1000.0));
-        assert_eq!(go_parse_float("abc"), None);
-        assert_eq!(go_parse_float(""), None);
-        assert_eq!(go_parse_float("1e400"), None);
-        assert_eq!(go_parse_float("+Inf"), Some(f64::INFINITY));
     }
 }

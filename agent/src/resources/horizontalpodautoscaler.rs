@@ -10,11 +10,11 @@
 //! `utilization`, `average` in that order, which changes line order only.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::common::{
     Quantity, annotations_sample, condition_samples, convert_value_to_float64, labels_sample,
-    nonzero_timestamp_sample, null_as_default,
+    nonzero_timestamp_sample, null_as_default, quantity_text,
 };
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
@@ -215,23 +215,6 @@ pub struct HpaCondition {
     pub type_: Option<String>,
     /// `True`, `False` or `Unknown`.
     pub status: Option<String>,
-}
-
-/// `deserialize_with` for an optional quantity: its text, with a bare JSON number kept as its
-/// text (apimachinery accepts both); null reads as unset.
-fn quantity_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Int(i64),
-        Float(f64),
-    }
-    Ok(Option::<Raw>::deserialize(d)?.map(|raw| match raw {
-        Raw::Text(s) => s,
-        Raw::Int(i) => i.to_string(),
-        Raw::Float(f) => f.to_string(),
-    }))
 }
 
 // ===== family table =====

@@ -4,14 +4,14 @@
 //!
 //! Every family is a pure function of one decoded [`Ingress`]; the identity labels `namespace`,
 //! `ingress` are put in front by the writer, as `wrapIngressFunc` does. See [`KIND`].
-//!
-//! This file also holds [`metadata_resource_version`], KSM's `resourceVersionMetric`, which the
-//! other kinds of the networking/RBAC/admission group share.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default,
+    resource_version_sample,
+};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -174,7 +174,7 @@ pub static KIND: Kind<Ingress> = Kind {
             "kube_ingress_metadata_resource_version",
             "The ingress object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version_family,
+            metadata_resource_version,
         ),
         Family::stable(
             "kube_ingress_path",
@@ -232,9 +232,10 @@ fn created(i: &Ingress, out: &mut Series<'_>) {
     nonzero_timestamp_sample(out, i.metadata.creation_timestamp.as_ref());
 }
 
-/// `kube_ingress_metadata_resource_version`: see [`metadata_resource_version`].
-fn metadata_resource_version_family(i: &Ingress, out: &mut Series<'_>) {
-    metadata_resource_version(out, i.metadata.resource_version.as_deref());
+/// `kube_ingress_metadata_resource_version` (`resourceVersionMetric`): nothing when the resource
+/// version is not a number.
+fn metadata_resource_version(i: &Ingress, out: &mut Series<'_>) {
+    resource_version_sample(out, i.metadata.resource_version.as_deref());
 }
 
 /// `kube_ingress_path`: one sample per path of every rule that has `http`, in spec order.
@@ -293,33 +294,6 @@ fn tls(i: &Ingress, out: &mut Series<'_>) {
     }
 }
 
-// ===== helpers shared by this group's kinds =====
-
-/// KSM's `resourceVersionMetric` (`internal/store/utils.go`): one sample whose value is the
-/// resource version parsed as a float (Go's `strconv.ParseFloat`), nothing when it does not parse.
-///
-/// Shared by the ingress, RBAC and webhook-configuration kinds.
-/// NOTE: Go rejects out-of-range numbers (`1e400`) where Rust yields infinity, so an infinite
-/// result counts only when spelled as infinity; Go's hexadecimal floats (`0x1p3`) are not read.
-/// The apiserver only ever sends decimal integers.
-pub(crate) fn metadata_resource_version(out: &mut Series<'_>, rv: Option<&str>) {
-    if let Some(v) = rv.and_then(parse_go_float) {
-        out.value(v);
-    }
-}
-
-/// `strconv.ParseFloat(s, 64)` for the decimal and special-value syntax.
-fn parse_go_float(s: &str) -> Option<f64> {
-    let v: f64 = s.parse().ok()?;
-    if v.is_infinite() {
-        let unsigned = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
-        if unsigned != "inf" && unsigned != "infinity" {
-            return None;
-        }
-    }
-    Some(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,16 +337,5 @@ mod tests {
             "m{namespace=\"n\",ingress=\"i\",host=\"a\",path=\"/\",path_type=\"\",\
              service_name=\"s\",service_port=\"0\"} 1\n"
         );
-    }
-
-    #[test]
-    fn resource_versions_parse_like_go_parse_float() {
-        assert_eq!(parse_go_float("000000"), Some(0.0));
-        assert_eq!(parse_go_float("123456"), Some(123456.0));
-        assert_eq!(parse_go_float("1e3"), Some(1000.0));
-        assert_eq!(parse_go_float("abcdef"), None);
-        assert_eq!(parse_go_float(""), None);
-        assert_eq!(parse_go_float("1e400"), None);
-        assert_eq!(parse_go_float("+Inf"), Some(f64::INFINITY));
     }
 }

@@ -9,8 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::Deserialize;
 
 use super::common::{
-    CONDITION_STATUSES, annotations_sample, bool_value, labels_sample, nonzero_timestamp_sample,
-    null_as_default, timestamp,
+    annotations_sample, bool_value, condition_samples_as, labels_sample, nonzero_timestamp_sample,
+    null_as_default, owner_samples, timestamp,
 };
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
@@ -344,33 +344,7 @@ fn status_suspended(j: &Job, out: &mut Series<'_>) {
 /// The `kube_job_owner` generator: one sample per owner reference (`owner_is_controller` is
 /// `false` when unset), or one sample of empty labels when there is none.
 fn owner(j: &Job, out: &mut Series<'_>) {
-    let owners = j.metadata.owner_references.as_deref().unwrap_or_default();
-    if owners.is_empty() {
-        out.sample(
-            [
-                ("owner_kind", ""),
-                ("owner_name", ""),
-                ("owner_is_controller", ""),
-            ],
-            1.0,
-        );
-        return;
-    }
-    for o in owners {
-        let controller = if o.controller == Some(true) {
-            "true"
-        } else {
-            "false"
-        };
-        out.sample(
-            [
-                ("owner_kind", o.kind.as_str()),
-                ("owner_name", o.name.as_str()),
-                ("owner_is_controller", controller),
-            ],
-            1.0,
-        );
-    }
+    owner_samples(out, j.metadata.owner_references.as_deref());
 }
 
 // ===== helpers =====
@@ -380,10 +354,7 @@ fn owner(j: &Job, out: &mut Series<'_>) {
 /// the status label for these two families).
 fn condition_state_samples(j: &Job, type_: &str, out: &mut Series<'_>) {
     for c in j.status.conditions.iter().filter(|c| c.is(type_)) {
-        let status = c.status.as_deref().unwrap_or("");
-        for (k8s, label) in CONDITION_STATUSES {
-            out.sample([("condition", label)], bool_value(status == k8s));
-        }
+        condition_samples_as(out, &[], "condition", c.status.as_deref().unwrap_or(""));
     }
 }
 

@@ -5,7 +5,10 @@
 //! Nothing here does I/O, reads the clock or the environment, or spawns: a family function is
 //! a pure function from a decoded object to samples. See [`Kind::render`].
 
+// Helpers shared by several kinds (no kind of their own).
+pub mod admission;
 pub mod common;
+pub mod rbac;
 
 // Node scope.
 pub mod node;

@@ -11,8 +11,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{nonzero_timestamp_sample, null_as_default};
-use super::ingress::metadata_resource_version;
+use super::admission::{Webhook, webhook_clientconfig_service_samples};
+use super::common::{nonzero_timestamp_sample, null_as_default, resource_version_sample};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -38,35 +38,6 @@ crate::impl_object!(
     kind = "MutatingWebhookConfiguration",
     plural = "mutatingwebhookconfigurations"
 );
-
-/// One `webhooks[]` entry, lean.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Webhook {
-    /// The webhook's qualified name (`pod-policy.example.com`).
-    pub name: Option<String>,
-    /// How the apiserver reaches the webhook.
-    #[serde(deserialize_with = "null_as_default")]
-    pub client_config: ClientConfig,
-}
-
-/// `webhooks[].clientConfig`, lean: the URL form is not read.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct ClientConfig {
-    /// The in-cluster service, when the webhook is reached through one.
-    pub service: Option<ServiceReference>,
-}
-
-/// `webhooks[].clientConfig.service`, lean.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct ServiceReference {
-    /// Service name.
-    pub name: Option<String>,
-    /// Service namespace.
-    pub namespace: Option<String>,
-}
 
 // ===== family table =====
 
@@ -95,7 +66,7 @@ pub static KIND: Kind<MutatingWebhookConfiguration> = Kind {
             "kube_mutatingwebhookconfiguration_metadata_resource_version",
             "The mutating webhook configuration's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version_family,
+            metadata_resource_version,
         ),
         Family::experimental(
             "kube_mutatingwebhookconfiguration_webhook_clientconfig_service",
@@ -132,31 +103,15 @@ fn created(w: &MutatingWebhookConfiguration, out: &mut Series<'_>) {
 
 /// `kube_mutatingwebhookconfiguration_metadata_resource_version` (`resourceVersionMetric`): nothing
 /// when the resource version is not a number.
-fn metadata_resource_version_family(w: &MutatingWebhookConfiguration, out: &mut Series<'_>) {
-    metadata_resource_version(out, w.metadata.resource_version.as_deref());
+fn metadata_resource_version(w: &MutatingWebhookConfiguration, out: &mut Series<'_>) {
+    resource_version_sample(out, w.metadata.resource_version.as_deref());
 }
 
 /// `kube_mutatingwebhookconfiguration_webhook_clientconfig_service`: `webhook_name`,
 /// `service_name`, `service_namespace`, one sample per webhook in configuration order; the service
 /// labels are empty when the webhook is reached by URL.
 fn webhook_clientconfig_service(w: &MutatingWebhookConfiguration, out: &mut Series<'_>) {
-    for hook in &w.webhooks {
-        let svc = hook.client_config.service.as_ref();
-        out.sample(
-            [
-                ("webhook_name", hook.name.as_deref().unwrap_or("")),
-                (
-                    "service_name",
-                    svc.and_then(|s| s.name.as_deref()).unwrap_or(""),
-                ),
-                (
-                    "service_namespace",
-                    svc.and_then(|s| s.namespace.as_deref()).unwrap_or(""),
-                ),
-            ],
-            1.0,
-        );
-    }
+    webhook_clientconfig_service_samples(out, &w.webhooks);
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default, owner_samples,
+};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -206,7 +208,7 @@ fn metadata_generation(r: &ReplicaSet, out: &mut Series<'_>) {
 
 /// `kube_replicaset_owner`: see [`owner_samples`].
 fn owner(r: &ReplicaSet, out: &mut Series<'_>) {
-    owner_samples(&r.metadata, out);
+    owner_samples(out, r.metadata.owner_references.as_deref());
 }
 
 /// `kube_replicaset_annotations`: nothing when the allowlist is empty, else one sample.
@@ -217,42 +219,6 @@ fn annotations(r: &ReplicaSet, out: &mut Series<'_>) {
 /// `kube_replicaset_labels`: nothing when the allowlist is empty, else one sample.
 fn labels(r: &ReplicaSet, out: &mut Series<'_>) {
     labels_sample(out, r.metadata.labels.as_ref());
-}
-
-// ===== helpers =====
-
-/// The `_owner` shape of replica sets and replication controllers: `owner_kind`, `owner_name`,
-/// `owner_is_controller` (`strconv.FormatBool`, `false` when `controller` is unset) per owner
-/// reference, in metadata order; one sample with all three empty when there is none (KSM 1.x
-/// wrote `<none>`, 2.x writes empty values, as replicaset_test.go expects).
-pub(crate) fn owner_samples(meta: &ObjectMeta, out: &mut Series<'_>) {
-    let owners = meta.owner_references.as_deref().unwrap_or(&[]);
-    if owners.is_empty() {
-        out.sample(
-            [
-                ("owner_kind", ""),
-                ("owner_name", ""),
-                ("owner_is_controller", ""),
-            ],
-            1.0,
-        );
-        return;
-    }
-    for o in owners {
-        let is_controller = if o.controller == Some(true) {
-            "true"
-        } else {
-            "false"
-        };
-        out.sample(
-            [
-                ("owner_kind", o.kind.as_str()),
-                ("owner_name", o.name.as_str()),
-                ("owner_is_controller", is_controller),
-            ],
-            1.0,
-        );
-    }
 }
 
 #[cfg(test)]

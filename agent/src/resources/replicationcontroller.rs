@@ -10,8 +10,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{nonzero_timestamp_sample, null_as_default};
-use super::replicaset::owner_samples;
+use super::common::{nonzero_timestamp_sample, null_as_default, owner_samples};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -193,9 +192,9 @@ fn metadata_generation(r: &ReplicationController, out: &mut Series<'_>) {
     out.value(r.metadata.generation.unwrap_or(0) as f64);
 }
 
-/// `kube_replicationcontroller_owner`: the replica set's owner shape, see [`owner_samples`].
+/// `kube_replicationcontroller_owner`: see [`owner_samples`].
 fn owner(r: &ReplicationController, out: &mut Series<'_>) {
-    owner_samples(&r.metadata, out);
+    owner_samples(out, r.metadata.owner_references.as_deref());
 }
 
 #[cfg(test)]

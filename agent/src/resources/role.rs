@@ -8,8 +8,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample};
-use super::ingress::metadata_resource_version;
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, resource_version_sample,
+};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -71,7 +72,7 @@ pub static KIND: Kind<Role> = Kind {
             "kube_role_metadata_resource_version",
             "The role object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version_family,
+            metadata_resource_version,
         ),
     ],
 };
@@ -108,8 +109,8 @@ fn created(r: &Role, out: &mut Series<'_>) {
 
 /// `kube_role_metadata_resource_version` (`resourceVersionMetric`): nothing when the resource
 /// version is not a number.
-fn metadata_resource_version_family(r: &Role, out: &mut Series<'_>) {
-    metadata_resource_version(out, r.metadata.resource_version.as_deref());
+fn metadata_resource_version(r: &Role, out: &mut Series<'_>) {
+    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -131,13 +132,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version_family), "");
+        assert_eq!(render(&r, metadata_resource_version), "");
         let r: Role = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version_family),
+            render(&r, metadata_resource_version),
             "m{namespace=\"ns\",role=\"r\"} 123456\n"
         );
     }

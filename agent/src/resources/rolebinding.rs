@@ -8,8 +8,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::ingress::metadata_resource_version;
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default,
+    resource_version_sample,
+};
+use super::rbac::{RoleRef, role_ref_info_sample};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -34,16 +37,6 @@ crate::impl_object!(
     kind = "RoleBinding",
     plural = "rolebindings"
 );
-
-/// `roleRef`, lean.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct RoleRef {
-    /// `Role` or `ClusterRole`.
-    pub kind: Option<String>,
-    /// The role's name.
-    pub name: Option<String>,
-}
 
 // ===== family table =====
 
@@ -84,7 +77,7 @@ pub static KIND: Kind<RoleBinding> = Kind {
             "kube_rolebinding_metadata_resource_version",
             "The role binding object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version_family,
+            metadata_resource_version,
         ),
     ],
 };
@@ -112,13 +105,7 @@ fn labels(r: &RoleBinding, out: &mut Series<'_>) {
 /// `kube_rolebinding_info` in `roleBindingMetricFamilies`: one sample with `roleref_kind`,
 /// `roleref_name`.
 fn info(r: &RoleBinding, out: &mut Series<'_>) {
-    out.sample(
-        [
-            ("roleref_kind", r.role_ref.kind.as_deref().unwrap_or("")),
-            ("roleref_name", r.role_ref.name.as_deref().unwrap_or("")),
-        ],
-        1.0,
-    );
+    role_ref_info_sample(out, &r.role_ref);
 }
 
 /// `kube_rolebinding_created`: nothing when unset (Go's zero time).
@@ -128,8 +115,8 @@ fn created(r: &RoleBinding, out: &mut Series<'_>) {
 
 /// `kube_rolebinding_metadata_resource_version` (`resourceVersionMetric`): nothing when the
 /// resource version is not a number.
-fn metadata_resource_version_family(r: &RoleBinding, out: &mut Series<'_>) {
-    metadata_resource_version(out, r.metadata.resource_version.as_deref());
+fn metadata_resource_version(r: &RoleBinding, out: &mut Series<'_>) {
+    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -151,13 +138,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version_family), "");
+        assert_eq!(render(&r, metadata_resource_version), "");
         let r: RoleBinding = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version_family),
+            render(&r, metadata_resource_version),
             "m{namespace=\"ns\",rolebinding=\"r\"} 123456\n"
         );
     }

@@ -10,8 +10,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample};
-use super::configmap::resource_version_sample;
+use super::common::{
+    annotations_sample, labels_sample, nonzero_timestamp_sample, owner_samples,
+    resource_version_sample,
+};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
@@ -137,33 +139,7 @@ fn metadata_resource_version(s: &Secret, out: &mut Series<'_>) {
 /// `false` when the reference does not say; a Secret without owners gets one series whose three
 /// owner labels are empty.
 fn owner(s: &Secret, out: &mut Series<'_>) {
-    let owners = s.metadata.owner_references.as_deref().unwrap_or(&[]);
-    if owners.is_empty() {
-        out.sample(
-            [
-                ("owner_kind", ""),
-                ("owner_name", ""),
-                ("owner_is_controller", ""),
-            ],
-            1.0,
-        );
-        return;
-    }
-    for o in owners {
-        let controller = if o.controller.unwrap_or(false) {
-            "true"
-        } else {
-            "false"
-        };
-        out.sample(
-            [
-                ("owner_kind", o.kind.as_str()),
-                ("owner_name", o.name.as_str()),
-                ("owner_is_controller", controller),
-            ],
-            1.0,
-        );
-    }
+    owner_samples(out, s.metadata.owner_references.as_deref());
 }
 
 #[cfg(test)]

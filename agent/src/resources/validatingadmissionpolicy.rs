@@ -11,6 +11,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
+use super::admission::{ParamKind, param_kind_labels};
 use super::common::{nonzero_timestamp_sample, null_as_default};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
@@ -46,16 +47,6 @@ pub struct PolicySpec {
     pub param_kind: Option<ParamKind>,
     /// `Fail` or `Ignore`.
     pub failure_policy: Option<String>,
-}
-
-/// `spec.paramKind`.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ParamKind {
-    /// `group/version` of the parameter resources.
-    pub api_version: Option<String>,
-    /// Their kind.
-    pub kind: Option<String>,
 }
 
 // ===== family table =====
@@ -100,22 +91,13 @@ fn identity(p: &ValidatingAdmissionPolicy) -> Identity {
 /// `kube_validatingadmissionpolicy_info` in `validatingAdmissionPolicyMetricFamilies`: one sample
 /// with `param_api_version`, `param_kind`, `failure_policy`, empty when unset.
 fn info(p: &ValidatingAdmissionPolicy, out: &mut Series<'_>) {
-    let param = p.spec.param_kind.as_ref();
     out.sample(
-        [
-            (
-                "param_api_version",
-                param.and_then(|k| k.api_version.as_deref()).unwrap_or(""),
-            ),
-            (
-                "param_kind",
-                param.and_then(|k| k.kind.as_deref()).unwrap_or(""),
-            ),
-            (
+        param_kind_labels(p.spec.param_kind.as_ref())
+            .into_iter()
+            .chain([(
                 "failure_policy",
                 p.spec.failure_policy.as_deref().unwrap_or(""),
-            ),
-        ],
+            )]),
         1.0,
     );
 }

@@ -12,6 +12,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
+use super::admission::{ParamRef, policy_binding_info_sample};
 use super::common::{nonzero_timestamp_sample, null_as_default};
 use super::{Family, Kind, Scope};
 use crate::decode::lean_meta;
@@ -50,18 +51,6 @@ pub struct BindingSpec {
     /// `Deny`, `Warn`, `Audit`, in spec order.
     #[serde(deserialize_with = "null_as_default")]
     pub validation_actions: Vec<String>,
-}
-
-/// `spec.paramRef`, lean (the selector form is not read).
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ParamRef {
-    /// The parameter resource's name.
-    pub name: Option<String>,
-    /// Its namespace.
-    pub namespace: Option<String>,
-    /// `Allow` or `Deny`.
-    pub parameter_not_found_action: Option<String>,
 }
 
 // ===== family table =====
@@ -114,19 +103,10 @@ fn identity(b: &ValidatingAdmissionPolicyBinding) -> Identity {
 /// `validatingAdmissionPolicyBindingMetricFamilies`: one sample with `policy_name`, `param_name`,
 /// `param_namespace`, `param_not_found_action`, empty when unset.
 fn info(b: &ValidatingAdmissionPolicyBinding, out: &mut Series<'_>) {
-    let param = b.spec.param_ref.as_ref();
-    let field = |f: fn(&ParamRef) -> Option<&str>| param.and_then(f).unwrap_or("");
-    out.sample(
-        [
-            ("policy_name", b.spec.policy_name.as_deref().unwrap_or("")),
-            ("param_name", field(|r| r.name.as_deref())),
-            ("param_namespace", field(|r| r.namespace.as_deref())),
-            (
-                "param_not_found_action",
-                field(|r| r.parameter_not_found_action.as_deref()),
-            ),
-        ],
-        1.0,
+    policy_binding_info_sample(
+        out,
+        b.spec.policy_name.as_deref(),
+        b.spec.param_ref.as_ref(),
     );
 }
 

@@ -25,8 +25,8 @@ pub use decode::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::common::{
-    CONDITION_STATUSES, Quantity, annotations_sample, bool_value, convert_value_to_float64,
-    ip_family, kube_map_labels, labels_sample, nonzero_timestamp_sample, timestamp,
+    Quantity, annotations_sample, bool_value, condition_samples_as, convert_value_to_float64,
+    ip_family, kube_map_labels, labels_sample, nonzero_timestamp_sample, owner_samples, timestamp,
     unix_or_go_zero,
 };
 use super::{Family, Kind, Scope};
@@ -538,24 +538,7 @@ fn overhead_memory_bytes(p: &Pod, out: &mut Series<'_>) {
 /// `createPodOwnerFamilyGenerator`: one series per owner reference; a pod without owners gets a
 /// single series whose three owner labels are empty (KSM 1.x used `<none>`, 2.x does not).
 fn owner(p: &Pod, out: &mut Series<'_>) {
-    let owners = p.metadata.owner_references.as_deref().unwrap_or(&[]);
-    if owners.is_empty() {
-        out.sample(OWNER_PLACEHOLDER, 1.0);
-        return;
-    }
-    for o in owners {
-        out.sample(
-            [
-                ("owner_kind", o.kind.as_str()),
-                ("owner_name", o.name.as_str()),
-                (
-                    "owner_is_controller",
-                    go_bool(o.controller.unwrap_or(false)),
-                ),
-            ],
-            1.0,
-        );
-    }
+    owner_samples(out, p.metadata.owner_references.as_deref());
 }
 
 /// `createPodRestartPolicyFamilyGenerator`: always one series, `type` empty when unset.
@@ -757,13 +740,6 @@ fn resourceclaim_info(p: &Pod, out: &mut Series<'_>) {
 
 // ===== helpers =====
 
-/// The owner labels of a pod without owner references.
-const OWNER_PLACEHOLDER: [(&str, &str); 3] = [
-    ("owner_kind", ""),
-    ("owner_name", ""),
-    ("owner_is_controller", ""),
-];
-
 /// `v1.PodPhase` values, in KSM's order.
 const POD_PHASES: [&str; 5] = ["Pending", "Succeeded", "Failed", "Unknown", "Running"];
 
@@ -855,10 +831,7 @@ fn conditions_of<'a>(p: &'a Pod, type_: &'a str) -> impl Iterator<Item = &'a Pod
 /// `addConditionMetrics` with pod.go's label name: `condition` = `true`, `false`, `unknown`.
 fn condition_state_samples(p: &Pod, type_: &str, out: &mut Series<'_>) {
     for c in conditions_of(p, type_) {
-        let status = text(&c.status);
-        for (k8s, label) in CONDITION_STATUSES {
-            out.sample([("condition", label)], bool_value(status == k8s));
-        }
+        condition_samples_as(out, &[], "condition", text(&c.status));
     }
 }
 
