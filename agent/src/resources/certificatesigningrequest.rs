@@ -180,11 +180,7 @@ mod tests {
         c: &CertificateSigningRequest,
         f: fn(&CertificateSigningRequest, &mut Series<'_>),
     ) -> String {
-        let ident = identity(c);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(c, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(c, identity(c), &RenderContext::default(), f)
     }
 
     fn csr(json: &str) -> CertificateSigningRequest {

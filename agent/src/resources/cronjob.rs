@@ -343,11 +343,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(c: &CronJob, f: fn(&CronJob, &mut Series<'_>)) -> String {
-        let ident = identity(c);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(c, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(c, identity(c), &RenderContext::default(), f)
     }
 
     fn cronjob(json: &str) -> CronJob {

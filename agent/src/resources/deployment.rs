@@ -459,11 +459,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(d: &Deployment, f: fn(&Deployment, &mut Series<'_>)) -> String {
-        let ident = identity(d);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(d, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(d, identity(d), &RenderContext::default(), f)
     }
 
     fn deployment(json: &str) -> Deployment {

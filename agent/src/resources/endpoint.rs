@@ -218,11 +218,7 @@ mod tests {
     }
 
     fn render(e: &Endpoints, f: fn(&Endpoints, &mut Series<'_>)) -> String {
-        let ident = identity(e);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(e, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(e, identity(e), &RenderContext::default(), f)
     }
 
     #[test]

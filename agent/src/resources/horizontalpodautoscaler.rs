@@ -554,11 +554,7 @@ mod tests {
         h: &HorizontalPodAutoscaler,
         f: fn(&HorizontalPodAutoscaler, &mut Series<'_>),
     ) -> String {
-        let ident = identity(h);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(h, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(h, identity(h), &RenderContext::default(), f)
     }
 
     fn hpa(json: &str) -> HorizontalPodAutoscaler {

@@ -300,11 +300,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(i: &Ingress, f: fn(&Ingress, &mut Series<'_>)) -> String {
-        let ident = identity(i);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(i, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(i, identity(i), &RenderContext::default(), f)
     }
 
     fn ingress(json: &str) -> Ingress {

@@ -364,11 +364,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(job: &Job, f: fn(&Job, &mut Series<'_>)) -> String {
-        let ident = identity(job);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(job, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(job, identity(job), &RenderContext::default(), f)
     }
 
     fn job(json: &str) -> Job {

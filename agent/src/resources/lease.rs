@@ -137,11 +137,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(l: &Lease, f: fn(&Lease, &mut Series<'_>)) -> String {
-        let ident = identity(l);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(l, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(l, identity(l), &RenderContext::default(), f)
     }
 
     fn lease(json: &str) -> Lease {

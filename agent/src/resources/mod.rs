@@ -312,3 +312,21 @@ impl FamilyHeader {
         out.push(b'\n');
     }
 }
+
+/// Helpers for the kind files' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::exposition::{Identity, RenderContext, Series};
+
+    /// Renders one family function for `obj` under the metric name `m`, as text.
+    pub(crate) fn render_family<K>(
+        obj: &K,
+        identity: Identity,
+        ctx: &RenderContext,
+        f: fn(&K, &mut Series<'_>),
+    ) -> String {
+        let mut buf = Vec::new();
+        f(obj, &mut Series::new(&mut buf, "m", &identity, ctx));
+        String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}

@@ -134,11 +134,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(n: &NetworkPolicy, f: fn(&NetworkPolicy, &mut Series<'_>)) -> String {
-        let ident = identity(n);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(n, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(n, identity(n), &RenderContext::default(), f)
     }
 
     #[test]

@@ -497,11 +497,7 @@ mod tests {
     }
 
     fn render(pv: &PersistentVolume, f: fn(&PersistentVolume, &mut Series<'_>)) -> String {
-        let ident = identity(pv);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(pv, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(pv, identity(pv), &RenderContext::default(), f)
     }
 
     /// The `info` sample's labels after `storageclass`, as `key=value` pairs that are not empty.

@@ -194,11 +194,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(p: &PodDisruptionBudget, f: fn(&PodDisruptionBudget, &mut Series<'_>)) -> String {
-        let ident = identity(p);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(p, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(p, identity(p), &RenderContext::default(), f)
     }
 
     #[test]

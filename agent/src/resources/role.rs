@@ -119,11 +119,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(r: &Role, f: fn(&Role, &mut Series<'_>)) -> String {
-        let ident = identity(r);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(r, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(r, identity(r), &RenderContext::default(), f)
     }
 
     #[test]

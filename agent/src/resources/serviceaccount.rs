@@ -172,11 +172,7 @@ mod tests {
     }
 
     fn render(sa: &ServiceAccount, f: fn(&ServiceAccount, &mut Series<'_>)) -> String {
-        let ident = identity(sa);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(sa, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(sa, identity(sa), &RenderContext::default(), f)
     }
 
     #[test]

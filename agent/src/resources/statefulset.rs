@@ -319,11 +319,7 @@ mod tests {
     use crate::exposition::RenderContext;
 
     fn render(s: &StatefulSet, f: fn(&StatefulSet, &mut Series<'_>)) -> String {
-        let ident = identity(s);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(s, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(s, identity(s), &RenderContext::default(), f)
     }
 
     fn statefulset(json: &str) -> StatefulSet {

@@ -132,11 +132,7 @@ mod tests {
         b: &ValidatingAdmissionPolicyBinding,
         f: fn(&ValidatingAdmissionPolicyBinding, &mut Series<'_>),
     ) -> String {
-        let ident = identity(b);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(b, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(b, identity(b), &RenderContext::default(), f)
     }
 
     #[test]

@@ -124,11 +124,7 @@ mod tests {
         w: &ValidatingWebhookConfiguration,
         f: fn(&ValidatingWebhookConfiguration, &mut Series<'_>),
     ) -> String {
-        let ident = identity(w);
-        let ctx = RenderContext::default();
-        let mut buf = Vec::new();
-        f(w, &mut Series::new(&mut buf, "m", &ident, &ctx));
-        String::from_utf8(buf).unwrap()
+        crate::resources::testing::render_family(w, identity(w), &RenderContext::default(), f)
     }
 
     #[test]
