@@ -28,14 +28,10 @@ pub fn agent_binary() -> &'static Path {
     BIN.get_or_init(|| {
         let root = workspace_root();
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "kube-state-agent",
-                "--bin",
-                "kube-state-agent",
-            ])
+            // `--tests` builds the binary with the features `cargo test` resolved (dev
+            // dependencies enable more tokio features), so after `cargo test --workspace` this
+            // is a no-op instead of a second build of everything that depends on tokio.
+            .args(["build", "-q", "-p", "kube-state-agent", "--tests"])
             .current_dir(&root)
             .status()
             .expect("running cargo build");
