@@ -13,7 +13,7 @@ use crate::client;
 use crate::config::{Config, ScopeMode};
 use crate::exposition::RenderContext;
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
-use crate::leader::{self, LeaderConfig};
+use crate::leader;
 use crate::registry;
 use crate::resources::{FamilySelection, Scope};
 use crate::snapshot::{KindSource, Published, run_builder};
@@ -199,18 +199,10 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let election = config.election.as_ref().map(|e| {
         let (leader_tx, leader_rx) = watch::channel(false);
-        let lease_config = LeaderConfig {
-            namespace: e.namespace.clone(),
-            name: e.name.clone(),
-            identity: e.identity.clone(),
-            lease_duration: e.lease_duration,
-            renew_deadline: e.renew_deadline,
-            retry_period: e.retry_period,
-        };
         let api = Api::namespaced(client.clone(), &e.namespace);
         let leader = tokio::spawn(leader::run(
             api,
-            lease_config,
+            e.clone(),
             leader_tx,
             shutdown_rx.clone(),
             telemetry.clone(),

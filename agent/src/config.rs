@@ -231,20 +231,20 @@ pub struct Config {
     pub election: Option<Election>,
 }
 
-/// Lease election settings.
+/// Lease election settings; the duration defaults are client-go's.
 #[derive(Debug, Clone)]
 pub struct Election {
-    /// Lease namespace.
+    /// Namespace of the Lease.
     pub namespace: String,
-    /// Lease name.
+    /// Name of the Lease.
     pub name: String,
-    /// This candidate's identity.
+    /// This candidate's identity (the pod name).
     pub identity: String,
-    /// Claim validity.
+    /// How long a holder's claim stands without renewal (15 s).
     pub lease_duration: Duration,
-    /// Fencing deadline.
+    /// How long the holder keeps exporting without a successful renewal (10 s).
     pub renew_deadline: Duration,
-    /// Attempt period.
+    /// Time between attempts (2 s).
     pub retry_period: Duration,
 }
 

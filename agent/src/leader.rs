@@ -23,24 +23,8 @@ use kube::api::PostParams;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::config::Election;
 use crate::telemetry::Telemetry;
-
-/// Election settings; defaults are client-go's.
-#[derive(Clone, Debug)]
-pub struct LeaderConfig {
-    /// Namespace of the Lease.
-    pub namespace: String,
-    /// Name of the Lease.
-    pub name: String,
-    /// This candidate's identity (the pod name).
-    pub identity: String,
-    /// How long a holder's claim stands without renewal (15 s).
-    pub lease_duration: Duration,
-    /// How long the holder keeps exporting without a successful renewal (10 s).
-    pub renew_deadline: Duration,
-    /// Time between attempts (2 s).
-    pub retry_period: Duration,
-}
 
 /// What one attempt found and did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +89,7 @@ fn now_micro() -> MicroTime {
 /// its next attempt instead of waiting for expiry.
 pub async fn run(
     api: Api<Lease>,
-    config: LeaderConfig,
+    config: Election,
     leader: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
     telemetry: Telemetry,
@@ -167,7 +151,7 @@ pub async fn run(
     }
 }
 
-fn set(leader: &watch::Sender<bool>, value: bool, config: &LeaderConfig, telemetry: &Telemetry) {
+fn set(leader: &watch::Sender<bool>, value: bool, config: &Election, telemetry: &Telemetry) {
     let changed = leader.send_if_modified(|v| std::mem::replace(v, value) != value);
     if changed {
         telemetry.leader_changed(value);
@@ -194,7 +178,7 @@ pub enum AttemptError {
 /// does (or won the race).
 async fn attempt(
     api: &Api<Lease>,
-    config: &LeaderConfig,
+    config: &Election,
     observed: &mut Observed,
 ) -> Result<bool, AttemptError> {
     let current = api.get_opt(&config.name).await?;
@@ -258,7 +242,7 @@ async fn attempt(
 
 /// Clears the holder so the next candidate need not wait for expiry (client-go's
 /// `ReleaseOnCancel`).
-async fn release(api: &Api<Lease>, config: &LeaderConfig) -> Result<(), kube::Error> {
+async fn release(api: &Api<Lease>, config: &Election) -> Result<(), kube::Error> {
     let Some(mut lease) = api.get_opt(&config.name).await? else {
         return Ok(());
     };
