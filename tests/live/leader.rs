@@ -46,6 +46,18 @@ async fn exports_marker(agent: &AgentProcess, ns: &str) -> Result<bool, String> 
         .any(|s| s.label("namespace") == Some(ns) && s.label("pod") == Some("pending")))
 }
 
+/// Waits until `agent` exports the marker; `what` names the wait in the timeout message.
+async fn wait_until_exports(agent: &AgentProcess, ns: &str, what: &str) {
+    poll_until(what, Duration::from_secs(30), || async {
+        if exports_marker(agent, ns).await? {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    })
+    .await;
+}
+
 /// Which agents export the marker now.
 async fn exporters(agents: &[AgentProcess], ns: &str) -> Vec<usize> {
     let mut out = Vec::new();
@@ -169,18 +181,7 @@ async fn a_partitioned_leader_drops_cluster_scope_rows_before_another_agent_expo
     // The agent behind the proxy starts first and becomes the leader.
     let mut first = start(&nodes[0], ns.name(), &lease, Some(&via_proxy));
     first.wait_ready(READY).await;
-    poll_until(
-        "the proxied agent leads",
-        Duration::from_secs(30),
-        || async {
-            if exports_marker(&first, ns.name()).await? {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            }
-        },
-    )
-    .await;
+    wait_until_exports(&first, ns.name(), "the proxied agent leads").await;
     let mut agents = vec![first];
     for n in &nodes[1..] {
         let mut a = start(n, ns.name(), &lease, None);
@@ -281,18 +282,7 @@ async fn a_kind_this_apiserver_does_not_serve_is_reported_once_and_the_rest_runs
         ],
     );
     agent.wait_ready(READY).await;
-    poll_until(
-        "the leader exports the unscheduled pod",
-        Duration::from_secs(30),
-        || async {
-            if exports_marker(&agent, ns.name()).await? {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            }
-        },
-    )
-    .await;
+    wait_until_exports(&agent, ns.name(), "the leader exports the unscheduled pod").await;
     let (_, telemetry) = poll_until(
         "cronjobs reported unserved",
         Duration::from_secs(30),
