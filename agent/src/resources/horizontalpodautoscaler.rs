@@ -58,7 +58,7 @@ pub struct HpaSpec {
     pub max_replicas: i32,
     /// What the autoscaler scales on, in spec order.
     #[serde(deserialize_with = "null_as_default")]
-    pub metrics: Vec<MetricSpec>,
+    pub metrics: Vec<MetricEntry>,
     /// Scaling behaviour per direction.
     pub behavior: Option<Behavior>,
 }
@@ -94,29 +94,12 @@ pub struct ScalingRules {
     pub tolerance: Option<String>,
 }
 
-/// One `spec.metrics[]` entry: its type and the source of that type.
+/// One `spec.metrics[]` or `status.currentMetrics[]` entry: its type and the source of that
+/// type. The two lists have the same shape; the sources carry `target` in a spec and `current`
+/// in a status.
 #[derive(Deserialize, Clone, Debug, Default)]
 #[serde(rename_all = "camelCase", default)]
-pub struct MetricSpec {
-    /// `Object`, `Pods`, `Resource`, `ContainerResource` or `External`.
-    #[serde(rename = "type")]
-    pub type_: Option<String>,
-    /// `type: Object`.
-    pub object: Option<NamedSource>,
-    /// `type: Pods`.
-    pub pods: Option<NamedSource>,
-    /// `type: Resource`.
-    pub resource: Option<ResourceSource>,
-    /// `type: ContainerResource`.
-    pub container_resource: Option<ResourceSource>,
-    /// `type: External`.
-    pub external: Option<NamedSource>,
-}
-
-/// One `status.currentMetrics[]` entry, shaped like [`MetricSpec`] with current values.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct MetricStatus {
+pub struct MetricEntry {
     /// `Object`, `Pods`, `Resource`, `ContainerResource` or `External`.
     #[serde(rename = "type")]
     pub type_: Option<String>,
@@ -200,7 +183,7 @@ pub struct HpaStatus {
     pub desired_replicas: i32,
     /// The metrics' last read values, in status order.
     #[serde(deserialize_with = "null_as_default")]
-    pub current_metrics: Vec<MetricStatus>,
+    pub current_metrics: Vec<MetricEntry>,
     /// Conditions, in status order.
     #[serde(deserialize_with = "null_as_default")]
     pub conditions: Vec<HpaCondition>,
