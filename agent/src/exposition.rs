@@ -91,17 +91,36 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
         out.extend_from_slice(fmt_i64(&mut buf, v as i64));
         return;
     }
+    let neg = v < 0.0;
+    // Integers below 2^53 (timestamps, byte counts) are exact, and neighbouring doubles are at
+    // most 1 apart, so their shortest round-trip digits are their decimal digits without
+    // trailing zeros: no float formatting needed.
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        let mut buf = itoa_buf();
+        let all = fmt_i64(&mut buf, (v as i64).abs());
+        let exp = all.len() as i32 - 1;
+        let digits = &all[..all.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1)];
+        write_go_g(out, neg, digits, exp);
+        return;
+    }
     // Rust's `{:e}` yields the shortest round-trip digits, like Go's precision -1.
-    let mut sci = String::with_capacity(32);
-    let _ = write!(sci, "{v:e}");
+    let mut sci = StackText::default();
+    let _ = write!(sci, "{:e}", v.abs());
+    let sci = sci.as_str();
     let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
     let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-    let (neg, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let digits = digits.as_bytes();
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    for d in mantissa.bytes().filter(|c| *c != b'.') {
+        digits[n] = d;
+        n += 1;
+    }
+    write_go_g(out, neg, &digits[..n], exp);
+}
+
+/// Lays out shortest decimal `digits` (no trailing zeros, first digit non-zero) with decimal
+/// exponent `exp` as Go's `'g'` with precision -1 does.
+fn write_go_g(out: &mut Vec<u8>, neg: bool, digits: &[u8], exp: i32) {
     if neg {
         out.push(b'-');
     }
@@ -139,6 +158,31 @@ pub fn write_float(out: &mut Vec<u8>, v: f64) {
             out.push(b'.');
             out.extend_from_slice(&digits[int_len..]);
         }
+    }
+}
+
+/// A fixed buffer for formatting one float; `{:e}` of an f64 is at most 24 bytes.
+#[derive(Default)]
+struct StackText {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("only ASCII is written")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -398,6 +442,17 @@ mod tests {
             (f64::NEG_INFINITY, "-Inf"),
             (-42.0, "-42"),
             (0.1 + 0.2, "0.30000000000000004"),
+            (1732095480.0, "1.73209548e+09"),
+            (-1732095481.0, "-1.732095481e+09"),
+            (9007199254740991.0, "9.007199254740991e+15"),
+            (9007199254740992.0, "9.007199254740992e+15"),
+            (1e17, "1e+17"),
+            (123456789012345680.0, "1.2345678901234568e+17"),
+            (1000000.0, "1e+06"),
+            (-1000000.0, "-1e+06"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
         ];
         for (v, want) in cases {
             assert_eq!(float(*v), *want, "formatting {v:?}");

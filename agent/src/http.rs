@@ -87,7 +87,7 @@ async fn metrics(
         };
         snapshot.filtered_body(format, gzip, &keep)
     };
-    let mut response = body.bytes.into_response();
+    let mut response = axum::body::Body::new(body.chunks.into_http_body()).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

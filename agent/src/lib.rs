@@ -14,6 +14,7 @@
 pub mod client;
 pub mod config;
 pub mod decode;
+pub mod deflate;
 pub mod exposition;
 pub mod http;
 pub mod leader;

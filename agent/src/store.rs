@@ -8,9 +8,9 @@
 //! from `Init` to `InitDone`, then replaces the visible rows whole, so objects deleted while the
 //! watch was down disappear and readers never see a half-listed kind.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
@@ -56,6 +56,31 @@ impl ChangeSignal {
 
 type RowMap = DashMap<String, Arc<Rows>>;
 
+/// Which objects changed since the snapshot builder last looked.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dirty {
+    /// Every row may have changed (a relist finished, or the shard was cleared).
+    All,
+    /// The rows of these UIDs were replaced or removed; nothing else changed.
+    Objects(HashSet<String>),
+}
+
+impl Default for Dirty {
+    fn default() -> Self {
+        Dirty::Objects(HashSet::new())
+    }
+}
+
+impl Dirty {
+    fn mark(&mut self, uid: &str) {
+        if let Dirty::Objects(set) = self
+            && !set.contains(uid)
+        {
+            set.insert(uid.to_string());
+        }
+    }
+}
+
 /// The state shared by one writer and its readers.
 #[derive(Debug)]
 struct Shard {
@@ -66,6 +91,9 @@ struct Shard {
     ready: AtomicBool,
     /// Bumped on every visible change, so readers can tell a shard moved on.
     version: AtomicU64,
+    /// What changed since the last [`Reader::take_dirty`]. Marked after the rows change and
+    /// before the signal, so a builder that takes a mark always finds the new rows.
+    dirty: Mutex<Dirty>,
 }
 
 /// Creates a shard for one watch of `resource`: the writer goes to the watch task, the reader
@@ -77,6 +105,7 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
         active: AtomicBool::new(false),
         ready: AtomicBool::new(false),
         version: AtomicU64::new(0),
+        dirty: Mutex::new(Dirty::All),
     });
     (
         Writer {
@@ -122,6 +151,7 @@ impl Writer {
                 let map: RowMap = listed.into_iter().collect();
                 self.shard.rows.store(Arc::new(map));
                 self.shard.ready.store(true, Ordering::Release);
+                self.mark_all();
                 self.changed();
             }
             Change::Apply(uid, rows) => {
@@ -130,7 +160,8 @@ impl Writer {
                     // During a relist, later events win over the listed state.
                     buffer.insert(uid.clone(), rows.clone());
                 }
-                self.shard.rows.load().insert(uid, rows);
+                self.shard.rows.load().insert(uid.clone(), rows);
+                self.mark(&uid);
                 self.changed();
             }
             Change::Delete(uid) => {
@@ -138,6 +169,7 @@ impl Writer {
                     buffer.remove(&uid);
                 }
                 if self.shard.rows.load().remove(&uid).is_some() {
+                    self.mark(&uid);
                     self.changed();
                 }
             }
@@ -157,7 +189,21 @@ impl Writer {
         self.shard.rows.store(Arc::new(RowMap::new()));
         self.shard.active.store(false, Ordering::Release);
         self.shard.ready.store(false, Ordering::Release);
+        self.mark_all();
         self.changed();
+    }
+
+    fn mark(&self, uid: &str) {
+        self.dirty().mark(uid);
+    }
+
+    fn mark_all(&self) {
+        *self.dirty() = Dirty::All;
+    }
+
+    fn dirty(&self) -> std::sync::MutexGuard<'_, Dirty> {
+        // Nothing panics while holding the lock; recover the set rather than stop the watch.
+        self.shard.dirty.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn changed(&self) {
@@ -192,6 +238,27 @@ impl Reader {
     pub fn rows(&self) -> Vec<Arc<Rows>> {
         let map = self.shard.rows.load_full();
         map.iter().map(|e| e.value().clone()).collect()
+    }
+
+    /// Every object's rows at this moment, with its UID.
+    pub fn rows_by_uid(&self) -> Vec<(String, Arc<Rows>)> {
+        let map = self.shard.rows.load_full();
+        map.iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect()
+    }
+
+    /// One object's current rows.
+    pub fn get(&self, uid: &str) -> Option<Arc<Rows>> {
+        self.shard.rows.load().get(uid).map(|e| e.value().clone())
+    }
+
+    /// What changed since the previous call, and resets it. A new shard starts [`Dirty::All`].
+    ///
+    /// NOTE: meant for one consumer, the snapshot builder; a second caller would take changes
+    /// the builder then never sees.
+    pub fn take_dirty(&self) -> Dirty {
+        std::mem::take(&mut *self.shard.dirty.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// How many objects are visible.
@@ -326,5 +393,32 @@ mod tests {
         assert!(r.is_empty());
         assert!(!r.is_ready());
         assert!(!r.is_active());
+    }
+
+    #[test]
+    fn dirty_marks_name_the_changed_objects_until_a_relist_marks_everything() {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        assert_eq!(
+            r.take_dirty(),
+            Dirty::All,
+            "a new shard has never been built"
+        );
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("a".into(), rows(1.0)));
+        w.apply(Change::InitApply("b".into(), rows(1.0)));
+        w.apply(Change::InitDone);
+        assert_eq!(r.take_dirty(), Dirty::All);
+        assert_eq!(r.take_dirty(), Dirty::default(), "taking resets");
+        w.apply(Change::Apply("a".into(), rows(2.0)));
+        w.apply(Change::Delete("b".into()));
+        w.apply(Change::Delete("never-seen".into()));
+        let Dirty::Objects(set) = r.take_dirty() else {
+            panic!("only objects changed")
+        };
+        let mut uids: Vec<_> = set.into_iter().collect();
+        uids.sort();
+        assert_eq!(uids, ["a", "b"]);
+        w.clear();
+        assert_eq!(r.take_dirty(), Dirty::All);
     }
 }

@@ -3,6 +3,7 @@
 //! are in `docs/benchmarks.md`.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use axum::body::Body;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -11,10 +12,10 @@ use kube_state_agent::decode::Decoded;
 use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
 use kube_state_agent::http::{AppState, router};
 use kube_state_agent::resources::{FamilySelection, Kind, node, pod};
-use kube_state_agent::snapshot::{KindSource, Published, build};
-use kube_state_agent::store::{Change, ChangeSignal, shard};
+use kube_state_agent::snapshot::{Builder, KindSource, Published, build};
+use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
 use kube_state_agent::telemetry::Telemetry;
-use kube_state_agent_benches::{node_json, pod_json};
+use kube_state_agent_benches::{ClusterMix, node_json, pod_json};
 use tower::ServiceExt;
 
 /// The families a default run renders (no opt-ins).
@@ -65,6 +66,11 @@ fn decode_render(c: &mut Criterion) {
 
 /// A pod source with `n` pods, listed into one shard.
 fn pod_source(n: usize) -> KindSource {
+    pod_source_with_writer(n).1
+}
+
+/// [`pod_source`] with the shard's writer, to change pods afterwards.
+fn pod_source_with_writer(n: usize) -> (Writer, KindSource) {
     let sel = default_families(&pod::KIND);
     let (mut w, r) = shard("pods", ChangeSignal::default());
     w.activate();
@@ -81,11 +87,14 @@ fn pod_source(n: usize) -> KindSource {
         ));
     }
     w.apply(Change::InitDone);
-    KindSource {
-        info: &pod::KIND,
-        selection: sel,
-        shards: vec![r],
-    }
+    (
+        w,
+        KindSource {
+            info: &pod::KIND,
+            selection: sel,
+            shards: vec![r],
+        },
+    )
 }
 
 fn snapshot_build(c: &mut Criterion) {
@@ -95,10 +104,59 @@ fn snapshot_build(c: &mut Criterion) {
         let sources = [pod_source(n)];
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("pods_text", n), &sources, |b, s| {
-            b.iter(|| black_box(build(s, false, 1)))
+            b.iter(|| black_box(build(s, false)))
         });
         g.bench_with_input(BenchmarkId::new("pods_text_gzip", n), &sources, |b, s| {
-            b.iter(|| black_box(build(s, true, 1)))
+            b.iter(|| black_box(build(s, true)))
+        });
+    }
+    for n in [10_000usize, 100_000] {
+        let mix = ClusterMix::new(n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("cluster_text_gzip", n), &mix, |b, m| {
+            b.iter(|| black_box(build(&m.sources, true)))
+        });
+    }
+    g.finish();
+}
+
+/// The builder kept between builds, as the agent runs it: one object changes, then a rebuild.
+fn snapshot_rebuild(c: &mut Criterion) {
+    let mut g = c.benchmark_group("snapshot_rebuild_one_change");
+    g.sample_size(20);
+    {
+        let (mut w, source) = pod_source_with_writer(110);
+        let mut builder = Builder::new(Arc::new(vec![source]), true);
+        builder.build();
+        let sel = default_families(&pod::KIND);
+        let mut i = 0;
+        g.bench_function("pods_text_gzip/110", |b| {
+            b.iter(|| {
+                i = (i + 1) % 110;
+                let Decoded::Object(p) =
+                    serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).unwrap()
+                else {
+                    panic!("fixture decodes")
+                };
+                w.apply(Change::Apply(
+                    format!("uid-{i}"),
+                    pod::KIND.render(&p, &ctx(), &sel),
+                ));
+                black_box(builder.build())
+            })
+        });
+    }
+    for n in [10_000usize, 100_000] {
+        let mut mix = ClusterMix::new(n);
+        let mut builder = Builder::new(Arc::new(mix.sources.clone()), true);
+        builder.build();
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("cluster_text_gzip", n), |b| {
+            b.iter(|| {
+                i = (i + 7) % (n / 4);
+                mix.touch(i);
+                black_box(builder.build())
+            })
         });
     }
     g.finish();
@@ -110,11 +168,38 @@ fn scrape(c: &mut Criterion) {
         .build()
         .unwrap();
     let published = Published::default();
-    published.publish(build(&[pod_source(110)], true, 1));
+    published.publish(build(&[pod_source(110)], true));
     let app = router(AppState {
         published,
         telemetry: Telemetry::new(),
     });
+    let cluster = Published::default();
+    cluster.publish(build(&ClusterMix::new(100_000).sources, true));
+    let cluster_app = router(AppState {
+        published: cluster,
+        telemetry: Telemetry::new(),
+    });
+    for (name, encoding) in [
+        ("plain_100k_cluster", "identity"),
+        ("gzip_100k_cluster", "gzip"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let req = Request::get("/metrics")
+                        .header("accept-encoding", encoding)
+                        .body(Body::empty())
+                        .unwrap();
+                    let res = cluster_app.clone().oneshot(req).await.unwrap();
+                    black_box(
+                        axum::body::to_bytes(res.into_body(), usize::MAX)
+                            .await
+                            .unwrap(),
+                    )
+                })
+            })
+        });
+    }
     for (name, encoding) in [("plain_110_pods", "identity"), ("gzip_110_pods", "gzip")] {
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -136,5 +221,11 @@ fn scrape(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode_render, snapshot_build, scrape);
+criterion_group!(
+    benches,
+    decode_render,
+    snapshot_build,
+    snapshot_rebuild,
+    scrape
+);
 criterion_main!(benches);

@@ -1,6 +1,124 @@
-//! Fixtures shared by the benchmarks: realistic objects as the apiserver sends them.
+//! Fixtures shared by the benchmarks: realistic objects as the apiserver sends them, and
+//! stores filled with them as a watch would fill them.
 
+use std::path::PathBuf;
+
+use kube_state_agent::exposition::RenderContext;
+use kube_state_agent::registry;
+use kube_state_agent::resources::{FamilySelection, KindInfo};
+use kube_state_agent::snapshot::KindSource;
+use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
 use serde_json::{Value, json};
+
+/// The leader's share of a cluster, by kind: what a cluster-scope agent holds besides pods.
+/// Weights in percent of the objects.
+pub const CLUSTER_MIX: &[(&str, usize)] = &[
+    ("configmaps", 25),
+    ("secrets", 25),
+    ("replicasets", 20),
+    ("deployments", 10),
+    ("services", 10),
+    ("endpoints", 10),
+];
+
+/// The object of `agent/tests/golden/<resource>/full.yaml` (every field its families read) as
+/// JSON.
+pub fn golden_object(resource: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../agent/tests/golden")
+        .join(resource)
+        .join("full.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// `template` renamed into the `i`th object of its kind: its own name, namespace and UID.
+pub fn nth_object(template: &Value, resource: &str, i: usize) -> String {
+    let mut obj = template.clone();
+    let meta = obj["metadata"].as_object_mut().expect("metadata");
+    let name = meta.get("name").and_then(Value::as_str).unwrap_or("obj");
+    let name = format!("{name}-{i}");
+    meta.insert("name".into(), Value::String(name));
+    meta.insert("uid".into(), Value::String(format!("{resource}-{i:012}")));
+    if meta.contains_key("namespace") {
+        meta.insert(
+            "namespace".into(),
+            Value::String(format!("team-{}", i % 50)),
+        );
+    }
+    obj.to_string()
+}
+
+/// Stores filled with `objects` objects in [`CLUSTER_MIX`]'s proportions, rendered with the
+/// default families, plus the writers that can change them afterwards.
+pub struct ClusterMix {
+    /// One source per kind, one shard each.
+    pub sources: Vec<KindSource>,
+    /// The writer of each source's shard, in the same order.
+    pub writers: Vec<Writer>,
+    templates: Vec<Value>,
+}
+
+impl ClusterMix {
+    /// Lists `objects` objects into fresh stores, as an initial list would.
+    pub fn new(objects: usize) -> ClusterMix {
+        let ctx = RenderContext::default();
+        let mut mix = ClusterMix {
+            sources: Vec::new(),
+            writers: Vec::new(),
+            templates: Vec::new(),
+        };
+        for &(resource, percent) in CLUSTER_MIX {
+            let info = info(resource);
+            let selection = default_selection(info);
+            let template = golden_object(resource);
+            let (mut w, r) = shard(resource, ChangeSignal::default());
+            w.activate();
+            w.apply(Change::Init);
+            for i in 0..objects * percent / 100 {
+                let json = nth_object(&template, resource, i);
+                let rows = info
+                    .render_json(&json, &ctx, &selection)
+                    .expect("fixture decodes");
+                w.apply(Change::InitApply(format!("{resource}-{i:012}"), rows));
+            }
+            w.apply(Change::InitDone);
+            mix.sources.push(KindSource {
+                info,
+                selection,
+                shards: vec![r],
+            });
+            mix.writers.push(w);
+            mix.templates.push(template);
+        }
+        mix
+    }
+
+    /// Re-renders object `i` of the first kind (as a MODIFIED event would) into its store.
+    pub fn touch(&mut self, i: usize) {
+        let source = &self.sources[0];
+        let resource = source.info.resource();
+        let json = nth_object(&self.templates[0], resource, i);
+        let rows = source
+            .info
+            .render_json(&json, &RenderContext::default(), &source.selection)
+            .expect("fixture decodes");
+        self.writers[0].apply(Change::Apply(format!("{resource}-{i:012}"), rows));
+    }
+}
+
+/// The registered kind serving `resource`.
+pub fn info(resource: &str) -> &'static dyn KindInfo {
+    registry::infos()
+        .find(|k| k.resource() == resource)
+        .unwrap_or_else(|| panic!("no kind {resource}"))
+}
+
+/// The families a default run renders (no opt-ins).
+pub fn default_selection(info: &dyn KindInfo) -> FamilySelection {
+    FamilySelection::new(&info.family_headers(), |_| false)
+}
 
 /// A pod as a kubelet-managed cluster shows it: two containers and an init container with
 /// probes, resources and volume mounts, a status with conditions and container states, and the
@@ -11,7 +129,10 @@ pub fn pod_json(i: usize, node: &str) -> String {
         json!({
             "name": name, "image": image, "imagePullPolicy": "IfNotPresent",
             "ports": [{"containerPort": 8080, "protocol": "TCP", "name": "http"}],
-            "env": [{"name": "MODE", "value": "production"}, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+            "env": [{"name": "MODE", "value": "production"}, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}, {"name": "LOG_LEVEL", "value": "info"},
+                    {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "web-db", "key": "url"}}}, {"name": "GOMAXPROCS", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1"}}},
+                    {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": "http://otel-collector.observability.svc:4317"}],
             "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
             "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10, "failureThreshold": 3},
             "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}, "periodSeconds": 5},

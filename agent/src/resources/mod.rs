@@ -229,20 +229,32 @@ impl<K> Kind<K> {
 
     /// Renders every enabled family of `obj`.
     pub fn render(&self, obj: &K, ctx: &RenderContext, selection: &FamilySelection) -> Rows {
+        thread_local! {
+            /// Rendering goes through one grown buffer per thread and the result is copied out
+            /// at its exact size: one allocation per object instead of a chain of regrowths.
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
         let identity = (self.identity)(obj);
-        let mut bytes = Vec::with_capacity(1024);
         let mut ends = Vec::with_capacity(self.families.len());
-        for (i, family) in self.families.iter().enumerate() {
-            if selection.is_enabled(i) {
-                let mut series = Series::new(&mut bytes, family.header.name, &identity, ctx);
-                (family.render)(obj, &mut series);
+        SCRATCH.with_borrow_mut(|bytes| {
+            bytes.clear();
+            for (i, family) in self.families.iter().enumerate() {
+                if selection.is_enabled(i) {
+                    let mut series = Series::new(bytes, family.header.name, &identity, ctx);
+                    (family.render)(obj, &mut series);
+                }
+                ends.push(u32::try_from(bytes.len()).expect("one object's rows exceed 4 GiB"));
             }
-            ends.push(u32::try_from(bytes.len()).expect("one object's rows exceed 4 GiB"));
-        }
-        Rows {
-            bytes: bytes.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
-        }
+            let rows = Rows {
+                bytes: Box::from(&bytes[..]),
+                ends: ends.into_boxed_slice(),
+            };
+            // One huge object must not pin its buffer for the life of the thread.
+            if bytes.capacity() > 1 << 20 {
+                *bytes = Vec::new();
+            }
+            rows
+        })
     }
 }
 

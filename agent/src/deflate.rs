@@ -1,0 +1,167 @@
+//! Compressing pieces of a body independently so that they join into one gzip stream, the way
+//! pigz compresses blocks in parallel.
+//!
+//! Each piece is raw deflate ended by a sync flush, which leaves the stream byte-aligned with no
+//! final block: any sequence of such pieces is a valid deflate stream once an empty final block
+//! follows. A gzip body is then a fixed header, the pieces, that final block, and a trailer with
+//! the CRC-32 and length of the uncompressed bytes (RFC 1952). So when one piece of a snapshot
+//! changes, only that piece is compressed again; the others are reused as they are.
+//!
+//! A piece compresses without the history of the pieces before it, which costs a little ratio;
+//! pieces are tens of kilobytes of repetitive text, where that loss is small.
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, FlushCompress};
+
+/// The gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// An empty final block with fixed Huffman codes: BFINAL=1, BTYPE=01, end-of-block.
+const FINAL_BLOCK: [u8; 2] = [0x03, 0x00];
+
+/// One piece, compressed, with what the gzip trailer needs to know of its plain bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Deflated {
+    /// Raw deflate ending in a sync flush; empty for an empty piece.
+    pub bytes: Bytes,
+    /// CRC-32 of the plain bytes, so joining pieces never re-reads them.
+    crc: crc32fast::Hasher,
+    /// Length of the plain bytes.
+    len: u64,
+}
+
+/// Compresses `plain` into a piece that can be followed by any other piece.
+///
+/// Level 1: the body is regular text; higher levels barely improve the ratio and cost several
+/// times the CPU.
+pub fn piece(plain: &[u8]) -> Deflated {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(plain);
+    Deflated {
+        bytes: deflate(plain),
+        crc,
+        len: plain.len() as u64,
+    }
+}
+
+fn deflate(plain: &[u8]) -> Bytes {
+    if plain.is_empty() {
+        return Bytes::new();
+    }
+    let mut enc = Compress::new(Compression::fast(), false);
+    let mut out = Vec::with_capacity(plain.len() / 4 + 64);
+    loop {
+        let consumed = enc.total_in() as usize;
+        enc.compress_vec(&plain[consumed..], &mut out, FlushCompress::Sync)
+            .expect("deflate into a Vec with spare room cannot fail");
+        if enc.total_in() as usize == plain.len() && out.len() < out.capacity() {
+            // All input taken and the flush had room to finish.
+            break;
+        }
+        out.reserve(out.capacity().max(64));
+    }
+    Bytes::from(out)
+}
+
+/// Assembles a gzip body from pieces made by [`piece`].
+#[derive(Debug)]
+pub struct GzipStream {
+    crc: crc32fast::Hasher,
+    len: u64,
+    chunks: Vec<Bytes>,
+}
+
+impl Default for GzipStream {
+    fn default() -> Self {
+        GzipStream {
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            chunks: vec![Bytes::from_static(&GZIP_HEADER)],
+        }
+    }
+}
+
+impl GzipStream {
+    /// Appends one piece. The checksum is combined from the piece's own, in time logarithmic
+    /// in its length, so assembling a body costs the same whatever its size.
+    pub fn push(&mut self, piece: &Deflated) {
+        if piece.len == 0 {
+            return;
+        }
+        self.crc.combine(&piece.crc);
+        self.len += piece.len;
+        self.chunks.push(piece.bytes.clone());
+    }
+
+    /// The body as chunks to send in order.
+    pub fn finish(mut self) -> Vec<Bytes> {
+        let mut tail = Vec::with_capacity(10);
+        tail.extend_from_slice(&FINAL_BLOCK);
+        tail.extend_from_slice(&self.crc.finalize().to_le_bytes());
+        // ISIZE is the length modulo 2^32 (RFC 1952).
+        tail.extend_from_slice(&(self.len as u32).to_le_bytes());
+        self.chunks.push(Bytes::from(tail));
+        self.chunks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn gunzip(chunks: &[Bytes]) -> Vec<u8> {
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let mut out = Vec::new();
+        // A single-member decoder: the pieces must form one member, not several.
+        flate2::read::GzDecoder::new(&joined[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn independently_compressed_pieces_join_into_one_gzip_member() {
+        let pieces: Vec<Vec<u8>> = vec![
+            b"# HELP a A.\n# TYPE a gauge\n".to_vec(),
+            (0..2000)
+                .flat_map(|i| format!("a{{pod=\"p{i}\"}} 1\n").into_bytes())
+                .collect(),
+            Vec::new(),
+            b"b 2\n".to_vec(),
+        ];
+        let mut gz = GzipStream::default();
+        for p in &pieces {
+            gz.push(&piece(p));
+        }
+        let chunks = gz.finish();
+        assert_eq!(gunzip(&chunks), pieces.concat());
+        // And a single-member reader stops at the end of the member, with nothing left over.
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let mut dec = flate2::bufread::GzDecoder::new(&joined[..]);
+        std::io::copy(&mut dec, &mut std::io::sink()).unwrap();
+        assert!(dec.into_inner().is_empty());
+    }
+
+    #[test]
+    fn a_body_with_no_pieces_is_an_empty_gzip_member() {
+        assert!(gunzip(&GzipStream::default().finish()).is_empty());
+    }
+
+    #[test]
+    fn incompressible_input_larger_than_the_first_guess_still_round_trips() {
+        // Pseudo-random bytes do not shrink, so the output outgrows its first allocation.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let plain: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let mut gz = GzipStream::default();
+        gz.push(&piece(&plain));
+        assert_eq!(gunzip(&gz.finish()), plain);
+    }
+}

@@ -1,0 +1,78 @@
+//! Memory and rebuild time of a leader's snapshot at a given size, in one process:
+//! `cargo run --release -p kube-state-agent-benches --bin snapshot-memory -- 100000`.
+//!
+//! Lists the objects into stores as a watch would (rendering each, dropping the object), builds
+//! the first snapshot with gzip, then changes one object at a time and rebuilds, as the agent's
+//! builder does. Prints one `key=value` line per figure, for `scripts/bench-scale` and
+//! `docs/benchmarks.md`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kube_state_agent::exposition::Format;
+use kube_state_agent::snapshot::Builder;
+use kube_state_agent_benches::ClusterMix;
+
+/// `VmRSS` and `VmHWM` of this process, in KiB.
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let objects: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("the argument is a number of objects"))
+        .unwrap_or(100_000);
+    let (rss0, _) = rss_kib();
+    let started = Instant::now();
+    let mut mix = ClusterMix::new(objects);
+    let list_s = started.elapsed().as_secs_f64();
+    let (rss_listed, _) = rss_kib();
+
+    let mut builder = Builder::new(Arc::new(mix.sources.clone()), true);
+    let started = Instant::now();
+    let snapshot = builder.build();
+    let first_build_s = started.elapsed().as_secs_f64();
+    let text = snapshot.body(Format::Text, false).chunks.len();
+    let gzip = snapshot.body(Format::Text, true).chunks.len();
+    drop(snapshot);
+
+    let mut rebuilds = Vec::new();
+    let mut published = None;
+    for i in 0..101 {
+        mix.touch(i * 13 % (objects / 4).max(1));
+        let started = Instant::now();
+        let s = builder.build();
+        rebuilds.push(started.elapsed().as_secs_f64() * 1e3);
+        // Keep the last published snapshot alive, as the agent does.
+        published = Some(s);
+    }
+    let (rss_steady, hwm) = rss_kib();
+    drop(published);
+
+    println!("objects={objects}");
+    println!("list_and_render_s={list_s:.3}");
+    println!("first_build_s={first_build_s:.3}");
+    println!("rebuild_one_change_median_ms={:.2}", median(rebuilds));
+    println!("text_body_bytes={text}");
+    println!("gzip_body_bytes={gzip}");
+    println!("rss_baseline_kib={rss0}");
+    println!("rss_after_list_kib={rss_listed}");
+    println!("rss_steady_kib={rss_steady}");
+    println!("rss_peak_kib={hwm}");
+    let budget = 2 * text as u64 / 1024 + 32 * 1024;
+    println!("rss_budget_kib={budget}");
+}
