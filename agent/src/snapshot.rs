@@ -28,7 +28,7 @@ use bytes::Bytes;
 use crate::deflate::{self, Deflated, GzipStream};
 use crate::exposition::Format;
 use crate::resources::{FamilyHeader, FamilySelection, KindInfo, Rows};
-use crate::store::{ChangeSignal, Dirty, Reader};
+use crate::store::{ChangeSignal, Dirty, Reader, Uid};
 
 /// Buckets are sized for about this many objects: small enough that re-rendering and
 /// compressing one bucket after a change stays far below the rebuild budget, large enough that
@@ -331,7 +331,7 @@ pub struct KindSource {
 #[derive(Debug, Default)]
 struct Bucket {
     /// Ordered by UID, so a bucket renders the same bytes for the same objects.
-    members: BTreeMap<String, Arc<Rows>>,
+    members: BTreeMap<Uid, Arc<Rows>>,
     /// `None` when a member changed since the pieces were rendered.
     pieces: Option<Vec<Piece>>,
 }
@@ -393,7 +393,7 @@ impl ShardCache {
         }
     }
 
-    fn redistribute(&mut self, all: Vec<(String, Arc<Rows>)>) {
+    fn redistribute(&mut self, all: Vec<(Uid, Arc<Rows>)>) {
         let n = buckets_for(all.len());
         self.buckets = (0..n).map(|_| Bucket::default()).collect();
         self.objects = all.len();
@@ -509,7 +509,7 @@ impl Builder {
 
 /// Joins one bucket's samples family by family.
 fn render_pieces(
-    members: &BTreeMap<String, Arc<Rows>>,
+    members: &BTreeMap<Uid, Arc<Rows>>,
     heads: &[Arc<FamilyHead>],
     gzip: bool,
 ) -> Vec<Piece> {

@@ -54,7 +54,11 @@ impl ChangeSignal {
     }
 }
 
-type RowMap = DashMap<String, Arc<Rows>>;
+/// An object's UID, shared between the store, the change marks and the snapshot builder's
+/// buckets instead of copied into each.
+pub type Uid = Arc<str>;
+
+type RowMap = DashMap<Uid, Arc<Rows>>;
 
 /// Which objects changed since the snapshot builder last looked.
 #[derive(Debug, PartialEq, Eq)]
@@ -62,7 +66,7 @@ pub enum Dirty {
     /// Every row may have changed (a relist finished, or the shard was cleared).
     All,
     /// The rows of these UIDs were replaced or removed; nothing else changed.
-    Objects(HashSet<String>),
+    Objects(HashSet<Uid>),
 }
 
 impl Default for Dirty {
@@ -72,11 +76,9 @@ impl Default for Dirty {
 }
 
 impl Dirty {
-    fn mark(&mut self, uid: &str) {
-        if let Dirty::Objects(set) = self
-            && !set.contains(uid)
-        {
-            set.insert(uid.to_string());
+    fn mark(&mut self, uid: &Uid) {
+        if let Dirty::Objects(set) = self {
+            set.insert(uid.clone());
         }
     }
 }
@@ -127,7 +129,7 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
 #[derive(Debug)]
 pub struct Writer {
     shard: Arc<Shard>,
-    buffer: Option<HashMap<String, Arc<Rows>>>,
+    buffer: Option<HashMap<Uid, Arc<Rows>>>,
     signal: ChangeSignal,
 }
 
@@ -141,7 +143,7 @@ impl Writer {
                 // as a plain apply rather than lose it.
                 match &mut self.buffer {
                     Some(buffer) => {
-                        buffer.insert(uid, Arc::new(rows));
+                        buffer.insert(uid.into(), Arc::new(rows));
                     }
                     None => self.apply(Change::Apply(uid, rows)),
                 }
@@ -155,6 +157,7 @@ impl Writer {
                 self.changed();
             }
             Change::Apply(uid, rows) => {
+                let uid: Uid = uid.into();
                 let rows = Arc::new(rows);
                 if let Some(buffer) = &mut self.buffer {
                     // During a relist, later events win over the listed state.
@@ -166,9 +169,9 @@ impl Writer {
             }
             Change::Delete(uid) => {
                 if let Some(buffer) = &mut self.buffer {
-                    buffer.remove(&uid);
+                    buffer.remove(uid.as_str());
                 }
-                if self.shard.rows.load().remove(&uid).is_some() {
+                if let Some((uid, _)) = self.shard.rows.load().remove(uid.as_str()) {
                     self.mark(&uid);
                     self.changed();
                 }
@@ -193,7 +196,7 @@ impl Writer {
         self.changed();
     }
 
-    fn mark(&self, uid: &str) {
+    fn mark(&self, uid: &Uid) {
         self.dirty().mark(uid);
     }
 
@@ -241,7 +244,7 @@ impl Reader {
     }
 
     /// Every object's rows at this moment, with its UID.
-    pub fn rows_by_uid(&self) -> Vec<(String, Arc<Rows>)> {
+    pub fn rows_by_uid(&self) -> Vec<(Uid, Arc<Rows>)> {
         let map = self.shard.rows.load_full();
         map.iter()
             .map(|e| (e.key().clone(), e.value().clone()))
@@ -415,7 +418,7 @@ mod tests {
         let Dirty::Objects(set) = r.take_dirty() else {
             panic!("only objects changed")
         };
-        let mut uids: Vec<_> = set.into_iter().collect();
+        let mut uids: Vec<String> = set.into_iter().map(|u| u.to_string()).collect();
         uids.sort();
         assert_eq!(uids, ["a", "b"]);
         w.clear();
