@@ -3,11 +3,11 @@
 //! batch/v1 CronJob, policy/v1 PodDisruptionBudget, autoscaling/v2 HPA, discovery/v1
 //! EndpointSlice, admission policies — are covered by golden fixtures.)
 
-use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use testkit::agent::AgentProcess;
+use testkit::kubectl::kubectl;
 use testkit::objects::{TestNamespace, unique};
 use testkit::{Cluster, poll_until};
 
@@ -65,29 +65,6 @@ const KINDS: &[(&str, &str, bool)] = &[
         false,
     ),
 ];
-
-fn kubectl(args: &[&str], stdin: &str) -> Result<String, String> {
-    let mut child = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", Cluster::get().admin_kubeconfig())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("kubectl: {e}"))?;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
 
 /// A CertificateSigningRequest with a real PKCS#10 request from openssl.
 fn csr_manifest(name: &str) -> String {

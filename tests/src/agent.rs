@@ -70,6 +70,17 @@ impl AgentProcess {
 
     /// Starts the agent with an explicit kubeconfig.
     pub fn start_with_kubeconfig(kubeconfig: &Path, node: &str, extra: &[&str]) -> AgentProcess {
+        Self::start_with_env(kubeconfig, node, extra, &[])
+    }
+
+    /// Starts the agent with an explicit kubeconfig and environment variables set, as the
+    /// downward API sets them in a pod.
+    pub fn start_with_env(
+        kubeconfig: &Path,
+        node: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> AgentProcess {
         let port = free_port();
         let telemetry_port = free_port();
         let log = std::env::temp_dir().join(format!("ksa-agent-{node}-{port}.log"));
@@ -94,6 +105,7 @@ impl AgentProcess {
             .args(["--snapshot-interval", "50ms"])
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()

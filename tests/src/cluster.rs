@@ -211,6 +211,20 @@ impl Cluster {
         path
     }
 
+    /// A kubeconfig for this cluster that authenticates with a bearer `token` (a service
+    /// account's, from the TokenRequest API), written to a fresh file.
+    pub fn kubeconfig_with_token(&self, token: &str) -> PathBuf {
+        let text = std::fs::read_to_string(self.admin_kubeconfig()).expect("admin kubeconfig");
+        let admin_token = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("token: "))
+            .expect("the admin kubeconfig has a token");
+        let text = text.replace(admin_token, token.trim());
+        let path = std::env::temp_dir().join(crate::objects::unique("ksa-token") + ".kubeconfig");
+        std::fs::write(&path, text).expect("writing a kubeconfig");
+        path
+    }
+
     /// The apiserver's socket address.
     pub fn server_addr(&self) -> std::net::SocketAddr {
         self.server

@@ -1,10 +1,12 @@
 //! What live tests share: the loopback [`cluster::Cluster`], object builders and writers
 //! ([`objects`]), the agent process ([`agent`]), a strict exposition reader ([`exposition`]),
+//! admin `kubectl` ([`kubectl`]),
 //! and [`poll_until`], the deadline-bounded wait used instead of sleeps.
 
 pub mod agent;
 pub mod cluster;
 pub mod exposition;
+pub mod kubectl;
 pub mod objects;
 pub mod proxy;
 

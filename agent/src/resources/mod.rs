@@ -262,6 +262,11 @@ impl<K> Kind<K> {
 pub trait KindInfo: Send + Sync {
     /// The `--resources` name.
     fn resource(&self) -> &'static str;
+    /// The API group the kind is read from, `""` for the core group. With [`Self::plural`] it
+    /// is what an RBAC rule names to grant `list`/`watch` on the kind.
+    fn api_group(&self) -> &'static str;
+    /// The resource as URLs and RBAC rules spell it (`pods`, `endpointslices`).
+    fn plural(&self) -> &'static str;
     /// Who watches it.
     fn scope(&self) -> Scope;
     /// The family headers in table order.
@@ -281,6 +286,12 @@ pub trait KindInfo: Send + Sync {
 impl<K: Object> KindInfo for Kind<K> {
     fn resource(&self) -> &'static str {
         self.resource
+    }
+    fn api_group(&self) -> &'static str {
+        K::GROUP
+    }
+    fn plural(&self) -> &'static str {
+        K::PLURAL
     }
     fn scope(&self) -> Scope {
         self.scope
