@@ -41,6 +41,10 @@ pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
 /// decodable `metadata`; a body that does not match `K` becomes [`Decoded::Malformed`]. So a
 /// list with one bad item still yields every other item.
 ///
+/// NOTE: the raw text is borrowed from the input, so a `Decoded` deserializes from a string or
+/// a byte slice (`serde_json::from_str`/`from_slice`, which is how kube-client decodes lists
+/// and watch lines), not from an `io::Read`.
+///
 /// NOTE: the raw-text capture works only straight from serde_json's deserializer. In a watch
 /// event the object MUST follow the `type` key, as the apiserver writes it (Go's field order of
 /// `metav1.WatchEvent`); were it first, serde would buffer it and the event would fail as a
@@ -64,9 +68,10 @@ pub enum Decoded<K> {
 
 impl<'de, K: Object> Deserialize<'de> for Decoded<K> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Keep the raw text so a failed strict decode can fall back to metadata only. The scan
-        // is cheap next to the decode itself, and only kube's JSON path reaches this.
-        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        // Borrow the raw text so a failed strict decode can fall back to metadata only. The
+        // scan is cheap next to the decode itself; borrowing (rather than copying) saves an
+        // allocation and a copy of every object.
+        let raw = <&serde_json::value::RawValue>::deserialize(deserializer)?;
         match serde_json::from_str::<K>(raw.get()) {
             Ok(obj) => Ok(Decoded::Object(obj)),
             Err(err) => {
