@@ -27,6 +27,7 @@ pub struct Telemetry {
     events: IntCounterVec,
     decode_errors: IntCounterVec,
     watch_errors: IntCounterVec,
+    over_object_limit: IntCounterVec,
     objects: IntGaugeVec,
     snapshot_builds: IntCounter,
     snapshot_build_seconds: Histogram,
@@ -176,6 +177,12 @@ impl Telemetry {
                 "Watch stream errors, by resource and reason; the watch backs off and resumes.",
                 &["resource", "reason"],
             ),
+            over_object_limit: counter_vec(
+                &r,
+                "ksa_list_objects_over_limit_total",
+                "Listed objects dropped because the list held more than --object-limit objects.",
+                &["resource"],
+            ),
             objects,
             snapshot_builds: counter("ksa_snapshot_builds_total", "Snapshots published."),
             snapshot_build_seconds,
@@ -229,6 +236,11 @@ impl Telemetry {
         self.watch_errors
             .with_label_values(&[resource, reason])
             .inc();
+    }
+
+    /// Counts one listed object dropped by `--object-limit`.
+    pub fn over_object_limit(&self, resource: &str) {
+        self.over_object_limit.with_label_values(&[resource]).inc();
     }
 
     /// Observes one scrape.
