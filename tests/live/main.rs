@@ -7,3 +7,4 @@ mod agent;
 mod harness;
 mod kinds;
 mod leader;
+mod watches;
