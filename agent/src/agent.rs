@@ -145,15 +145,20 @@ struct LeaderWatch {
 
 /// Starts the leader-only watches whenever `leader` turns true and stops them (clearing their
 /// rows) whenever it turns false, until the election ends.
+///
+/// While leading, the shard ordinal is reported (`(index, total)` of the shard led), so that
+/// kube-state-metrics' mixin counts one ordinal per shard that has a leader.
 async fn follow_leadership(
     mut leader: watch::Receiver<bool>,
     mut entries: Vec<LeaderWatch>,
     ctx: WatchContext,
+    shard: (u32, u32),
 ) {
     loop {
         if leader.wait_for(|l| *l).await.is_err() {
             return;
         }
+        ctx.telemetry.shard(shard.1, Some(shard.0));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut running = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter_mut().enumerate() {
@@ -166,6 +171,7 @@ async fn follow_leadership(
             running.push((i, tokio::spawn(fut)));
         }
         let lost = leader.wait_for(|l| !*l).await.is_ok();
+        ctx.telemetry.shard(shard.1, None);
         let _ = stop_tx.send(true);
         for (i, handle) in running {
             match handle.await {
@@ -273,6 +279,11 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         SnapshotTelemetry::new(telemetry.clone()),
     ));
 
+    let shard = config.watch.shard.map_or((0, 1), |s| (s.index, s.total));
+    // A `--scope=cluster` instance serves its shard from the start; a node agent while it
+    // leads (set by `follow_leadership`).
+    let serving = (config.scope == ScopeMode::Cluster).then_some(shard.0);
+    telemetry.shard(shard.1, serving);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let election = config.election.as_ref().map(|e| {
         let (leader_tx, leader_rx) = watch::channel(false);
@@ -284,7 +295,12 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
             shutdown_rx.clone(),
             telemetry.clone(),
         ));
-        let follower = tokio::spawn(follow_leadership(leader_rx, leader_watches, ctx.clone()));
+        let follower = tokio::spawn(follow_leadership(
+            leader_rx,
+            leader_watches,
+            ctx.clone(),
+            shard,
+        ));
         (leader, follower)
     });
 

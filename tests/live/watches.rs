@@ -422,6 +422,25 @@ async fn node_agents_elect_one_leader_per_shard_lease_and_split_the_leaders_kind
     }
     assert!(holders[0].starts_with("shard0-node"), "{holders:?}");
     assert!(holders[1].starts_with("shard1-node"), "{holders:?}");
+    // Each leader reports its shard as kube-state-metrics does, for the mixin's alerts.
+    for (i, agent) in agents.iter().enumerate() {
+        let (_, body) = agent.get_telemetry("/metrics").await.unwrap();
+        let ordinals: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("kube_state_metrics_shard_ordinal{"))
+            .collect();
+        assert_eq!(
+            ordinals,
+            vec![format!(
+                "kube_state_metrics_shard_ordinal{{shard_ordinal=\"{i}\"}} {i}"
+            )]
+        );
+        assert!(
+            body.lines()
+                .any(|l| l == "kube_state_metrics_total_shards 2"),
+            "{body}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
