@@ -377,6 +377,22 @@ impl BuildObserver for SnapshotTelemetry {
     }
 }
 
+/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), text or
+/// JSON lines on stderr.
+pub fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests) is not an error worth reporting.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,20 +413,4 @@ mod tests {
         assert_eq!(t.value("kube_state_metrics_total_shards", &[]), Some(3.0));
         assert_eq!(t.value("kube_state_metrics_shard_ordinal", &[]), None);
     }
-}
-
-/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), text or
-/// JSON lines on stderr.
-pub fn init_tracing(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second init (tests) is not an error worth reporting.
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
