@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::client;
-use crate::config::{Config, ScopeMode};
+use crate::config::{Config, NamespaceFilter, ScopeMode};
 use crate::exposition::RenderContext;
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::leader;
@@ -20,7 +20,7 @@ use crate::snapshot::{KindSource, Published, run_builder};
 use crate::store::Writer;
 use crate::store::{self, ChangeSignal};
 use crate::telemetry::{SnapshotTelemetry, Telemetry};
-use crate::watch::{WatchContext, WatchSpec, WatchTarget, Watchable};
+use crate::watch::{ListOptions, WatchContext, WatchSpec, WatchTarget, Watchable};
 
 /// Why the agent stopped.
 #[derive(Debug, thiserror::Error)]
@@ -45,22 +45,22 @@ pub enum Error {
 }
 
 /// The watches this agent runs for a kind of `scope`.
-fn targets(mode: ScopeMode, scope: Scope, node: &str) -> Vec<WatchTarget> {
+///
+/// Namespaced kinds (pods included) get one watch per allowed namespace, or one cluster-wide
+/// watch with the denied namespaces excluded by field selector, as kube-state-metrics builds
+/// them; cluster-scoped kinds ignore the namespace lists, as in kube-state-metrics.
+fn targets(
+    mode: ScopeMode,
+    scope: Scope,
+    node: &str,
+    namespaces: &NamespaceFilter,
+) -> Vec<WatchTarget> {
     if mode == ScopeMode::Cluster {
-        return vec![WatchTarget {
-            namespace: None,
-            field_selector: None,
-        }];
+        return scoped(scope, None, namespaces);
     }
     match scope {
-        Scope::NodeBound => vec![WatchTarget {
-            namespace: None,
-            field_selector: Some(format!("spec.nodeName={node}")),
-        }],
-        Scope::NodeSelf => vec![WatchTarget {
-            namespace: None,
-            field_selector: Some(format!("metadata.name={node}")),
-        }],
+        Scope::NodeBound => scoped(scope, Some(format!("spec.nodeName={node}")), namespaces),
+        Scope::NodeSelf => scoped(scope, Some(format!("metadata.name={node}")), namespaces),
         // Watched by the elected leader only.
         Scope::Namespaced | Scope::Cluster => Vec::new(),
     }
@@ -68,18 +68,72 @@ fn targets(mode: ScopeMode, scope: Scope, node: &str) -> Vec<WatchTarget> {
 
 /// The watches the elected leader adds for a kind of `scope`: the unscheduled pods and every
 /// kind that is not bound to a node.
-fn leader_targets(scope: Scope) -> Vec<WatchTarget> {
+fn leader_targets(scope: Scope, namespaces: &NamespaceFilter) -> Vec<WatchTarget> {
     match scope {
-        Scope::NodeBound => vec![WatchTarget {
-            namespace: None,
-            field_selector: Some("spec.nodeName=".to_string()),
-        }],
+        Scope::NodeBound => scoped(scope, Some("spec.nodeName=".to_string()), namespaces),
         Scope::NodeSelf => Vec::new(),
-        Scope::Namespaced | Scope::Cluster => vec![WatchTarget {
-            namespace: None,
-            field_selector: None,
-        }],
+        Scope::Namespaced | Scope::Cluster => scoped(scope, None, namespaces),
     }
+}
+
+/// The watches of one kind with `selector`, split by namespace when the kind is namespaced.
+fn scoped(
+    scope: Scope,
+    selector: Option<String>,
+    namespaces: &NamespaceFilter,
+) -> Vec<WatchTarget> {
+    match scope {
+        Scope::NodeSelf | Scope::Cluster => vec![WatchTarget {
+            namespace: None,
+            field_selector: selector,
+        }],
+        Scope::NodeBound | Scope::Namespaced => namespaces
+            .watched()
+            .into_iter()
+            .map(|namespace| {
+                let deny = match namespace {
+                    None => namespaces.deny_selector(),
+                    Some(_) => None,
+                };
+                WatchTarget {
+                    namespace,
+                    field_selector: and(selector.clone(), deny.as_deref()),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `a,b`: both field selectors must hold.
+fn and(a: Option<String>, b: Option<&str>) -> Option<String> {
+    match (a, b.filter(|b| !b.is_empty())) {
+        (Some(a), Some(b)) => Some(format!("{a},{b}")),
+        (Some(a), None) => Some(a),
+        (None, b) => b.map(str::to_string),
+    }
+}
+
+/// `target` split into the kind's watch shapes (lean watches), each with its selector merged
+/// in; one full watch of `target` when `lean` is off.
+fn shaped(
+    target: &WatchTarget,
+    shape_selectors: &[&'static str],
+    lean: bool,
+) -> Vec<(WatchTarget, Option<usize>)> {
+    if !lean {
+        return vec![(target.clone(), None)];
+    }
+    shape_selectors
+        .iter()
+        .enumerate()
+        .map(|(i, selector)| {
+            let target = WatchTarget {
+                namespace: target.namespace.clone(),
+                field_selector: and(target.field_selector.clone(), Some(selector)),
+            };
+            (target, Some(i))
+        })
+        .collect()
 }
 
 /// A watch that runs only while this agent leads; its writer rests here in between.
@@ -91,15 +145,20 @@ struct LeaderWatch {
 
 /// Starts the leader-only watches whenever `leader` turns true and stops them (clearing their
 /// rows) whenever it turns false, until the election ends.
+///
+/// While leading, the shard ordinal is reported (`(index, total)` of the shard led), so that
+/// kube-state-metrics' mixin counts one ordinal per shard that has a leader.
 async fn follow_leadership(
     mut leader: watch::Receiver<bool>,
     mut entries: Vec<LeaderWatch>,
     ctx: WatchContext,
+    shard: (u32, u32),
 ) {
     loop {
         if leader.wait_for(|l| *l).await.is_err() {
             return;
         }
+        ctx.telemetry.shard(shard.1, Some(shard.0));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut running = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter_mut().enumerate() {
@@ -112,6 +171,7 @@ async fn follow_leadership(
             running.push((i, tokio::spawn(fut)));
         }
         let lost = leader.wait_for(|l| !*l).await.is_ok();
+        ctx.telemetry.shard(shard.1, None);
         let _ = stop_tx.send(true);
         for (i, handle) in running {
             match handle.await {
@@ -155,24 +215,47 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
             labels: config.labels_for(resource),
             annotations: config.annotations_for(resource),
         };
-        let spec = |target| WatchSpec {
-            target,
-            render: render.clone(),
-            selection: selection.clone(),
+        let list = ListOptions {
+            use_apiserver_cache: config.watch.use_apiserver_cache,
+            object_limit: config.watch.object_limit,
         };
+        let selectors = kind.shape_selectors();
+        let specs = |targets: Vec<WatchTarget>, shard| {
+            targets
+                .iter()
+                .flat_map(|t| shaped(t, &selectors, config.watch.lean))
+                .map(|(target, shape)| WatchSpec {
+                    target,
+                    render: render.clone(),
+                    selection: selection.clone(),
+                    shape,
+                    list,
+                    shard,
+                })
+                .collect::<Vec<_>>()
+        };
+        // `--scope=cluster` shards everything, like kube-state-metrics; node agents shard
+        // only the leader's kinds: a node's own pods are that node agent's alone.
+        let local_shard = match config.scope {
+            ScopeMode::Cluster => config.watch.shard,
+            ScopeMode::Node => None,
+        };
+        let namespaces = &config.watch.namespaces;
         let mut shards = Vec::new();
-        for target in targets(config.scope, kind.scope(), &config.node) {
+        let local = targets(config.scope, kind.scope(), &config.node, namespaces);
+        for spec in specs(local, local_shard) {
             let (writer, reader) = store::shard(resource, signal.clone());
             shards.push(reader);
-            watches.spawn(kind.watch(spec(target), ctx.clone(), writer, stop_rx.clone()));
+            watches.spawn(kind.watch(spec, ctx.clone(), writer, stop_rx.clone()));
         }
         if config.election.is_some() {
-            for target in leader_targets(kind.scope()) {
+            let led = leader_targets(kind.scope(), namespaces);
+            for spec in specs(led, config.watch.shard) {
                 let (writer, reader) = store::shard(resource, signal.clone());
                 shards.push(reader);
                 leader_watches.push(LeaderWatch {
                     kind,
-                    spec: spec(target),
+                    spec,
                     writer: Some(writer),
                 });
             }
@@ -196,6 +279,11 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         SnapshotTelemetry::new(telemetry.clone()),
     ));
 
+    let shard = config.watch.shard.map_or((0, 1), |s| (s.index, s.total));
+    // A `--scope=cluster` instance serves its shard from the start; a node agent while it
+    // leads (set by `follow_leadership`).
+    let serving = (config.scope == ScopeMode::Cluster).then_some(shard.0);
+    telemetry.shard(shard.1, serving);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let election = config.election.as_ref().map(|e| {
         let (leader_tx, leader_rx) = watch::channel(false);
@@ -207,7 +295,12 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
             shutdown_rx.clone(),
             telemetry.clone(),
         ));
-        let follower = tokio::spawn(follow_leadership(leader_rx, leader_watches, ctx.clone()));
+        let follower = tokio::spawn(follow_leadership(
+            leader_rx,
+            leader_watches,
+            ctx.clone(),
+            shard,
+        ));
         (leader, follower)
     });
 
@@ -261,9 +354,115 @@ async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, Error
 mod tests {
     use super::*;
 
+    fn all() -> NamespaceFilter {
+        NamespaceFilter::default()
+    }
+
+    fn filter(allow: &[&str], deny: &[&str]) -> NamespaceFilter {
+        let own = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        NamespaceFilter {
+            allow: own(allow),
+            deny: own(deny),
+        }
+    }
+
+    fn target(namespace: Option<&str>, selector: Option<&str>) -> WatchTarget {
+        WatchTarget {
+            namespace: namespace.map(str::to_string),
+            field_selector: selector.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn allowed_namespaces_get_a_watch_each_for_node_local_and_leader_watches() {
+        let ns = filter(&["a", "b"], &[]);
+        assert_eq!(
+            targets(ScopeMode::Node, Scope::NodeBound, "n1", &ns),
+            vec![
+                target(Some("a"), Some("spec.nodeName=n1")),
+                target(Some("b"), Some("spec.nodeName=n1")),
+            ]
+        );
+        assert_eq!(
+            leader_targets(Scope::NodeBound, &ns),
+            vec![
+                target(Some("a"), Some("spec.nodeName=")),
+                target(Some("b"), Some("spec.nodeName=")),
+            ]
+        );
+        assert_eq!(
+            leader_targets(Scope::Namespaced, &ns),
+            vec![target(Some("a"), None), target(Some("b"), None)]
+        );
+        assert_eq!(
+            targets(ScopeMode::Cluster, Scope::Namespaced, "", &ns),
+            vec![target(Some("a"), None), target(Some("b"), None)]
+        );
+    }
+
+    #[test]
+    fn denied_namespaces_are_excluded_by_field_selector_next_to_the_node_selector() {
+        let ns = filter(&[], &["x", "y"]);
+        let deny = "metadata.namespace!=x,metadata.namespace!=y";
+        assert_eq!(
+            targets(ScopeMode::Node, Scope::NodeBound, "n1", &ns),
+            vec![target(None, Some(&format!("spec.nodeName=n1,{deny}")))]
+        );
+        assert_eq!(
+            leader_targets(Scope::NodeBound, &ns),
+            vec![target(None, Some(&format!("spec.nodeName=,{deny}")))]
+        );
+        assert_eq!(
+            leader_targets(Scope::Namespaced, &ns),
+            vec![target(None, Some(deny))]
+        );
+    }
+
+    #[test]
+    fn cluster_scoped_kinds_ignore_the_namespace_lists() {
+        for ns in [filter(&["a"], &[]), filter(&[], &["x"])] {
+            assert_eq!(
+                leader_targets(Scope::Cluster, &ns),
+                vec![target(None, None)]
+            );
+            assert_eq!(
+                targets(ScopeMode::Node, Scope::NodeSelf, "n1", &ns),
+                vec![target(None, Some("metadata.name=n1"))]
+            );
+            assert_eq!(
+                targets(ScopeMode::Cluster, Scope::Cluster, "", &ns),
+                vec![target(None, None)]
+            );
+        }
+    }
+
+    #[test]
+    fn lean_watches_split_a_target_by_shape_and_merge_the_selectors() {
+        let t = target(Some("a"), Some("metadata.namespace!=x"));
+        assert_eq!(
+            shaped(&t, &["type=Opaque", "type!=Opaque"], false),
+            vec![(t.clone(), None)]
+        );
+        assert_eq!(
+            shaped(&t, &["type=Opaque", "type!=Opaque"], true),
+            vec![
+                (
+                    target(Some("a"), Some("metadata.namespace!=x,type=Opaque")),
+                    Some(0)
+                ),
+                (
+                    target(Some("a"), Some("metadata.namespace!=x,type!=Opaque")),
+                    Some(1)
+                ),
+            ]
+        );
+        let all = target(None, None);
+        assert_eq!(shaped(&all, &[""], true), vec![(all.clone(), Some(0))]);
+    }
+
     #[test]
     fn node_agents_select_their_pods_and_their_node_only() {
-        let node = |scope| targets(ScopeMode::Node, scope, "n1");
+        let node = |scope| targets(ScopeMode::Node, scope, "n1", &all());
         assert_eq!(
             node(Scope::NodeBound)[0].field_selector.as_deref(),
             Some("spec.nodeName=n1")
@@ -279,14 +478,20 @@ mod tests {
     #[test]
     fn the_leader_adds_unscheduled_pods_and_every_kind_not_bound_to_a_node() {
         assert_eq!(
-            leader_targets(Scope::NodeBound)[0]
+            leader_targets(Scope::NodeBound, &all())[0]
                 .field_selector
                 .as_deref(),
             Some("spec.nodeName=")
         );
-        assert!(leader_targets(Scope::NodeSelf).is_empty());
-        assert_eq!(leader_targets(Scope::Cluster)[0].field_selector, None);
-        assert_eq!(leader_targets(Scope::Namespaced)[0].field_selector, None);
+        assert!(leader_targets(Scope::NodeSelf, &all()).is_empty());
+        assert_eq!(
+            leader_targets(Scope::Cluster, &all())[0].field_selector,
+            None
+        );
+        assert_eq!(
+            leader_targets(Scope::Namespaced, &all())[0].field_selector,
+            None
+        );
     }
 
     #[test]
@@ -297,7 +502,7 @@ mod tests {
             Scope::Namespaced,
             Scope::Cluster,
         ] {
-            let t = targets(ScopeMode::Cluster, scope, "");
+            let t = targets(ScopeMode::Cluster, scope, "", &all());
             assert_eq!(
                 t,
                 vec![WatchTarget {

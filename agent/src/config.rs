@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::exposition::KeyAllowlist;
+use crate::sharding::Shard;
 
 /// A flag with a bad value. Fatal at start.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,27 @@ pub enum Error {
     ZeroDuration {
         /// Which flag.
         flag: &'static str,
+    },
+    /// `--namespaces` / `--namespaces-denylist` name something that cannot be a namespace.
+    #[error("{flag}: {name:?} is not a namespace name (lowercase RFC 1123 label)")]
+    BadNamespace {
+        /// Which flag.
+        flag: &'static str,
+        /// The bad name.
+        name: String,
+    },
+    /// Every namespace of `--namespaces` is also in `--namespaces-denylist`.
+    #[error("--namespaces and --namespaces-denylist together leave no namespace to watch")]
+    NoNamespaceLeft,
+    /// `--shard` is not below `--total-shards`, or `--total-shards` is 0.
+    #[error(
+        "--shard ({shard}) must be less than --total-shards ({total}), which must be at least 1"
+    )]
+    BadShard {
+        /// `--shard`.
+        shard: u32,
+        /// `--total-shards`.
+        total: u32,
     },
 }
 
@@ -182,6 +204,40 @@ pub struct Args {
     /// Log format: `text` or `json`. The level comes from RUST_LOG (default `info`).
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+
+    // ----- What the watches ask the API server for (kube-state-metrics' flags) -----
+    /// Comma-separated namespaces whose objects are exported, one watch each. Default: all.
+    /// Cluster-scoped kinds (nodes, namespaces, persistent volumes, …) are not filtered.
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+
+    /// Comma-separated namespaces whose objects are not exported, filtered by the API server
+    /// (`metadata.namespace!=…`). With --namespaces, the namespaces of both lists are skipped.
+    #[arg(long, value_delimiter = ',')]
+    pub namespaces_denylist: Vec<String>,
+
+    /// List from the API server's watch cache (resourceVersion=0) instead of a quorum read
+    /// from etcd: cheaper for the API server, possibly a little stale.
+    #[arg(long, default_value_t = false)]
+    pub use_apiserver_cache: bool,
+
+    /// The most objects one list keeps per watch; the rest are dropped and counted. 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub object_limit: u64,
+
+    /// This instance's shard (zero-based) of --total-shards, by kube-state-metrics' assignment.
+    /// In `--scope=node` it shards the leader's kinds and picks the Lease this agent runs for.
+    #[arg(long, default_value_t = 0)]
+    pub shard: u32,
+
+    /// The number of shards; 1 disables sharding.
+    #[arg(long, default_value_t = 1)]
+    pub total_shards: u32,
+
+    /// Watch ConfigMaps, and Secrets of well-known types, as metadata only, so their payload
+    /// never crosses the wire. `false` watches full objects (to measure the difference).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub lean_watches: bool,
 }
 
 fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
@@ -229,6 +285,102 @@ pub struct Config {
     pub log_format: String,
     /// The election, when this agent takes part in one.
     pub election: Option<Election>,
+    /// What the watches ask the API server for.
+    pub watch: WatchOptions,
+}
+
+/// The flags that shape every watch: namespaces, list semantics, limits, shard, payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchOptions {
+    /// `--namespaces` / `--namespaces-denylist`.
+    pub namespaces: NamespaceFilter,
+    /// `--use-apiserver-cache`: lists with resourceVersion=0.
+    pub use_apiserver_cache: bool,
+    /// `--object-limit`, `None` for 0.
+    pub object_limit: Option<u64>,
+    /// `--shard` of `--total-shards`, `None` when there is one shard.
+    pub shard: Option<Shard>,
+    /// `--lean-watches`.
+    pub lean: bool,
+}
+
+/// Which namespaces' objects namespaced kinds are watched in, as kube-state-metrics does it:
+/// one watch per allowed namespace, or one cluster-wide watch with the denied namespaces
+/// excluded by field selector.
+///
+/// # Invariants
+/// `allow` and `deny` are disjoint (a namespace in both is dropped from `allow` at parse) and,
+/// when `allow` was given, it is not empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceFilter {
+    /// Namespaces watched one by one; empty: all.
+    pub allow: Vec<String>,
+    /// Namespaces excluded from the cluster-wide watch.
+    pub deny: Vec<String>,
+}
+
+impl NamespaceFilter {
+    /// The namespaces a namespaced kind is watched in: each allowed one, or `None` for all.
+    pub fn watched(&self) -> Vec<Option<String>> {
+        if self.allow.is_empty() {
+            vec![None]
+        } else {
+            self.allow.iter().cloned().map(Some).collect()
+        }
+    }
+
+    /// `metadata.namespace!=a,metadata.namespace!=b` for the cluster-wide watch (KSM's
+    /// `GetExcludeNSFieldSelector`); `None` when nothing is denied or namespaces are listed one
+    /// by one (a watch in an allowed namespace never sees a denied one).
+    pub fn deny_selector(&self) -> Option<String> {
+        if self.deny.is_empty() || !self.allow.is_empty() {
+            return None;
+        }
+        let terms: Vec<String> = self
+            .deny
+            .iter()
+            .map(|ns| format!("metadata.namespace!={ns}"))
+            .collect();
+        Some(terms.join(","))
+    }
+
+    fn parse(allow: &[String], deny: &[String]) -> Result<NamespaceFilter> {
+        let deny = namespace_list("--namespaces-denylist", deny)?;
+        let given = namespace_list("--namespaces", allow)?;
+        let allow: Vec<String> = given
+            .iter()
+            .filter(|n| !deny.contains(n))
+            .cloned()
+            .collect();
+        if !given.is_empty() && allow.is_empty() {
+            return Err(Error::NoNamespaceLeft);
+        }
+        Ok(NamespaceFilter { allow, deny })
+    }
+}
+
+/// Trims, drops empty entries and duplicates, and checks each name is an RFC 1123 label: a
+/// name with `,` or `=` would change the meaning of the field selector it goes into.
+fn namespace_list(flag: &'static str, names: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let valid = name.len() <= 63
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !valid {
+            return Err(Error::BadNamespace {
+                flag,
+                name: name.to_string(),
+            });
+        }
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Lease election settings; the duration defaults are client-go's.
@@ -318,9 +470,20 @@ impl Config {
                 flag: "--snapshot-interval",
             });
         }
+        let watch = WatchOptions {
+            namespaces: NamespaceFilter::parse(&args.namespaces, &args.namespaces_denylist)?,
+            use_apiserver_cache: args.use_apiserver_cache,
+            object_limit: (args.object_limit > 0).then_some(args.object_limit),
+            shard: shard(args.shard, args.total_shards)?,
+            lean: args.lean_watches,
+        };
         let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
             namespace: args.lease_namespace.clone(),
-            name: args.lease_name.clone(),
+            // One Lease per shard: each shard elects its own leader.
+            name: match watch.shard {
+                Some(s) => format!("{}-shard-{}", args.lease_name, s.index),
+                None => args.lease_name.clone(),
+            },
             identity: args
                 .lease_identity
                 .clone()
@@ -341,6 +504,7 @@ impl Config {
         }
         Ok(Config {
             election,
+            watch,
             scope: args.scope,
             node,
             kubeconfig: args.kubeconfig,
@@ -365,6 +529,17 @@ impl Config {
     pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.annotations_allowlist, resource)
     }
+}
+
+/// `None` for a single shard; the shard otherwise, checked against the total.
+fn shard(index: u32, total: u32) -> Result<Option<Shard>> {
+    if total == 0 || index >= total {
+        return Err(Error::BadShard {
+            shard: index,
+            total,
+        });
+    }
+    Ok((total > 1).then_some(Shard { index, total }))
 }
 
 fn allowlist_for(map: &BTreeMap<String, KeyAllowlist>, resource: &str) -> KeyAllowlist {
@@ -552,6 +727,92 @@ mod tests {
         assert_eq!(c.opt_in, vec!["kube_pod_nodeselectors".to_string()]);
         let err = config(&["--metric-opt-in-list", "kube_pod_info"]).unwrap_err();
         assert!(err.to_string().contains("--metric-opt-in-list"), "{err}");
+    }
+
+    #[test]
+    fn namespaces_give_one_watch_each_and_the_denylist_a_field_selector() {
+        let c = config(&["--namespaces", "a, b,a,,"]).unwrap();
+        assert_eq!(
+            c.watch.namespaces.watched(),
+            vec![Some("a".to_string()), Some("b".to_string())]
+        );
+        assert_eq!(c.watch.namespaces.deny_selector(), None);
+        let c = config(&["--namespaces-denylist", "kube-system,b"]).unwrap();
+        assert_eq!(c.watch.namespaces.watched(), vec![None]);
+        assert_eq!(
+            c.watch.namespaces.deny_selector().as_deref(),
+            Some("metadata.namespace!=kube-system,metadata.namespace!=b")
+        );
+        let c = config(&[]).unwrap();
+        assert_eq!(c.watch.namespaces.watched(), vec![None]);
+        assert_eq!(c.watch.namespaces.deny_selector(), None);
+    }
+
+    #[test]
+    fn both_namespace_lists_keep_the_allowed_namespaces_that_are_not_denied() {
+        // kube-state-metrics: a watch per allowed namespace, each excluding the denied ones.
+        let c = config(&["--namespaces", "a,b,c", "--namespaces-denylist", "b"]).unwrap();
+        assert_eq!(
+            c.watch.namespaces.watched(),
+            vec![Some("a".to_string()), Some("c".to_string())]
+        );
+        let err = config(&["--namespaces", "a", "--namespaces-denylist", "a"]).unwrap_err();
+        assert!(err.to_string().contains("--namespaces-denylist"), "{err}");
+    }
+
+    #[test]
+    fn a_namespace_that_would_break_the_field_selector_is_refused_naming_the_flag() {
+        for (flag, bad) in [
+            ("--namespaces", "Upper"),
+            ("--namespaces-denylist", "a=b"),
+            ("--namespaces", "a-"),
+            ("--namespaces-denylist", "a!b"),
+        ] {
+            let err = config(&[flag, bad]).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(flag) && msg.contains(bad),
+                "{flag} {bad}: {msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn shards_are_checked_and_each_shard_has_its_own_lease() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.watch.shard, None);
+        assert_eq!(c.election.unwrap().name, "kube-state-agent");
+        let c = config(&["--shard", "1", "--total-shards", "3"]).unwrap();
+        assert_eq!(c.watch.shard, Some(Shard { index: 1, total: 3 }));
+        assert_eq!(c.election.unwrap().name, "kube-state-agent-shard-1");
+        for bad in [
+            ["--shard", "3", "--total-shards", "3"],
+            ["--shard", "0", "--total-shards", "0"],
+        ] {
+            let err = config(&bad).unwrap_err();
+            assert!(err.to_string().contains("--shard"), "{err}");
+            assert!(err.to_string().contains("--total-shards"), "{err}");
+        }
+    }
+
+    #[test]
+    fn list_options_follow_their_flags() {
+        let c = config(&[]).unwrap();
+        assert!(!c.watch.use_apiserver_cache);
+        assert_eq!(c.watch.object_limit, None);
+        assert!(c.watch.lean);
+        let c = config(&[
+            "--use-apiserver-cache",
+            "--object-limit",
+            "100",
+            "--lean-watches",
+            "false",
+        ])
+        .unwrap();
+        assert!(c.watch.use_apiserver_cache);
+        assert_eq!(c.watch.object_limit, Some(100));
+        assert!(!c.watch.lean);
+        assert!(Args::try_parse_from(["x", "--object-limit", "-1"]).is_err());
     }
 
     #[test]

@@ -31,6 +31,31 @@ pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
     fn meta(&self) -> &ObjectMeta;
     /// The object's metadata, mutably (the watcher never needs more).
     fn meta_mut(&mut self) -> &mut ObjectMeta;
+
+    /// The watches that together cover the kind (with `--lean-watches`); one full watch
+    /// unless the kind says otherwise.
+    const WATCH_SHAPES: &'static [WatchShape<Self>] = &[WatchShape::FULL];
+}
+
+/// One of the watches that together cover a kind, and what of each object crosses the wire.
+///
+/// # Invariants
+/// The field selectors of a kind's shapes select disjoint sets whose union is every object, so
+/// each object arrives through exactly one of them.
+pub struct WatchShape<K> {
+    /// ANDed with the watch target's field selector; `""` for none.
+    pub field_selector: &'static str,
+    /// `Some`: only metadata is requested (`PartialObjectMetadata`), and this fills in what the
+    /// selector fixed (e.g. a Secret's `type`). `None`: the whole object.
+    pub metadata_only: Option<fn(&mut K)>,
+}
+
+impl<K> WatchShape<K> {
+    /// The whole object, no extra selector.
+    pub const FULL: WatchShape<K> = WatchShape {
+        field_selector: "",
+        metadata_only: None,
+    };
 }
 
 /// One object as received: either decoded into its lean type, or malformed with its metadata
@@ -164,20 +189,22 @@ pub fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error
 
 /// Implements [`Object`] for a lean type with a `metadata: ObjectMeta` field.
 ///
-/// It takes exactly these five arguments. Scope is not one of them: it belongs to the kind's
-/// descriptor ([`crate::resources::Scope`]).
+/// It takes these five arguments, and optionally `shapes = &[…]` ([`Object::WATCH_SHAPES`]).
+/// Scope is not one of them: it belongs to the kind's descriptor ([`crate::resources::Scope`]).
 ///
 /// ```ignore
 /// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods");
 /// ```
 #[macro_export]
 macro_rules! impl_object {
-    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal) => {
+    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal
+        $(, shapes = $shapes:expr)?) => {
         impl $crate::decode::Object for $ty {
             const GROUP: &'static str = $g;
             const VERSION: &'static str = $v;
             const KIND: &'static str = $k;
             const PLURAL: &'static str = $p;
+            $(const WATCH_SHAPES: &'static [$crate::decode::WatchShape<Self>] = $shapes;)?
             fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &self.metadata
             }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod leader;
 pub mod registry;
 pub mod resources;
+pub mod sharding;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;

@@ -2,7 +2,8 @@
 //! private `prometheus` registry, served on the telemetry port.
 //!
 //! Names start with `ksa_`, never `kube_` (reserved for the compatible families), except
-//! kube-state-metrics' own `kube_state_metrics_list_total` / `kube_state_metrics_watch_total`,
+//! kube-state-metrics' own `kube_state_metrics_list_total` / `kube_state_metrics_watch_total`
+//! and its sharding gauges `kube_state_metrics_shard_ordinal` / `kube_state_metrics_total_shards`,
 //! kept as KSM spells them so its mixin alerts work. Labels are bounded: `resource`, `verb`,
 //! `result`, `type`, `reason` from a fixed set. No global registry. See [`Telemetry::new`].
 
@@ -27,6 +28,9 @@ pub struct Telemetry {
     events: IntCounterVec,
     decode_errors: IntCounterVec,
     watch_errors: IntCounterVec,
+    over_object_limit: IntCounterVec,
+    shard_ordinal: IntGaugeVec,
+    total_shards: IntGauge,
     objects: IntGaugeVec,
     snapshot_builds: IntCounter,
     snapshot_build_seconds: Histogram,
@@ -114,6 +118,16 @@ impl Telemetry {
         .expect("valid metric");
         r.register(Box::new(kinds_unserved.clone()))
             .expect("unique metric");
+        let shard_ordinal = IntGaugeVec::new(
+            Opts::new(
+                "kube_state_metrics_shard_ordinal",
+                "Current sharding ordinal/index of this instance (node agents: while leading its shard).",
+            ),
+            &["shard_ordinal"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(shard_ordinal.clone()))
+            .expect("unique metric");
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("valid metric");
             r.register(Box::new(c.clone())).expect("unique metric");
@@ -176,6 +190,17 @@ impl Telemetry {
                 "Watch stream errors, by resource and reason; the watch backs off and resumes.",
                 &["resource", "reason"],
             ),
+            over_object_limit: counter_vec(
+                &r,
+                "ksa_list_objects_over_limit_total",
+                "Listed objects dropped because the list held more than --object-limit objects.",
+                &["resource"],
+            ),
+            shard_ordinal,
+            total_shards: gauge(
+                "kube_state_metrics_total_shards",
+                "Number of total shards this instance is aware of.",
+            ),
             objects,
             snapshot_builds: counter("ksa_snapshot_builds_total", "Snapshots published."),
             snapshot_build_seconds,
@@ -229,6 +254,23 @@ impl Telemetry {
         self.watch_errors
             .with_label_values(&[resource, reason])
             .inc();
+    }
+
+    /// Counts one listed object dropped by `--object-limit`.
+    pub fn over_object_limit(&self, resource: &str) {
+        self.over_object_limit.with_label_values(&[resource]).inc();
+    }
+
+    /// The shard configuration, as kube-state-metrics reports it so its mixin's sharding
+    /// alerts work: the total always, the ordinal only while this instance serves its shard.
+    pub fn shard(&self, total: u32, serving: Option<u32>) {
+        self.total_shards.set(i64::from(total));
+        self.shard_ordinal.reset();
+        if let Some(ordinal) = serving {
+            self.shard_ordinal
+                .with_label_values(&[&ordinal.to_string()])
+                .set(i64::from(ordinal));
+        }
     }
 
     /// Observes one scrape.
@@ -349,4 +391,26 @@ pub fn init_tracing(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shard_ordinal_is_reported_only_while_serving() {
+        let t = Telemetry::new();
+        t.shard(3, Some(2));
+        assert_eq!(t.value("kube_state_metrics_total_shards", &[]), Some(3.0));
+        assert_eq!(
+            t.value(
+                "kube_state_metrics_shard_ordinal",
+                &[("shard_ordinal", "2")]
+            ),
+            Some(2.0)
+        );
+        t.shard(3, None);
+        assert_eq!(t.value("kube_state_metrics_total_shards", &[]), Some(3.0));
+        assert_eq!(t.value("kube_state_metrics_shard_ordinal", &[]), None);
+    }
 }

@@ -10,15 +10,21 @@
 
 use std::fmt;
 
-use futures::StreamExt;
+use std::borrow::Cow;
+
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
+use serde::Deserialize;
 
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
 use crate::resources::{FamilySelection, Kind, KindInfo};
+use crate::sharding::Shard;
 use crate::store::{Change, Writer};
 use crate::telemetry::Telemetry;
 
@@ -51,15 +57,31 @@ pub struct WatchContext {
     pub telemetry: Telemetry,
 }
 
-/// What one watch renders: its target, the allowlists and the enabled families.
+/// What one watch renders: its target, the allowlists and the enabled families, and how it
+/// asks the API server.
 #[derive(Clone, Debug)]
 pub struct WatchSpec {
-    /// Namespace and selector.
+    /// Namespace and selector (the shape's selector already merged in).
     pub target: WatchTarget,
     /// Allowlists for `_labels`/`_annotations`.
     pub render: RenderContext,
     /// Families rendered.
     pub selection: FamilySelection,
+    /// Which of the kind's [`crate::decode::WatchShape`]s this watch is; `None`: one full watch.
+    pub shape: Option<usize>,
+    /// How the lists read.
+    pub list: ListOptions,
+    /// Only objects of this shard are rendered; `None`: all.
+    pub shard: Option<Shard>,
+}
+
+/// How a watch's lists read, as kube-state-metrics' flags set it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// `--use-apiserver-cache`: resourceVersion=0, served from the API server's watch cache.
+    pub use_apiserver_cache: bool,
+    /// `--object-limit`: the most objects one list keeps; the rest are dropped and counted.
+    pub object_limit: Option<u64>,
 }
 
 /// Tells a watch to stop: it stops when the value turns `true`.
@@ -67,6 +89,10 @@ pub type StopSignal = tokio::sync::watch::Receiver<bool>;
 
 /// A kind the agent can watch: its metadata plus a typed watch loop.
 pub trait Watchable: KindInfo {
+    /// The extra field selector of each of the kind's lean watch shapes, in shape order (`""`
+    /// for none); [`WatchSpec::shape`] indexes this list.
+    fn shape_selectors(&self) -> Vec<&'static str>;
+
     /// Watches `spec.target`, feeding `writer`, until `stop` turns true; then clears the
     /// shard (its rows leave the next snapshot) and hands the writer back for a later watch.
     fn watch(
@@ -79,6 +105,10 @@ pub trait Watchable: KindInfo {
 }
 
 impl<K: Object> Watchable for Kind<K> {
+    fn shape_selectors(&self) -> Vec<&'static str> {
+        K::WATCH_SHAPES.iter().map(|s| s.field_selector).collect()
+    }
+
     fn watch(
         &'static self,
         spec: WatchSpec,
@@ -101,22 +131,37 @@ async fn run<K: Object>(
         target,
         render,
         selection,
+        shape,
+        list,
+        shard,
     } = spec;
-    let api: Api<Decoded<K>> = match &target.namespace {
-        Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &()),
-        None => Api::all_with(ctx.client.clone(), &()),
-    };
+    let metadata_only = shape.and_then(|i| K::WATCH_SHAPES.get(i)?.metadata_only);
     let mut config = watcher::Config::default();
     if let Some(selector) = &target.field_selector {
         config = config.fields(selector);
     }
-    tracing::info!(resource = kind.resource, target = %target, "watch starting");
+    if list.use_apiserver_cache {
+        // The watch cache answers resourceVersion=0 whole and ignores `limit`; kube leaves
+        // resourceVersion out of a paged list, so the list is not paged (as client-go's pager
+        // falls back to one full list for resourceVersion=0).
+        config = config.any_semantic();
+        config.page_size = None;
+    }
+    let open = || {
+        open_events::<K>(
+            &ctx.client,
+            target.namespace.as_deref(),
+            &config,
+            metadata_only,
+        )
+    };
+    tracing::info!(resource = kind.resource, target = %target,
+        metadata_only = metadata_only.is_some(), "watch starting");
     writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
-    let mut events = watcher::watcher(api.clone(), config.clone())
-        .default_backoff()
-        .boxed();
+    let mut events = open();
     let mut unserved = false;
+    let mut listed: u64 = 0;
     loop {
         let item = tokio::select! {
             item = events.next() => item,
@@ -134,7 +179,28 @@ async fn run<K: Object>(
                     tracing::info!(resource = kind.resource, "the API is served now");
                     writer.activate();
                 }
-                if let Some(change) = to_change(kind, &ctx.telemetry, &render, &selection, event) {
+                match &event {
+                    Event::Init => listed = 0,
+                    Event::InitApply(_) => {
+                        listed += 1;
+                        if list.object_limit.is_some_and(|limit| listed > limit) {
+                            ctx.telemetry.over_object_limit(kind.resource);
+                            if list.object_limit == Some(listed - 1) {
+                                tracing::warn!(resource = kind.resource, target = %target,
+                                    limit = listed - 1,
+                                    "the list holds more objects than --object-limit; the rest are dropped");
+                            }
+                            continue;
+                        }
+                    }
+                    _ => {}
+                }
+                let view = Render {
+                    render: &render,
+                    selection: &selection,
+                    shard: shard.as_ref(),
+                };
+                if let Some(change) = to_change(kind, &ctx.telemetry, &view, event) {
                     writer.apply(change);
                 }
             }
@@ -153,9 +219,7 @@ async fn run<K: Object>(
                     () = tokio::time::sleep(UNSERVED_RECHECK) => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
-                events = watcher::watcher(api.clone(), config.clone())
-                    .default_backoff()
-                    .boxed();
+                events = open();
             }
             Err(err) => {
                 let reason = error_reason(&err);
@@ -171,15 +235,98 @@ async fn run<K: Object>(
     writer
 }
 
+/// A metadata-only watch's object: a [`Decoded`] whose API requests ask for
+/// `PartialObjectMetadata`, so the API server sends the metadata and nothing else.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(transparent, bound = "K: Object")]
+struct MetadataOnly<K>(Decoded<K>);
+
+impl<K: Object> Resource for MetadataOnly<K> {
+    type DynamicType = ();
+    type Scope = kube::core::DynamicResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed(K::KIND)
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed(K::GROUP)
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed(K::VERSION)
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed(K::PLURAL)
+    }
+    fn metadata_api() -> bool {
+        true
+    }
+    fn meta(&self) -> &ObjectMeta {
+        self.0.meta()
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        self.0.meta_mut()
+    }
+}
+
+type Events<K> = BoxStream<'static, Result<Event<Decoded<K>>, watcher::Error>>;
+
+/// Starts kube-runtime's watcher in `namespace` (all when `None`): full objects, or metadata
+/// only completed by `metadata_only`.
+fn open_events<K: Object>(
+    client: &Client,
+    namespace: Option<&str>,
+    config: &watcher::Config,
+    metadata_only: Option<fn(&mut K)>,
+) -> Events<K> {
+    fn api<T: Resource<DynamicType = (), Scope = kube::core::DynamicResourceScope>>(
+        client: &Client,
+        namespace: Option<&str>,
+    ) -> Api<T> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &()),
+            None => Api::all_with(client.clone(), &()),
+        }
+    }
+    let Some(complete) = metadata_only else {
+        return watcher::watcher(api::<Decoded<K>>(client, namespace), config.clone())
+            .default_backoff()
+            .boxed();
+    };
+    let complete = move |MetadataOnly(mut obj): MetadataOnly<K>| {
+        if let Decoded::Object(o) = &mut obj {
+            complete(o);
+        }
+        obj
+    };
+    watcher::watcher(api::<MetadataOnly<K>>(client, namespace), config.clone())
+        .default_backoff()
+        .map_ok(move |event| match event {
+            Event::Init => Event::Init,
+            Event::InitDone => Event::InitDone,
+            Event::InitApply(o) => Event::InitApply(complete(o)),
+            Event::Apply(o) => Event::Apply(complete(o)),
+            Event::Delete(o) => Event::Delete(complete(o)),
+        })
+        .boxed()
+}
+
+/// What rendering an object needs besides the object.
+struct Render<'a> {
+    render: &'a RenderContext,
+    selection: &'a FamilySelection,
+    shard: Option<&'a Shard>,
+}
+
 /// Turns one watcher event into a store change, rendering the object.
 ///
 /// A malformed object is counted and logged; an applied one loses its rows (they would be
 /// stale), a listed one is left out of the relist. An object without a UID cannot be stored.
+/// An object of another shard renders nothing: its UID never changes shard, so it never had
+/// rows here.
 fn to_change<K: Object>(
     kind: &Kind<K>,
     telemetry: &Telemetry,
-    render: &RenderContext,
-    selection: &FamilySelection,
+    view: &Render<'_>,
     event: Event<Decoded<K>>,
 ) -> Option<Change> {
     let resource = kind.resource;
@@ -189,8 +336,11 @@ fn to_change<K: Object>(
             tracing::warn!(resource, name = ?obj.meta().name, "object without a uid; skipped");
             return None;
         };
+        if view.shard.is_some_and(|s| !s.owns(&uid)) {
+            return None;
+        }
         match obj {
-            Decoded::Object(o) => Some((uid, Some(kind.render(&o, render, selection)))),
+            Decoded::Object(o) => Some((uid, Some(kind.render(&o, view.render, view.selection)))),
             Decoded::Malformed { metadata, error } => {
                 telemetry.decode_error(resource);
                 tracing::warn!(resource, namespace = ?metadata.namespace, name = ?metadata.name,
@@ -257,19 +407,22 @@ mod tests {
         FamilySelection::new(&kind.headers(), |_| true)
     }
 
+    fn change(t: &Telemetry, event: Event<Decoded<Pod>>) -> Option<Change> {
+        let view = Render {
+            render: &RenderContext::default(),
+            selection: &all(&POD),
+            shard: None,
+        };
+        to_change(&POD, t, &view, event)
+    }
+
     #[test]
     fn a_malformed_applied_object_drops_its_rows_and_is_counted() {
         let t = Telemetry::new();
         let obj = decoded(
             r#"{"metadata":{"name":"p","namespace":"n","uid":"u1"},"spec":{"containers":"oops"}}"#,
         );
-        let change = to_change(
-            &POD,
-            &t,
-            &RenderContext::default(),
-            &all(&POD),
-            Event::Apply(obj),
-        );
+        let change = change(&t, Event::Apply(obj));
         assert!(matches!(change, Some(Change::Delete(uid)) if uid == "u1"));
         assert_eq!(
             t.value("ksa_decode_errors_total", &[("resource", "pods")]),
@@ -283,13 +436,7 @@ mod tests {
         let obj = decoded(
             r#"{"metadata":{"name":"p","namespace":"n","uid":"u1"},"status":{"phase":"Running"}}"#,
         );
-        let change = to_change(
-            &POD,
-            &t,
-            &RenderContext::default(),
-            &all(&POD),
-            Event::InitApply(obj),
-        );
+        let change = change(&t, Event::InitApply(obj));
         match change {
             Some(Change::InitApply(uid, rows)) => {
                 assert_eq!(uid, "u1");
@@ -420,6 +567,9 @@ mod tests {
             },
             render: RenderContext::default(),
             selection: all(&POD),
+            shape: None,
+            list: ListOptions::default(),
+            shard: None,
         };
         let ctx = WatchContext {
             client,
@@ -483,6 +633,9 @@ mod tests {
             },
             render: RenderContext::default(),
             selection: all(&POD),
+            shape: None,
+            list: ListOptions::default(),
+            shard: None,
         };
         let ctx = WatchContext {
             client,
@@ -511,19 +664,124 @@ mod tests {
     }
 
     #[test]
+    fn an_object_of_another_shard_renders_nothing() {
+        let t = Telemetry::new();
+        let obj = || decoded(r#"{"metadata":{"name":"p","namespace":"n","uid":"test_uid"}}"#);
+        let (render, selection) = (RenderContext::default(), all(&POD));
+        let shards = [Shard { index: 0, total: 2 }, Shard { index: 1, total: 2 }];
+        let view = |index: usize| Render {
+            render: &render,
+            selection: &selection,
+            shard: Some(&shards[index]),
+        };
+        // kube-state-metrics puts uid "test_uid" in shard 0 of 2.
+        let mine = to_change(&POD, &t, &view(0), Event::Apply(obj()));
+        assert!(matches!(mine, Some(Change::Apply(uid, _)) if uid == "test_uid"));
+        assert!(to_change(&POD, &t, &view(1), Event::Apply(obj())).is_none());
+        assert!(to_change(&POD, &t, &view(1), Event::InitApply(obj())).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_metadata_only_shape_asks_for_metadata_from_the_cache_and_keeps_the_limit() {
+        use crate::resources::secret::KIND as SECRET;
+        let (mock, mut handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let client = Client::new(mock, "default");
+        let telemetry = Telemetry::new();
+        let (writer, reader) =
+            crate::store::shard("secrets", crate::store::ChangeSignal::default());
+        let server = tokio::spawn(async move {
+            let (req, send) = handle.next_request().await.expect("a list");
+            let accept = req.headers()[http::header::ACCEPT]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let query = req.uri().query().unwrap_or("").to_string();
+            let item = |name: &str, uid: &str| {
+                serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                    "metadata": {"name": name, "namespace": "ns", "uid": uid, "resourceVersion": "5"}})
+            };
+            let list = serde_json::json!({"kind": "PartialObjectMetadataList",
+                "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "10"},
+                "items": [item("a", "u1"), item("b", "u2"), item("c", "u3")]});
+            send.send_response(http::Response::new(kube::client::Body::from(
+                list.to_string().into_bytes(),
+            )));
+            let _pending = handle.next_request().await;
+            (accept, query)
+        });
+        let spec = WatchSpec {
+            target: WatchTarget {
+                namespace: Some("ns".into()),
+                field_selector: Some("type=kubernetes.io/tls".into()),
+            },
+            render: RenderContext::default(),
+            selection: FamilySelection::new(&SECRET.headers(), |_| true),
+            // Shape 6: `type=kubernetes.io/tls`, metadata only.
+            shape: Some(6),
+            list: ListOptions {
+                use_apiserver_cache: true,
+                object_limit: Some(2),
+            },
+            shard: None,
+        };
+        assert_eq!(SECRET.shape_selectors()[6], "type=kubernetes.io/tls");
+        let ctx = WatchContext {
+            client,
+            telemetry: telemetry.clone(),
+        };
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(SECRET.watch(spec, ctx, writer, stop));
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !reader.is_ready() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the list never completed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let text: String = reader
+            .rows()
+            .iter()
+            .map(|r| String::from_utf8(r.all().to_vec()).unwrap())
+            .collect();
+        // The type comes from the selector: a PartialObjectMetadata has none.
+        assert!(
+            text.contains(
+                r#"kube_secret_type{namespace="ns",secret="a",type="kubernetes.io/tls"} 1"#
+            ),
+            "{text}"
+        );
+        assert_eq!(
+            reader.rows().len(),
+            2,
+            "--object-limit=2 keeps two of three: {text}"
+        );
+        assert_eq!(
+            telemetry.value(
+                "ksa_list_objects_over_limit_total",
+                &[("resource", "secrets")]
+            ),
+            Some(1.0)
+        );
+        stop_tx.send(true).unwrap();
+        task.await.unwrap();
+        let (accept, query) = server.await.unwrap();
+        assert!(accept.contains("as=PartialObjectMetadataList"), "{accept}");
+        assert!(query.contains("resourceVersion=0"), "{query}");
+        assert!(
+            query.contains("fieldSelector=type%3Dkubernetes.io%2Ftls"),
+            "{query}"
+        );
+    }
+
+    #[test]
     fn objects_without_uid_are_skipped_and_counted() {
         let t = Telemetry::new();
         let obj = decoded(r#"{"metadata":{"name":"p"}}"#);
-        assert!(
-            to_change(
-                &POD,
-                &t,
-                &RenderContext::default(),
-                &all(&POD),
-                Event::Apply(obj)
-            )
-            .is_none()
-        );
+        assert!(change(&t, Event::Apply(obj)).is_none());
         assert_eq!(
             t.value("ksa_decode_errors_total", &[("resource", "pods")]),
             Some(1.0)

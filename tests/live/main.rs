@@ -8,3 +8,4 @@ mod deploy;
 mod harness;
 mod kinds;
 mod leader;
+mod watches;

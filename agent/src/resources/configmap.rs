@@ -3,7 +3,8 @@
 //! by family, in the same order.
 //!
 //! No family reads the payload, so the lean type is metadata only: `data` and `binaryData` are
-//! not even declared, and serde skips them without building them. The identity labels
+//! not even declared, and the kind is watched as `PartialObjectMetadata`, so the payload does
+//! not even cross the wire. The identity labels
 //! `namespace`, `configmap` are put in front by the writer, as `wrapConfigMapFunc` does. See
 //! [`KIND`].
 
@@ -14,7 +15,7 @@ use super::common::{
     annotations_sample, labels_sample, nonzero_timestamp_sample, resource_version_sample,
 };
 use super::{Family, Kind, Scope};
-use crate::decode::lean_meta;
+use crate::decode::{WatchShape, lean_meta};
 use crate::exposition::{Identity, MetricType, Series};
 
 // ===== lean decode type =====
@@ -32,7 +33,11 @@ crate::impl_object!(
     group = "",
     version = "v1",
     kind = "ConfigMap",
-    plural = "configmaps"
+    plural = "configmaps",
+    shapes = &[WatchShape {
+        field_selector: "",
+        metadata_only: Some(|_| {}),
+    }]
 );
 
 // ===== family table =====

@@ -2,10 +2,13 @@
 //! kube-state-metrics' `internal/store/secret.go` (`secretMetricFamilies`), family by family, in
 //! the same order.
 //!
-//! No family reads the payload: the lean type holds the metadata and `type` only. `data` and
-//! `stringData` are not declared, so serde skips them without building them and no secret
-//! value is ever held in memory past the decode buffer. The identity labels `namespace`,
-//! `secret` are put in front by the writer, as `wrapSecretFunc` does. See [`KIND`].
+//! No family reads the payload: the lean type holds the metadata and `type` only. Secrets of
+//! the well-known types are watched as metadata only, one watch per `type=` field selector,
+//! so their payload never crosses the wire; the other types come through one full watch
+//! (`type!=…`), where `data` is skipped by serde without being built. See [`SHAPES`].
+//!
+//! The identity labels `namespace`, `secret` are put in front by the writer, as
+//! `wrapSecretFunc` does. See [`KIND`].
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -15,7 +18,7 @@ use super::common::{
     resource_version_sample,
 };
 use super::{Family, Kind, Scope};
-use crate::decode::lean_meta;
+use crate::decode::{WatchShape, lean_meta};
 use crate::exposition::{Identity, MetricType, Series};
 
 // ===== lean decode type =====
@@ -36,8 +39,58 @@ crate::impl_object!(
     group = "",
     version = "v1",
     kind = "Secret",
-    plural = "secrets"
+    plural = "secrets",
+    shapes = SHAPES
 );
+
+// ===== watch shapes =====
+
+/// The built-in Secret types (`k8s.io/api/core/v1` `SecretType*`), in the order of their
+/// metadata-only watches in [`SHAPES`].
+pub const WELL_KNOWN_TYPES: [&str; 8] = [
+    "Opaque",
+    "kubernetes.io/service-account-token",
+    "kubernetes.io/dockercfg",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+    "bootstrap.kubernetes.io/token",
+];
+
+/// A metadata-only watch of the Secrets of one well-known type: the type is known from the
+/// selector, since a `PartialObjectMetadata` has none.
+macro_rules! typed {
+    ($t:literal) => {
+        WatchShape {
+            field_selector: concat!("type=", $t),
+            metadata_only: Some(|s: &mut Secret| s.type_ = Some($t.to_string())),
+        }
+    };
+}
+
+/// One metadata-only watch per well-known type, so no payload of theirs crosses the wire, and
+/// one full watch for every other type (the only way to learn an unknown type).
+///
+/// NOTE: the `type=` selectors and the `type!=` list MUST name the same types as
+/// [`WELL_KNOWN_TYPES`], or an object would arrive twice or never (a unit test checks).
+pub static SHAPES: &[WatchShape<Secret>] = &[
+    typed!("Opaque"),
+    typed!("kubernetes.io/service-account-token"),
+    typed!("kubernetes.io/dockercfg"),
+    typed!("kubernetes.io/dockerconfigjson"),
+    typed!("kubernetes.io/basic-auth"),
+    typed!("kubernetes.io/ssh-auth"),
+    typed!("kubernetes.io/tls"),
+    typed!("bootstrap.kubernetes.io/token"),
+    WatchShape {
+        field_selector: "type!=Opaque,type!=kubernetes.io/service-account-token,\
+            type!=kubernetes.io/dockercfg,type!=kubernetes.io/dockerconfigjson,\
+            type!=kubernetes.io/basic-auth,type!=kubernetes.io/ssh-auth,type!=kubernetes.io/tls,\
+            type!=bootstrap.kubernetes.io/token",
+        metadata_only: None,
+    },
+];
 
 // ===== family table =====
 
@@ -185,6 +238,30 @@ mod tests {
             render(&s, type_),
             "m{namespace=\"n\",secret=\"s\",type=\"kubernetes.io/tls\"} 1\n"
         );
+    }
+
+    #[test]
+    fn the_shapes_cover_every_type_once_and_fill_in_the_type_they_select() {
+        assert_eq!(SHAPES.len(), WELL_KNOWN_TYPES.len() + 1);
+        for (shape, t) in SHAPES.iter().zip(WELL_KNOWN_TYPES) {
+            assert_eq!(shape.field_selector, format!("type={t}"));
+            let mut s = secret(r#"{"metadata":{"name":"s","namespace":"n"}}"#);
+            (shape
+                .metadata_only
+                .expect("well-known types are metadata only"))(&mut s);
+            assert_eq!(
+                render(&s, type_),
+                format!("m{{namespace=\"n\",secret=\"s\",type=\"{t}\"}} 1\n")
+            );
+        }
+        let rest = SHAPES.last().unwrap();
+        assert!(rest.metadata_only.is_none(), "unknown types need the body");
+        let excluded: Vec<&str> = rest.field_selector.split(',').collect();
+        let expected: Vec<String> = WELL_KNOWN_TYPES
+            .iter()
+            .map(|t| format!("type!={t}"))
+            .collect();
+        assert_eq!(excluded, expected);
     }
 
     #[test]
