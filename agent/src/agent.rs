@@ -148,8 +148,8 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         .filter(|k| config.resources.contains(&k.resource()))
     {
         let resource = kind.resource();
-        let selection = FamilySelection::new(&kind.family_headers(), |name| {
-            config.opt_in.iter().any(|o| o == name)
+        let selection = FamilySelection::from_fn(&kind.family_headers(), |h| {
+            config.metrics.enables(h.name, h.opt_in)
         });
         let render = RenderContext {
             labels: config.labels_for(resource),
