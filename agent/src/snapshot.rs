@@ -288,7 +288,9 @@ pub async fn run_builder(
     gzip: bool,
     observer: Arc<dyn BuildObserver>,
 ) {
-    let mut generation = 0;
+    // Go on from what is published: a builder started by a config reload keeps the
+    // generation increasing.
+    let mut generation = published.load().generation();
     let mut last_build: Option<Instant> = None;
     loop {
         signal.changed().await;
