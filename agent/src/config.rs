@@ -367,29 +367,20 @@ impl Config {
             .filter(|(_, opt_in)| *opt_in)
             .map(|(name, _)| *name)
             .collect();
-        for pattern in metrics.opt_in_patterns() {
-            let single = MetricFilter::new(&[], &[], &[pattern.to_string()])?;
-            if !opt_in_families.iter().any(|f| single.opts_in(f)) {
-                return Err(Error::NotOptIn {
-                    pattern: pattern.to_string(),
-                });
-            }
+        if let Some(pattern) = metrics
+            .opt_in_entries_matching_none(&opt_in_families)
+            .first()
+        {
+            return Err(Error::NotOptIn {
+                pattern: pattern.clone(),
+            });
         }
-        let mut warnings = Vec::new();
-        let (flag, patterns) = metrics.list_patterns();
-        for pattern in patterns {
-            let single = if flag == "--metric-allowlist" {
-                MetricFilter::new(&[pattern.to_string()], &[], &[])?
-            } else {
-                MetricFilter::new(&[], &[pattern.to_string()], &[])?
-            };
-            let matches_some = families
-                .iter()
-                .any(|(name, _)| single.enables(name, false) == (flag == "--metric-allowlist"));
-            if !matches_some {
-                warnings.push(format!("{flag}: {pattern:?} matches no metric family"));
-            }
-        }
+        let names: Vec<&str> = families.iter().map(|(name, _)| *name).collect();
+        let (flag, unmatched) = metrics.list_entries_matching_none(&names);
+        let warnings = unmatched
+            .into_iter()
+            .map(|pattern| format!("{flag}: {pattern:?} matches no metric family"))
+            .collect();
         if args.snapshot_interval.is_zero() {
             return Err(Error::ZeroDuration {
                 flag: "--snapshot-interval",

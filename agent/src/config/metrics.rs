@@ -120,18 +120,28 @@ impl MetricFilter {
         self.opt_in.iter().any(|r| r.is_match(name))
     }
 
-    /// The opt-in entries, as given.
-    pub fn opt_in_patterns(&self) -> impl Iterator<Item = &str> {
-        self.opt_in.iter().map(regex::Regex::as_str)
+    /// The opt-in entries that match none of `names` (the opt-in families).
+    pub fn opt_in_entries_matching_none(&self, names: &[&str]) -> Vec<String> {
+        self.opt_in
+            .iter()
+            .filter(|r| !names.iter().any(|n| r.is_match(n)))
+            .map(|r| r.as_str().to_string())
+            .collect()
     }
 
-    /// The allow/deny entries, with the flag they came from.
-    pub fn list_patterns(&self) -> (&'static str, impl Iterator<Item = &str>) {
+    /// The allow/deny entries that match none of `names`, with the flag they came from.
+    pub fn list_entries_matching_none(&self, names: &[&str]) -> (&'static str, Vec<String>) {
         let flag = match self.mode {
             Mode::Allow => "--metric-allowlist",
             Mode::Deny => "--metric-denylist",
         };
-        (flag, self.patterns.iter().map(fancy_regex::Regex::as_str))
+        let unmatched = self
+            .patterns
+            .iter()
+            .filter(|p| !names.iter().any(|n| p.is_match(n).unwrap_or(false)))
+            .map(|p| p.as_str().to_string())
+            .collect();
+        (flag, unmatched)
     }
 }
 
