@@ -3,7 +3,15 @@
 //! Parsing happens in two stages, as in ripgrep's `lowargs`/`hiargs`: clap collects plain values
 //! into [`Args`], then [`Config::from_args`] checks them together and builds what the rest of the
 //! agent uses. Every error names the flag and the value at fault, before any network call. This
-//! module knows nothing of kube, tokio or HTTP. See [`Config::from_args`].
+//! module knows nothing of kube, tokio or HTTP. See [`Config::from_args`], and [`load`] for
+//! `--config FILE`.
+//!
+//! Submodules: [`allowlist`] (the `resource=[key,…]` syntax), [`metrics`] (which families a run
+//! renders) and [`file`] (the YAML config file).
+
+pub mod allowlist;
+pub mod file;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +22,9 @@ use clap::Parser;
 
 use crate::exposition::KeyAllowlist;
 use crate::sharding::Shard;
+use allowlist::LabelsAllowList;
+pub use file::{ConfigFile, load};
+use metrics::MetricFilter;
 
 /// A flag with a bad value. Fatal at start.
 #[derive(Debug, thiserror::Error)]
@@ -31,29 +42,41 @@ pub enum Error {
         /// The known names, comma-separated.
         known: String,
     },
-    /// A `--metric-*-allowlist` value is not `resource=[key,…],…`.
-    #[error("{flag}: {reason} in {value:?} (expected e.g. pods=[app,team],nodes=[*])")]
-    BadAllowlist {
-        /// Which flag.
-        flag: &'static str,
-        /// The whole value.
-        value: String,
-        /// What is wrong.
-        reason: String,
-    },
     /// `--metric-labels-allowlist` / `--metric-annotations-allowlist` name an unknown resource.
-    #[error("{flag}: unknown resource {name:?}")]
+    #[error("{flag}: unknown resource {name:?} (known: {known})")]
     AllowlistResource {
         /// Which flag.
         flag: &'static str,
         /// The bad resource name.
         name: String,
+        /// The known names, comma-separated.
+        known: String,
     },
-    /// `--metric-opt-in-list` names a family that is not opt-in, or does not exist.
-    #[error("--metric-opt-in-list: {name:?} is not an opt-in family")]
+    /// A `--metric-allowlist`, `--metric-denylist` or `--metric-opt-in-list` problem.
+    #[error(transparent)]
+    Metrics(#[from] metrics::Error),
+    /// A `--metric-opt-in-list` entry matches no opt-in family.
+    #[error("--metric-opt-in-list: {pattern:?} matches no opt-in family")]
     NotOptIn {
-        /// The bad name.
-        name: String,
+        /// The entry as given.
+        pattern: String,
+    },
+    /// The `--config` file cannot be read or is not valid.
+    #[error("--config {path}: {reason}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A setting is invalid once the `--config` file is applied.
+    #[error("{source} (with --config {path})")]
+    InConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// The setting's error.
+        #[source]
+        source: Box<Error>,
     },
     /// The election timings are inconsistent.
     #[error(
@@ -148,17 +171,36 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub resources: Option<Vec<String>>,
 
+    /// A YAML file holding settings with kube-state-metrics' `--config` keys (or these flags'
+    /// names). Its values override the command line; it is reloaded when it changes.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+
+    /// Comma-separated metric families to export, as exact names or regexes. As in
+    /// kube-state-metrics a regex matches anywhere in the name (anchor it with ^…$).
+    /// Excludes --metric-denylist.
+    #[arg(long, value_delimiter = ',')]
+    pub metric_allowlist: Vec<String>,
+
+    /// Comma-separated metric families not to export, as exact names or regexes (matched
+    /// anywhere in the name, like --metric-allowlist). Excludes --metric-allowlist.
+    #[arg(long, value_delimiter = ',')]
+    pub metric_denylist: Vec<String>,
+
     /// Kubernetes label keys to expose in kube_<resource>_labels, per resource:
-    /// `pods=[app,team],nodes=[*]`; `*=[*]` exposes every label of every resource.
-    #[arg(long, default_value = "")]
-    pub metric_labels_allowlist: String,
+    /// `pods=[app,app.kubernetes.io/*],nodes=[*]`; `*=[…]` applies to every resource and
+    /// takes precedence over the others; a key may hold one `*` wildcard.
+    #[arg(long, default_value = "", value_parser = allowlist::parse)]
+    pub metric_labels_allowlist: LabelsAllowList,
 
     /// Annotation keys to expose in kube_<resource>_annotations, same syntax as
     /// --metric-labels-allowlist.
-    #[arg(long, default_value = "")]
-    pub metric_annotations_allowlist: String,
+    #[arg(long, default_value = "", value_parser = allowlist::parse)]
+    pub metric_annotations_allowlist: LabelsAllowList,
 
-    /// Comma-separated opt-in families to enable (e.g. kube_pod_nodeselectors).
+    /// Comma-separated opt-in families to enable, as names or regexes (e.g.
+    /// kube_pod_nodeselectors). An opt-in family is rendered only if the allow/deny list lets
+    /// it through too.
     #[arg(long, value_delimiter = ',')]
     pub metric_opt_in_list: Vec<String>,
 
@@ -240,7 +282,7 @@ pub struct Args {
     pub lean_watches: bool,
 }
 
-fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit())
         .map(|i| s.split_at(i))
@@ -271,12 +313,16 @@ pub struct Config {
     pub telemetry_listen: SocketAddr,
     /// Enabled resources, in registry order.
     pub resources: Vec<&'static str>,
-    /// Per-resource label allowlists.
+    /// Per-resource label allowlists (`*` for every resource).
     pub labels_allowlist: BTreeMap<String, KeyAllowlist>,
-    /// Per-resource annotation allowlists.
+    /// Per-resource annotation allowlists (`*` for every resource).
     pub annotations_allowlist: BTreeMap<String, KeyAllowlist>,
-    /// Opted-in families.
-    pub opt_in: Vec<String>,
+    /// Which families are rendered.
+    pub metrics: MetricFilter,
+    /// The `--config` file this config was read with, if any.
+    pub file: Option<ConfigFile>,
+    /// Things worth a log line that do not stop the agent (logged once tracing is set up).
+    pub warnings: Vec<String>,
     /// Whether gzip bodies are built and served.
     pub gzip: bool,
     /// Minimum time between snapshot rebuilds.
@@ -384,7 +430,7 @@ fn namespace_list(flag: &'static str, names: &[String]) -> Result<Vec<String>> {
 }
 
 /// Lease election settings; the duration defaults are client-go's.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Election {
     /// Namespace of the Lease.
     pub namespace: String,
@@ -406,8 +452,8 @@ pub trait KindCatalog {
     fn resources(&self) -> Vec<&'static str>;
     /// The resources enabled when `--resources` is not given, in registry order.
     fn default_resources(&self) -> Vec<&'static str>;
-    /// Whether `family` exists and is opt-in.
-    fn is_opt_in_family(&self, family: &str) -> bool;
+    /// Every family name, with whether it is opt-in.
+    fn families(&self) -> Vec<(&'static str, bool)>;
 }
 
 impl Config {
@@ -446,25 +492,47 @@ impl Config {
                     .collect()
             }
         };
-        let labels_allowlist = parse_allowlist(
+        let labels_allowlist = resolve_allowlist(
             "--metric-labels-allowlist",
             &args.metric_labels_allowlist,
             &known,
         )?;
-        let annotations_allowlist = parse_allowlist(
+        let annotations_allowlist = resolve_allowlist(
             "--metric-annotations-allowlist",
             &args.metric_annotations_allowlist,
             &known,
         )?;
-        let opt_in: Vec<String> = args
-            .metric_opt_in_list
+        let entries = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let metrics = MetricFilter::new(
+            &entries(&args.metric_allowlist),
+            &entries(&args.metric_denylist),
+            &entries(&args.metric_opt_in_list),
+        )?;
+        let families = kinds.families();
+        let opt_in_families: Vec<&str> = families
             .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
+            .filter(|(_, opt_in)| *opt_in)
+            .map(|(name, _)| *name)
             .collect();
-        if let Some(bad) = opt_in.iter().find(|n| !kinds.is_opt_in_family(n)) {
-            return Err(Error::NotOptIn { name: bad.clone() });
+        if let Some(pattern) = metrics
+            .opt_in_entries_matching_none(&opt_in_families)
+            .first()
+        {
+            return Err(Error::NotOptIn {
+                pattern: pattern.clone(),
+            });
         }
+        let names: Vec<&str> = families.iter().map(|(name, _)| *name).collect();
+        let (flag, unmatched) = metrics.list_entries_matching_none(&names);
+        let warnings = unmatched
+            .into_iter()
+            .map(|pattern| format!("{flag}: {pattern:?} matches no metric family"))
+            .collect();
         if args.snapshot_interval.is_zero() {
             return Err(Error::ZeroDuration {
                 flag: "--snapshot-interval",
@@ -513,19 +581,22 @@ impl Config {
             resources,
             labels_allowlist,
             annotations_allowlist,
-            opt_in,
+            metrics,
+            file: None,
+            warnings,
             gzip: args.enable_gzip_encoding,
             snapshot_interval: args.snapshot_interval,
             log_format: args.log_format,
         })
     }
 
-    /// The label allowlist for `resource` (a `*` entry applies to every resource).
+    /// The label allowlist for `resource`. A `*` entry takes precedence over the resource's own,
+    /// as in KSM's `Builder.allowList`.
     pub fn labels_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.labels_allowlist, resource)
     }
 
-    /// The annotation allowlist for `resource`.
+    /// The annotation allowlist for `resource`, as [`Config::labels_for`].
     pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.annotations_allowlist, resource)
     }
@@ -543,66 +614,29 @@ fn shard(index: u32, total: u32) -> Result<Option<Shard>> {
 }
 
 fn allowlist_for(map: &BTreeMap<String, KeyAllowlist>, resource: &str) -> KeyAllowlist {
-    let mut out = map.get(resource).cloned().unwrap_or_default();
-    if let Some(all) = map.get("*") {
-        out.all |= all.all;
-        for k in &all.keys {
-            if !out.keys.contains(k) {
-                out.keys.push(k.clone());
-            }
-        }
-    }
-    out
+    map.get("*")
+        .or_else(|| map.get(resource))
+        .cloned()
+        .unwrap_or_default()
 }
 
-/// Parses kube-state-metrics' allowlist syntax: `pods=[app,team],nodes=[*],*=[*]`.
-fn parse_allowlist(
+/// Checks the resources of a parsed allowlist against the known kinds (KSM refuses unknown
+/// ones too) and compiles each key list.
+fn resolve_allowlist(
     flag: &'static str,
-    value: &str,
+    list: &LabelsAllowList,
     known: &[&'static str],
 ) -> Result<BTreeMap<String, KeyAllowlist>> {
-    let bad = |reason: &str| Error::BadAllowlist {
-        flag,
-        value: value.to_string(),
-        reason: reason.to_string(),
-    };
     let mut out = BTreeMap::new();
-    let mut rest = value.trim();
-    while !rest.is_empty() {
-        let (resource, after) = rest.split_once('=').ok_or_else(|| bad("missing '='"))?;
-        let resource = resource.trim();
-        if resource.is_empty() {
-            return Err(bad("empty resource name"));
-        }
-        let after = after.trim_start();
-        let inner = after.strip_prefix('[').ok_or_else(|| bad("missing '['"))?;
-        let close = inner.find(']').ok_or_else(|| bad("missing ']'"))?;
-        let keys: Vec<String> = inner[..close]
-            .split(',')
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty())
-            .collect();
-        if resource != "*" && !known.contains(&resource) {
+    for (resource, keys) in &list.0 {
+        if resource != "*" && !known.contains(&resource.as_str()) {
             return Err(Error::AllowlistResource {
                 flag,
-                name: resource.to_string(),
+                name: resource.clone(),
+                known: known.join(","),
             });
         }
-        let list = if keys.iter().any(|k| k == "*") {
-            KeyAllowlist::all()
-        } else {
-            KeyAllowlist { all: false, keys }
-        };
-        out.insert(resource.to_string(), list);
-        rest = inner[close + 1..].trim_start();
-        if let Some(r) = rest.strip_prefix(',') {
-            rest = r.trim_start();
-            if rest.is_empty() {
-                return Err(bad("trailing ','"));
-            }
-        } else if !rest.is_empty() {
-            return Err(bad("expected ',' between resources"));
-        }
+        out.insert(resource.clone(), KeyAllowlist::new(keys.iter().cloned()));
     }
     Ok(out)
 }
@@ -619,8 +653,12 @@ mod tests {
         fn default_resources(&self) -> Vec<&'static str> {
             vec!["pods", "nodes"]
         }
-        fn is_opt_in_family(&self, family: &str) -> bool {
-            family == "kube_pod_nodeselectors"
+        fn families(&self) -> Vec<(&'static str, bool)> {
+            vec![
+                ("kube_pod_info", false),
+                ("kube_pod_nodeselectors", true),
+                ("kube_node_info", false),
+            ]
         }
     }
 
@@ -689,18 +727,28 @@ mod tests {
 
     #[test]
     fn allowlists_parse_ksm_syntax_including_wildcards() {
-        let c = config(&["--metric-labels-allowlist", "pods=[app, team],nodes=[*]"]).unwrap();
+        let c = config(&[
+            "--metric-labels-allowlist",
+            "pods=[app, team,app.kubernetes.io/*],nodes=[*]",
+        ])
+        .unwrap();
         assert_eq!(
             c.labels_for("pods"),
-            KeyAllowlist {
-                all: false,
-                keys: vec!["app".into(), "team".into()]
-            }
+            KeyAllowlist::new(["app", "team", "app.kubernetes.io/*"])
         );
-        assert!(c.labels_for("nodes").all);
+        assert!(c.labels_for("pods").allows("app.kubernetes.io/name"));
+        assert!(c.labels_for("nodes").allows("anything"));
+        assert!(c.labels_for("roles").is_empty());
         let c = config(&["--metric-annotations-allowlist", "*=[owner]"]).unwrap();
-        assert_eq!(c.annotations_for("pods").keys, vec!["owner".to_string()]);
+        assert_eq!(c.annotations_for("pods").entries(), ["owner"]);
         assert!(c.labels_for("pods").is_empty());
+    }
+
+    #[test]
+    fn a_wildcard_resource_takes_precedence_over_named_ones_as_in_ksm() {
+        let c = config(&["--metric-labels-allowlist", "pods=[app],*=[team]"]).unwrap();
+        assert_eq!(c.labels_for("pods").entries(), ["team"]);
+        assert_eq!(c.labels_for("nodes").entries(), ["team"]);
     }
 
     #[test]
@@ -709,22 +757,60 @@ mod tests {
             "pods",
             "pods=app",
             "pods=[app",
-            "=[app]",
             "pods=[a],",
             "pods=[a] nodes=[b]",
+            "pods=[*a*]",
         ] {
-            let err = config(&["--metric-labels-allowlist", bad]).unwrap_err();
-            let msg = err.to_string();
-            assert!(msg.contains("--metric-labels-allowlist"), "{bad}: {msg}");
+            let err = Args::try_parse_from([
+                "kube-state-agent",
+                "--node",
+                "n",
+                "--metric-labels-allowlist",
+                bad,
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("--metric-labels-allowlist"), "{bad}: {err}");
+            assert!(err.contains(bad), "{bad}: {err}");
         }
-        let err = config(&["--metric-labels-allowlist", "pod=[app]"]).unwrap_err();
-        assert!(err.to_string().contains("\"pod\""), "{err}");
+        for bad in ["pod=[app]", "=[app]"] {
+            let err = config(&["--metric-labels-allowlist", bad]).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("--metric-labels-allowlist: unknown resource"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
-    fn opt_in_list_accepts_only_opt_in_families() {
+    fn metric_lists_compile_and_conflicts_are_refused() {
+        let c = config(&["--metric-denylist", "kube_pod_info, ^kube_node_.*$"]).unwrap();
+        assert!(!c.metrics.enables("kube_pod_info", false));
+        assert!(!c.metrics.enables("kube_node_info", false));
+        assert!(c.metrics.enables("kube_pod_status_phase", false));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let err = config(&["--metric-allowlist", "a", "--metric-denylist", "b"]).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--metric-allowlist") && msg.contains("--metric-denylist"),
+            "{msg}"
+        );
+        let err = config(&["--metric-allowlist", "kube_(pod"]).unwrap_err();
+        assert!(err.to_string().contains("\"kube_(pod\""), "{err}");
+        let c = config(&["--metric-allowlist", "kube_typo_info"]).unwrap();
+        assert_eq!(
+            c.warnings,
+            ["--metric-allowlist: \"kube_typo_info\" matches no metric family"]
+        );
+    }
+
+    #[test]
+    fn opt_in_list_accepts_names_and_regexes_of_opt_in_families_only() {
         let c = config(&["--metric-opt-in-list", "kube_pod_nodeselectors"]).unwrap();
-        assert_eq!(c.opt_in, vec!["kube_pod_nodeselectors".to_string()]);
+        assert!(c.metrics.enables("kube_pod_nodeselectors", true));
+        let c = config(&["--metric-opt-in-list", "kube_pod_node.*"]).unwrap();
+        assert!(c.metrics.enables("kube_pod_nodeselectors", true));
         let err = config(&["--metric-opt-in-list", "kube_pod_info"]).unwrap_err();
         assert!(err.to_string().contains("--metric-opt-in-list"), "{err}");
     }

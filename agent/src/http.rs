@@ -13,7 +13,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
 use crate::exposition::Format;
 use crate::snapshot::Published;
@@ -51,33 +50,31 @@ pub fn telemetry_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `?resources=a,b` and `?exclude_resources=c`, as kube-state-metrics takes them.
-#[derive(Debug, Default, Deserialize)]
-pub struct MetricsQuery {
-    resources: Option<String>,
-    exclude_resources: Option<String>,
-}
-
-fn csv(s: &Option<String>) -> Option<Vec<&str>> {
-    s.as_deref().map(|v| {
-        v.split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .collect()
-    })
+/// The resources named by every `key=a,b` parameter of a query, as kube-state-metrics'
+/// `parseResources` (`pkg/metricshandler`) reads them: repeated parameters add up, entries are
+/// trimmed and empty ones dropped; `None` when the parameter is absent. A parameter present but
+/// naming nothing (`?resources=`) selects nothing.
+fn resources_param<'a>(query: &'a [(String, String)], key: &str) -> Option<Vec<&'a str>> {
+    let mut found = None;
+    for (_, v) in query.iter().filter(|(k, _)| k == key) {
+        found
+            .get_or_insert_with(Vec::new)
+            .extend(v.split(',').map(str::trim).filter(|r| !r.is_empty()));
+    }
+    found
 }
 
 async fn metrics(
     State(state): State<AppState>,
-    Query(query): Query<MetricsQuery>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
     let format = negotiate_format(headers.get(header::ACCEPT));
     let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING));
     let snapshot = state.published.load();
-    let include = csv(&query.resources);
-    let exclude = csv(&query.exclude_resources);
+    let include = resources_param(&query, "resources");
+    let exclude = resources_param(&query, "exclude_resources");
     let body = if include.is_none() && exclude.is_none() {
         snapshot.body(format, gzip)
     } else {
@@ -272,6 +269,104 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    fn query(q: &str) -> Vec<(String, String)> {
+        let uri: axum::http::Uri = format!("/metrics?{q}").parse().unwrap();
+        Query::try_from_uri(&uri).unwrap().0
+    }
+
+    #[test]
+    fn resource_parameters_follow_ksm_parse_resources() {
+        let q = query("resources=pods,,services&resources=nodes&exclude_resources=%20pods%20");
+        assert_eq!(
+            resources_param(&q, "resources"),
+            Some(vec!["pods", "services", "nodes"])
+        );
+        assert_eq!(resources_param(&q, "exclude_resources"), Some(vec!["pods"]));
+        assert_eq!(resources_param(&query("other=1"), "resources"), None);
+        assert_eq!(
+            resources_param(&query("resources=,,"), "resources"),
+            Some(vec![]),
+            "present but empty selects nothing, as in KSM"
+        );
+    }
+
+    /// A published snapshot with rows of `pods` and `services`.
+    fn state_with_pods_and_services() -> AppState {
+        use crate::resources::{FamilySelection, KindInfo};
+        use crate::snapshot::{KindSource, build};
+        use crate::store::{Change, ChangeSignal, shard};
+        let pod = r#"{"metadata":{"name":"p","namespace":"ns","uid":"u1"}}"#;
+        let svc =
+            r#"{"metadata":{"name":"s","namespace":"ns","uid":"u2"},"spec":{"type":"ClusterIP"}}"#;
+        let source = |kind: &'static dyn KindInfo, json: &str| {
+            let selection = FamilySelection::new(&kind.family_headers(), |_| false);
+            let rows = kind
+                .render_json(json, &Default::default(), &selection)
+                .unwrap();
+            let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
+            w.activate();
+            w.apply(Change::Init);
+            w.apply(Change::InitApply("uid".into(), rows));
+            w.apply(Change::InitDone);
+            KindSource {
+                info: kind,
+                selection,
+                shards: vec![r],
+            }
+        };
+        let sources = [
+            source(&crate::resources::pod::KIND, pod),
+            source(&crate::resources::service::KIND, svc),
+        ];
+        let state = state();
+        state.published.publish(build(&sources, false));
+        state
+    }
+
+    async fn body_of(app: Router, uri: &str) -> String {
+        let res = app
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn resource_query_parameters_filter_the_body_as_ksm() {
+        let app = router(state_with_pods_and_services());
+        // (query, kube_pod_info expected, kube_service_info expected): KSM's own test table.
+        for (q, pods, services) in [
+            ("", true, true),
+            ("?resources=pods", true, false),
+            ("?resources=services", false, true),
+            ("?resources=pods,services", true, true),
+            ("?resources=pods&resources=services", true, true),
+            ("?resources=nonexistent", false, false),
+            ("?exclude_resources=pods", false, true),
+            (
+                "?resources=pods,services&exclude_resources=pods",
+                false,
+                true,
+            ),
+            ("?resources=,,,,", false, false),
+            ("?resources=pods,,,services", true, true),
+            ("?exclude_resources=,,,,", true, true),
+            (
+                "?exclude_resources=pods&exclude_resources=services",
+                false,
+                false,
+            ),
+        ] {
+            let body = body_of(app.clone(), &format!("/metrics{q}")).await;
+            assert_eq!(body.contains("kube_pod_info{"), pods, "{q}: {body}");
+            assert_eq!(body.contains("kube_service_info{"), services, "{q}: {body}");
+        }
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ pub mod exposition;
 pub mod http;
 pub mod leader;
 pub mod registry;
+pub mod reload;
 pub mod resources;
 pub mod sharding;
 pub mod snapshot;

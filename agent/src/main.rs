@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use kube_state_agent::config::{Args, Config};
+use kube_state_agent::config::{self, Args, Config};
 use kube_state_agent::registry::Catalog;
 use kube_state_agent::telemetry::{self, Telemetry};
 
 fn main() -> ExitCode {
-    let config = match Config::from_args(Args::parse(), &Catalog) {
+    let config = match config::load(Args::parse(), &Catalog) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kube-state-agent: {e}");
@@ -18,6 +18,9 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing(config.log_format == "json");
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -110,12 +110,12 @@ impl KindCatalog for Catalog {
             .collect()
     }
 
-    fn is_opt_in_family(&self, family: &str) -> bool {
-        KINDS.iter().any(|k| {
-            k.family_headers()
-                .iter()
-                .any(|h| h.name == family && h.opt_in)
-        })
+    fn families(&self) -> Vec<(&'static str, bool)> {
+        KINDS
+            .iter()
+            .flat_map(|k| k.family_headers())
+            .map(|h| (h.name, h.opt_in))
+            .collect()
     }
 }
 

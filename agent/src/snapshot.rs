@@ -586,7 +586,15 @@ pub async fn run_builder(
     gzip: bool,
     observer: Arc<dyn BuildObserver>,
 ) {
-    let mut builder = Some(Builder::new(sources.clone(), gzip));
+    // Go on from what is published: a builder started by a config reload keeps the
+    // generation increasing.
+    let generation = published.load().generation();
+    let fresh = || {
+        let mut b = Builder::new(sources.clone(), gzip);
+        b.generation = generation;
+        b
+    };
+    let mut builder = Some(fresh());
     let mut last_build: Option<Instant> = None;
     loop {
         signal.changed().await;
@@ -597,9 +605,7 @@ pub async fn run_builder(
             }
         }
         let started = Instant::now();
-        let mut b = builder
-            .take()
-            .unwrap_or_else(|| Builder::new(sources.clone(), gzip));
+        let mut b = builder.take().unwrap_or_else(fresh);
         let (b, snapshot) = match tokio::task::spawn_blocking(move || {
             let s = b.build();
             (b, s)

@@ -2,16 +2,21 @@
 //! private `prometheus` registry, served on the telemetry port.
 //!
 //! Names start with `ksa_`, never `kube_` (reserved for the compatible families), except
-//! kube-state-metrics' own `kube_state_metrics_list_total` / `kube_state_metrics_watch_total`
-//! and its sharding gauges `kube_state_metrics_shard_ordinal` / `kube_state_metrics_total_shards`,
-//! kept as KSM spells them so its mixin alerts work. Labels are bounded: `resource`, `verb`,
-//! `result`, `type`, `reason` from a fixed set. No global registry. See [`Telemetry::new`].
+//! kube-state-metrics' own self-metrics that mean the same here, kept as KSM spells them so its
+//! mixin alerts and dashboards work: `kube_state_metrics_list_total`,
+//! `kube_state_metrics_watch_total`, the sharding gauges `kube_state_metrics_shard_ordinal` /
+//! `kube_state_metrics_total_shards`, and the three `--config` gauges
+//! (`kube_state_metrics_config_hash`, `…_last_config_reload_successful`,
+//! `…_last_config_reload_success_timestamp_seconds`). Labels are bounded: `resource`, `verb`,
+//! `result`, `type`, `reason` from a fixed set, `filename` (the one `--config` path). No global
+//! registry. See [`Telemetry::new`].
 
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -43,6 +48,17 @@ pub struct Telemetry {
     leader: IntGauge,
     leader_transitions: IntCounter,
     lease_renew_failures: IntCounter,
+    config_reloads: IntCounterVec,
+    config_hash: GaugeVec,
+    config_reload_successful: GaugeVec,
+    config_reload_success_time: GaugeVec,
+    config_restart_required: IntGauge,
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -201,6 +217,34 @@ impl Telemetry {
                 "kube_state_metrics_total_shards",
                 "Number of total shards this instance is aware of.",
             ),
+            config_reloads: counter_vec(
+                &r,
+                "ksa_config_reloads_total",
+                "Reloads of the --config file after it changed, by result (success, failure).",
+                &["result"],
+            ),
+            config_hash: gauge_vec(
+                &r,
+                "kube_state_metrics_config_hash",
+                "Hash of the currently loaded configuration.",
+                &["type", "filename"],
+            ),
+            config_reload_successful: gauge_vec(
+                &r,
+                "kube_state_metrics_last_config_reload_successful",
+                "Whether the last configuration reload attempt was successful.",
+                &["type", "filename"],
+            ),
+            config_reload_success_time: gauge_vec(
+                &r,
+                "kube_state_metrics_last_config_reload_success_timestamp_seconds",
+                "Timestamp of the last successful configuration reload.",
+                &["type", "filename"],
+            ),
+            config_restart_required: gauge(
+                "ksa_config_restart_required",
+                "1 while the --config file changes settings that only take effect after a restart.",
+            ),
             objects,
             snapshot_builds: counter("ksa_snapshot_builds_total", "Snapshots published."),
             snapshot_build_seconds,
@@ -305,6 +349,41 @@ impl Telemetry {
         self.lease_renew_failures.inc();
     }
 
+    /// The `--config` file `path` holding `contents` was loaded (at start, or by a reload when
+    /// `reload`); sets KSM's config gauges as its `RunKubeStateMetrics` does.
+    pub fn config_loaded(&self, path: &Path, contents: &[u8], reload: bool) {
+        let labels = ["config", &path.display().to_string()];
+        self.config_reload_successful
+            .with_label_values(&labels)
+            .set(1.0);
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.config_reload_success_time
+            .with_label_values(&labels)
+            .set(now);
+        self.config_hash
+            .with_label_values(&labels)
+            .set(md5_as_metric_value(contents));
+        if reload {
+            self.config_reloads.with_label_values(&["success"]).inc();
+        }
+    }
+
+    /// A reload of the `--config` file at `path` failed; the running config stays.
+    pub fn config_reload_failed(&self, path: &Path) {
+        self.config_reload_successful
+            .with_label_values(&["config", &path.display().to_string()])
+            .set(0.0);
+        self.config_reloads.with_label_values(&["failure"]).inc();
+    }
+
+    /// Whether the loaded `--config` file asks for changes that need a restart.
+    pub fn config_restart_required(&self, required: bool) {
+        self.config_restart_required.set(i64::from(required));
+    }
+
     /// Sets the per-resource object gauge.
     pub fn objects(&self, resource: &str, n: usize) {
         self.objects
@@ -347,6 +426,16 @@ impl Telemetry {
                     })
             })
     }
+}
+
+/// KSM's `md5HashAsMetricValue`: the first 48 bits of the MD5 sum, little-endian, as a float
+/// (a float64 holds 53 bits exactly).
+fn md5_as_metric_value(data: &[u8]) -> f64 {
+    use md5::Digest as _;
+    let sum = md5::Md5::digest(data);
+    let mut bytes = [0u8; 8];
+    bytes[..6].copy_from_slice(&sum[..6]);
+    u64::from_le_bytes(bytes) as f64
 }
 
 /// Records each snapshot build.
@@ -412,5 +501,36 @@ mod tests {
         t.shard(3, None);
         assert_eq!(t.value("kube_state_metrics_total_shards", &[]), Some(3.0));
         assert_eq!(t.value("kube_state_metrics_shard_ordinal", &[]), None);
+    }
+
+    #[test]
+    fn config_gauges_follow_ksm() {
+        // md5("") = d41d8cd98f00b204…; bytes d4 1d 8c d9 8f 00 read little-endian.
+        assert_eq!(md5_as_metric_value(b""), 0x008f_d98c_1dd4_u64 as f64);
+        let t = Telemetry::new();
+        let path = Path::new("/etc/ksa/config.yaml");
+        let labels = [("type", "config"), ("filename", "/etc/ksa/config.yaml")];
+        t.config_loaded(path, b"", false);
+        assert_eq!(
+            t.value("kube_state_metrics_last_config_reload_successful", &labels),
+            Some(1.0)
+        );
+        assert_eq!(
+            t.value("kube_state_metrics_config_hash", &labels),
+            Some(md5_as_metric_value(b""))
+        );
+        assert_eq!(
+            t.value("ksa_config_reloads_total", &[("result", "success")]),
+            None
+        );
+        t.config_reload_failed(path);
+        assert_eq!(
+            t.value("kube_state_metrics_last_config_reload_successful", &labels),
+            Some(0.0)
+        );
+        assert_eq!(
+            t.value("ksa_config_reloads_total", &[("result", "failure")]),
+            Some(1.0)
+        );
     }
 }

@@ -6,12 +6,18 @@
 //! the allowlists and opt-ins for the case; the default is `all` for each, so the `full` case of
 //! a kind covers every family.
 //!
+//! A first line `# golden-flags: --metric-denylist=… --metric-labels-allowlist=…` instead runs
+//! the agent's real flag parser and family filter on those flags (whitespace-separated, as
+//! kube-state-metrics takes them), so the case shows exactly what a run with them exports.
+//!
 //! `UPDATE_GOLDEN=1 cargo test -p kube-state-agent --test golden` rewrites the `.prom` files;
 //! review the diff before committing it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use clap::Parser as _;
+use kube_state_agent::config::{Args, Config};
 use kube_state_agent::exposition::{Format, KeyAllowlist, RenderContext};
 use kube_state_agent::registry;
 use kube_state_agent::resources::{FamilySelection, KindInfo};
@@ -26,10 +32,7 @@ fn parse_list(v: &str) -> KeyAllowlist {
     match v {
         "all" => KeyAllowlist::all(),
         "none" => KeyAllowlist::default(),
-        list => KeyAllowlist {
-            all: false,
-            keys: list.split(',').map(str::to_string).collect(),
-        },
+        list => KeyAllowlist::new(list.split(',')),
     }
 }
 
@@ -66,21 +69,51 @@ fn case_options(yaml: &str, path: &Path) -> CaseOptions {
     opts
 }
 
+/// The selection and render context of a `# golden-flags:` case, computed by the agent's own
+/// config code from those flags.
+fn flags_case(kind: &dyn KindInfo, flags: &str, path: &Path) -> (FamilySelection, RenderContext) {
+    let argv = ["kube-state-agent", "--scope", "cluster"]
+        .into_iter()
+        .chain(flags.split_whitespace());
+    let args = Args::try_parse_from(argv)
+        .unwrap_or_else(|e| panic!("{}: bad golden flags: {e}", path.display()));
+    let config = Config::from_args(args, &registry::Catalog)
+        .unwrap_or_else(|e| panic!("{}: bad golden flags: {e}", path.display()));
+    let selection = FamilySelection::from_fn(&kind.family_headers(), |h| {
+        config.metrics.enables(h.name, h.opt_in)
+    });
+    let ctx = RenderContext {
+        labels: config.labels_for(kind.resource()),
+        annotations: config.annotations_for(kind.resource()),
+    };
+    (selection, ctx)
+}
+
 /// Renders `yaml` the way a scrape would show it for a kind holding only this object.
 fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path) -> String {
-    let opts = case_options(yaml, path);
     let value: serde_json::Value = serde_yaml::from_str(yaml)
         .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()));
     let json = serde_json::to_string(&value).unwrap();
     let headers = kind.family_headers();
-    let selection = FamilySelection::new(&headers, |name| {
-        opts.opt_in
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|n| n == name))
-    });
-    let ctx = RenderContext {
-        labels: opts.labels,
-        annotations: opts.annotations,
+    let flags = yaml
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# golden-flags:"));
+    let (selection, ctx) = match flags {
+        Some(flags) => flags_case(kind, flags, path),
+        None => {
+            let opts = case_options(yaml, path);
+            let selection = FamilySelection::new(&headers, |name| {
+                opts.opt_in
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|n| n == name))
+            });
+            let ctx = RenderContext {
+                labels: opts.labels,
+                annotations: opts.annotations,
+            };
+            (selection, ctx)
+        }
     };
     let rows = kind
         .render_json(&json, &ctx, &selection)

@@ -25,10 +25,7 @@ fn default_families<K>(kind: &Kind<K>) -> FamilySelection {
 
 fn ctx() -> RenderContext {
     RenderContext {
-        labels: KeyAllowlist {
-            all: false,
-            keys: vec!["app".into()],
-        },
+        labels: KeyAllowlist::new(["app"]),
         annotations: KeyAllowlist::default(),
     }
 }

@@ -4,6 +4,7 @@
 //! own namespace and uniquely named Nodes, so tests run in any order and in parallel.
 
 mod agent;
+mod config;
 mod deploy;
 mod harness;
 mod kinds;

@@ -174,6 +174,11 @@ impl AgentProcess {
         }
     }
 
+    /// The exit code once the process has exited (`Some(None)` when a signal ended it).
+    pub fn try_exit_code(&mut self) -> Option<Option<i32>> {
+        self.child.try_wait().ok().flatten().map(|s| s.code())
+    }
+
     /// Sends SIGTERM and waits for the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")

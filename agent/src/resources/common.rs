@@ -6,7 +6,7 @@
 //! apimachinery behaviour (`resource.Quantity`, `metav1.Time`) or Go library behaviour, so every
 //! kind renders them the same way.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv6Addr;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
@@ -147,8 +147,12 @@ pub fn prometheus_label_name(prefix: &str, key: &str) -> String {
 }
 
 /// `createPrometheusLabelKeysValues` + `mapToPrometheusLabels`: the allowed keys of a Kubernetes
-/// label or annotation map as Prometheus label pairs, sorted by Kubernetes key, with keys that
-/// collide after sanitizing renamed `_conflict1`, `_conflict2`, … in that order.
+/// label or annotation map as Prometheus label pairs, sorted by Kubernetes key.
+///
+/// Names that collide after sanitizing are resolved as current KSM does: the first collision
+/// renames the name already emitted to `<name>_conflict1` and gives the newcomer
+/// `<name>_conflict2`; later ones take the next number. A suffixed name that another key already
+/// produced is skipped (its number too), so a sample never carries one label name twice.
 pub fn kube_map_labels(
     prefix: &str,
     map: Option<&BTreeMap<String, String>>,
@@ -160,21 +164,35 @@ pub fn kube_map_labels(
     if allow.is_empty() {
         return Vec::new();
     }
-    // BTreeMap iterates in sorted key order, which is Go's sort.Strings order for UTF-8.
+    // BTreeMap iterates in sorted key order, which is Go's slices.Sort order for UTF-8.
     let mut out: Vec<(String, String)> = Vec::new();
-    // name -> (count, index of the first holder)
-    let mut conflicts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for (k, v) in map.iter().filter(|(k, _)| allow.allows(k)) {
-        let mut name = prometheus_label_name(prefix, k);
-        if let Some((count, initial)) = conflicts.get_mut(&name) {
-            if *count == 1 {
-                out[*initial].0 = format!("{}_conflict1", out[*initial].0);
-            }
-            *count += 1;
-            name = format!("{name}_conflict{count}");
-        } else {
-            conflicts.insert(name.clone(), (1, out.len()));
+    // Emitted name -> its index in `out`.
+    let mut used: HashMap<String, usize> = HashMap::new();
+    // Sanitized name -> the last conflict number handed out for it.
+    let mut conflicts: HashMap<String, usize> = HashMap::new();
+    let next_free = |base: &str, count: &mut usize, used: &HashMap<String, usize>| loop {
+        *count += 1;
+        let candidate = format!("{base}_conflict{count}");
+        if !used.contains_key(&candidate) {
+            return candidate;
         }
+    };
+    for (k, v) in map.iter().filter(|(k, _)| allow.allows(k)) {
+        let base = prometheus_label_name(prefix, k);
+        let name = if let Some(count) = conflicts.get_mut(&base) {
+            next_free(&base, count, &used)
+        } else if let Some(idx) = used.remove(&base) {
+            let mut count = 0;
+            let renamed = next_free(&base, &mut count, &used);
+            out[idx].0 = renamed.clone();
+            used.insert(renamed, idx);
+            let name = next_free(&base, &mut count, &used);
+            conflicts.insert(base, count);
+            name
+        } else {
+            base
+        };
+        used.insert(name.clone(), out.len());
         out.push((name, v.clone()));
     }
     out
@@ -857,14 +875,61 @@ mod tests {
                 ("label_team_name".into(), "core".into()),
             ]
         );
-        let some = KeyAllowlist {
-            all: false,
-            keys: vec!["teamName".into(), "missing".into()],
-        };
+        let some = KeyAllowlist::new(["teamName", "missing"]);
         assert_eq!(
             kube_map_labels("label", Some(&map), &some),
             vec![("label_team_name".into(), "core".into())]
         );
         assert!(kube_map_labels("label", Some(&map), &KeyAllowlist::default()).is_empty());
+    }
+
+    fn labels_of(keys: &[&str]) -> Vec<String> {
+        let map: BTreeMap<String, String> = keys
+            .iter()
+            .map(|k| (k.to_string(), k.to_string()))
+            .collect();
+        kube_map_labels("label", Some(&map), &KeyAllowlist::all())
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect()
+    }
+
+    #[test]
+    fn conflict_suffixes_skip_names_another_key_already_produced() {
+        // KSM's mapToPrometheusLabels test cases: a suffixed name never repeats a name in use.
+        assert_eq!(
+            labels_of(&["foo.bar", "foo_bar"]),
+            [
+                "label_foo_bar_conflict1=foo.bar",
+                "label_foo_bar_conflict2=foo_bar"
+            ]
+        );
+        assert_eq!(
+            labels_of(&["foo.bar", "foo/bar", "foo_bar"]),
+            [
+                "label_foo_bar_conflict1=foo.bar",
+                "label_foo_bar_conflict2=foo/bar",
+                "label_foo_bar_conflict3=foo_bar"
+            ]
+        );
+        // "FOO_BAR_conflict1" sorts first and takes label_foo_bar_conflict1 unsuffixed, so the
+        // later collision of foo.bar and foo_bar must skip that number.
+        assert_eq!(
+            labels_of(&["FOO_BAR_conflict1", "foo.bar", "foo_bar"]),
+            [
+                "label_foo_bar_conflict1=FOO_BAR_conflict1",
+                "label_foo_bar_conflict2=foo.bar",
+                "label_foo_bar_conflict3=foo_bar"
+            ]
+        );
+        // A key that sanitizes to a name already renamed: the renamed holder moves again.
+        assert_eq!(
+            labels_of(&["a.b", "a_b", "a_b_conflict1"]),
+            [
+                "label_a_b_conflict1_conflict1=a.b",
+                "label_a_b_conflict2=a_b",
+                "label_a_b_conflict1_conflict2=a_b_conflict1"
+            ]
+        );
     }
 }

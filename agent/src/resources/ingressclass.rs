@@ -163,10 +163,7 @@ mod tests {
             "m{ingressclass=\"nginx\"} 1\n"
         );
         let some = RenderContext {
-            annotations: KeyAllowlist {
-                all: false,
-                keys: vec!["ingressclass.kubernetes.io/is-default-class".into()],
-            },
+            annotations: KeyAllowlist::new(["ingressclass.kubernetes.io/is-default-class"]),
             ..RenderContext::default()
         };
         assert_eq!(

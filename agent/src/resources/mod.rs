@@ -173,11 +173,15 @@ pub struct FamilySelection {
 impl FamilySelection {
     /// Every family that is not opt-in, plus the opt-in ones `opted_in` accepts.
     pub fn new(headers: &[FamilyHeader], mut opted_in: impl FnMut(&str) -> bool) -> Self {
+        Self::from_fn(headers, |h| !h.opt_in || opted_in(h.name))
+    }
+
+    /// The families `enabled` accepts, decided once per family (e.g. by the config's
+    /// `MetricFilter`): a disabled family is never rendered, so it costs nothing per event or
+    /// per scrape.
+    pub fn from_fn(headers: &[FamilyHeader], enabled: impl FnMut(&FamilyHeader) -> bool) -> Self {
         FamilySelection {
-            enabled: headers
-                .iter()
-                .map(|h| !h.opt_in || opted_in(h.name))
-                .collect(),
+            enabled: headers.iter().map(enabled).collect(),
         }
     }
 

@@ -18,10 +18,7 @@ fn main() {
     let json = pod_json(7, "node-1");
     let sel = FamilySelection::new(&pod::KIND.headers(), |_| false);
     let ctx = RenderContext {
-        labels: KeyAllowlist {
-            all: false,
-            keys: vec!["app".into()],
-        },
+        labels: KeyAllowlist::new(["app"]),
         annotations: KeyAllowlist::default(),
     };
     let started = Instant::now();
