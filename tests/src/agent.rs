@@ -70,11 +70,19 @@ impl AgentProcess {
 
     /// Starts the agent with an explicit kubeconfig.
     pub fn start_with_kubeconfig(kubeconfig: &Path, node: &str, extra: &[&str]) -> AgentProcess {
+        let mut args = vec!["--snapshot-interval", "50ms"];
+        args.extend_from_slice(extra);
+        Self::spawn(agent_binary(), kubeconfig, node, &args)
+    }
+
+    /// Starts `binary` (e.g. a release build) on free loopback ports with `extra` flags and
+    /// the agent's defaults otherwise; tests go through [`AgentProcess::start`] instead.
+    pub fn spawn(binary: &Path, kubeconfig: &Path, node: &str, extra: &[&str]) -> AgentProcess {
         let port = free_port();
         let telemetry_port = free_port();
         let log = std::env::temp_dir().join(format!("ksa-agent-{node}-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("agent log file");
-        let child = Command::new(agent_binary())
+        let child = Command::new(binary)
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args([
@@ -91,7 +99,6 @@ impl AgentProcess {
                 "--telemetry-port",
                 &telemetry_port.to_string(),
             ])
-            .args(["--snapshot-interval", "50ms"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -145,11 +152,27 @@ impl AgentProcess {
     /// # Panics
     /// After `timeout`, with the agent's log.
     pub async fn wait_ready(&mut self, timeout: Duration) {
+        self.wait_ready_every(timeout, Duration::from_millis(50), |_| {})
+            .await;
+    }
+
+    /// Waits until `/readyz` answers 200, asking every `interval` and calling `tick` with the
+    /// process id before each attempt (to sample its memory, say).
+    ///
+    /// # Panics
+    /// When the agent exits first, or after `timeout`, with the agent's log.
+    pub async fn wait_ready_every(
+        &mut self,
+        timeout: Duration,
+        interval: Duration,
+        mut tick: impl FnMut(u32),
+    ) {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agent exited with {status}:\n{}", self.log());
             }
+            tick(self.pid());
             if let Ok((200, _)) = self.get("/readyz").await {
                 return;
             }
@@ -158,7 +181,7 @@ impl AgentProcess {
                 "agent not ready after {timeout:?}:\n{}",
                 self.log()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(interval).await;
         }
     }
 
