@@ -333,13 +333,14 @@ struct Writer {
 
 impl Writer {
     fn new(client: Client, args: &Args) -> Writer {
-        // Start from the clock so a rerun on the same cluster still changes every value.
+        // Start from the clock so a rerun on the same cluster still changes every value; stay
+        // below 10^6, which the exposition writes in exponent form (`1e+06`, as Go does).
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         Writer {
             client,
-            next: Arc::new(AtomicI32::new(((secs % 1_000_000) * 1000) as i32)),
+            next: Arc::new(AtomicI32::new(((secs % 500) * 1000) as i32)),
             namespaces: args.namespaces,
         }
     }
@@ -813,13 +814,14 @@ async fn change_latency(
         let t0 = Instant::now();
         let value = writer.write(&target).await?;
         let acked = t0.elapsed();
-        let wanted = format!(" {value}");
+        let wanted = f64::from(value);
         let deadline = t0 + Duration::from_secs(10);
         loop {
             let (_, body) = agent.get("/metrics").await.map_err(anyhow::Error::msg)?;
             let seen = body
                 .lines()
-                .any(|l| l.starts_with(prefix) && l.contains(&pod_label) && l.ends_with(&wanted));
+                .filter(|l| l.starts_with(prefix) && l.contains(&pod_label))
+                .any(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) == Some(wanted));
             if seen {
                 break;
             }

@@ -51,7 +51,8 @@ struct Args {
     /// Extra Secrets, spread over the namespaces.
     #[arg(long, default_value_t = 0)]
     secrets: usize,
-    /// Extra Services, spread over the namespaces.
+    /// Extra Services, spread over the namespaces; headless, as the loopback cluster's service
+    /// IP range (10.0.0.0/24) holds only 254 addresses.
     #[arg(long, default_value_t = 0)]
     services: usize,
     /// Extra Deployments, spread over the namespaces.
@@ -274,7 +275,7 @@ async fn seed_bulk(client: &Client, namespaces: &[String], args: &Args) -> anyho
         json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": ns, "labels": {"app": format!("app-{}", i % 50)}},
-            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
+            "spec": {"clusterIP": "None", "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
         })
     })
     .await?;
