@@ -81,11 +81,25 @@ impl AgentProcess {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> AgentProcess {
+        let mut args = vec!["--snapshot-interval", "50ms"];
+        args.extend_from_slice(extra);
+        Self::spawn(agent_binary(), kubeconfig, node, &args, env)
+    }
+
+    /// Starts `binary` (e.g. a release build) on free loopback ports with `extra` flags and
+    /// `env`, the agent's defaults otherwise; tests go through [`AgentProcess::start`] instead.
+    pub fn spawn(
+        binary: &Path,
+        kubeconfig: &Path,
+        node: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> AgentProcess {
         let port = free_port();
         let telemetry_port = free_port();
         let log = std::env::temp_dir().join(format!("ksa-agent-{node}-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("agent log file");
-        let child = Command::new(agent_binary())
+        let child = Command::new(binary)
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args([
@@ -102,7 +116,6 @@ impl AgentProcess {
                 "--telemetry-port",
                 &telemetry_port.to_string(),
             ])
-            .args(["--snapshot-interval", "50ms"])
             .args(extra)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
@@ -157,11 +170,27 @@ impl AgentProcess {
     /// # Panics
     /// After `timeout`, with the agent's log.
     pub async fn wait_ready(&mut self, timeout: Duration) {
+        self.wait_ready_every(timeout, Duration::from_millis(50), |_| {})
+            .await;
+    }
+
+    /// Waits until `/readyz` answers 200, asking every `interval` and calling `tick` with the
+    /// process id before each attempt (to sample its memory, say).
+    ///
+    /// # Panics
+    /// When the agent exits first, or after `timeout`, with the agent's log.
+    pub async fn wait_ready_every(
+        &mut self,
+        timeout: Duration,
+        interval: Duration,
+        mut tick: impl FnMut(u32),
+    ) {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("agent exited with {status}:\n{}", self.log());
             }
+            tick(self.pid());
             if let Ok((200, _)) = self.get("/readyz").await {
                 return;
             }
@@ -170,7 +199,7 @@ impl AgentProcess {
                 "agent not ready after {timeout:?}:\n{}",
                 self.log()
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(interval).await;
         }
     }
 

@@ -2,8 +2,12 @@
 //! written through `/status`: running, waiting, failed, restarts), some unscheduled pods, and
 //! the namespaced and cluster-scoped objects a real cluster has around them.
 //!
+//! For scale runs, `--configmaps`, `--secrets`, `--services`, `--deployments` and
+//! `--replicasets` add that many more objects of each kind (`bulk-<i>`), spread over the
+//! namespaces.
+//!
 //! Idempotent: objects that already exist are left as they are. Run through
-//! `scripts/cluster seed N M`.
+//! `scripts/cluster seed N M [flags]`.
 
 use std::time::Instant;
 
@@ -41,6 +45,22 @@ struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Extra ConfigMaps (`bulk-<i>`), spread over the namespaces.
+    #[arg(long, default_value_t = 0)]
+    configmaps: usize,
+    /// Extra Secrets, spread over the namespaces.
+    #[arg(long, default_value_t = 0)]
+    secrets: usize,
+    /// Extra Services, spread over the namespaces; headless, as the loopback cluster's service
+    /// IP range (10.0.0.0/24) holds only 254 addresses.
+    #[arg(long, default_value_t = 0)]
+    services: usize,
+    /// Extra Deployments, spread over the namespaces.
+    #[arg(long, default_value_t = 0)]
+    deployments: usize,
+    /// Extra ReplicaSets, spread over the namespaces.
+    #[arg(long, default_value_t = 0)]
+    replicasets: usize,
 }
 
 #[tokio::main]
@@ -218,14 +238,96 @@ async fn main() -> anyhow::Result<()> {
         .try_collect::<Vec<_>>()
         .await?;
 
+    let bulk_total = seed_bulk(&client, namespaces, &args).await?;
+
     println!(
-        "seeded {} nodes, {} pods ({} unscheduled) in {} namespaces in {:.1} s",
+        "seeded {} nodes, {} pods ({} unscheduled), {} bulk objects in {} namespaces in {:.1} s",
         args.nodes,
         total,
         args.unscheduled,
+        bulk_total,
         namespaces.len(),
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Creates the `bulk-<i>` objects the count flags ask for; returns how many were asked.
+async fn seed_bulk(client: &Client, namespaces: &[String], args: &Args) -> anyhow::Result<usize> {
+    let c = args.concurrency;
+    bulk::<ConfigMap>(client, namespaces, args.configmaps, c, |ns, name, i| {
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": format!("app-{}", i % 50)}},
+            "data": {"config.yaml": format!("listen: {}\nreplica: {i}\n", 8000 + i % 1000)}
+        })
+    })
+    .await?;
+    bulk::<Secret>(client, namespaces, args.secrets, c, |ns, name, i| {
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": format!("app-{}", i % 50)}},
+            "stringData": {"token": format!("not-a-real-secret-{i}")}
+        })
+    })
+    .await?;
+    bulk::<Service>(client, namespaces, args.services, c, |ns, name, i| {
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": format!("app-{}", i % 50)}},
+            "spec": {"clusterIP": "None", "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}
+        })
+    })
+    .await?;
+    bulk::<Deployment>(client, namespaces, args.deployments, c, |ns, name, _| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "app", "image": "registry.local/app:1"}]}}}
+        })
+    })
+    .await?;
+    bulk::<ReplicaSet>(client, namespaces, args.replicasets, c, |ns, name, _| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "app", "image": "registry.local/app:1"}]}}}
+        })
+    })
+    .await?;
+    Ok(args.configmaps + args.secrets + args.services + args.deployments + args.replicasets)
+}
+
+/// Creates `count` objects named `bulk-<i>` in namespace `i mod len`, `concurrency` at a time.
+async fn bulk<K>(
+    client: &Client,
+    namespaces: &[String],
+    count: usize,
+    concurrency: usize,
+    make: impl Fn(&str, &str, usize) -> Value,
+) -> anyhow::Result<()>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let make = &make;
+    stream::iter(0..count)
+        .map(|i| {
+            let ns = &namespaces[i % namespaces.len()];
+            let api = Api::<K>::namespaced(client.clone(), ns);
+            async move { create(Some(ns), make(ns, &format!("bulk-{i}"), i), api).await }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect::<Vec<_>>()
+        .await?;
     Ok(())
 }
 
