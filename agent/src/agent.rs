@@ -391,6 +391,11 @@ fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'stati
     keep!(telemetry_listen, "--telemetry-host/--telemetry-port");
     keep!(log_format, "--log-format");
     keep!(election, "--leader-election/--lease-*");
+    // The shard names the Lease this agent runs for, which is fixed with the election.
+    if new.watch.shard != running.watch.shard {
+        changed.push("--shard/--total-shards");
+        new.watch.shard = running.watch.shard;
+    }
     changed
 }
 

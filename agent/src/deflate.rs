@@ -44,11 +44,30 @@ pub fn piece(plain: &[u8]) -> Deflated {
     }
 }
 
+/// Below this size a piece is stored, not compressed: family headers and the samples of a
+/// family few objects have are short, and resetting a compressor costs more than their bytes.
+const STORE_BELOW: usize = 1024;
+
 fn deflate(plain: &[u8]) -> Bytes {
     if plain.is_empty() {
         return Bytes::new();
     }
-    let mut enc = Compress::new(Compression::fast(), false);
+    if plain.len() < STORE_BELOW {
+        return stored(plain);
+    }
+    thread_local! {
+        /// One compressor per thread, reset between pieces: setting one up costs more than
+        /// compressing a small piece.
+        static ENCODER: std::cell::RefCell<Compress> =
+            std::cell::RefCell::new(Compress::new(Compression::fast(), false));
+    }
+    ENCODER.with_borrow_mut(|enc| {
+        enc.reset();
+        deflate_with(enc, plain)
+    })
+}
+
+fn deflate_with(enc: &mut Compress, plain: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(plain.len() / 4 + 64);
     loop {
         let consumed = enc.total_in() as usize;
@@ -60,6 +79,19 @@ fn deflate(plain: &[u8]) -> Bytes {
         }
         out.reserve(out.capacity().max(64));
     }
+    Bytes::from(out)
+}
+
+/// `plain` as one stored (uncompressed) deflate block, not final (RFC 1951 3.2.4): a header
+/// byte (BFINAL=0, BTYPE=00, padded to the byte boundary), LEN and its one's complement, then
+/// the bytes. Like a sync-flushed piece, it starts and ends on a byte boundary.
+fn stored(plain: &[u8]) -> Bytes {
+    let len = u16::try_from(plain.len()).expect("stored pieces are short");
+    let mut out = Vec::with_capacity(plain.len() + 5);
+    out.push(0);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&(!len).to_le_bytes());
+    out.extend_from_slice(plain);
     Bytes::from(out)
 }
 
@@ -129,6 +161,8 @@ mod tests {
                 .collect(),
             Vec::new(),
             b"b 2\n".to_vec(),
+            vec![b'x'; STORE_BELOW - 1],
+            vec![b'y'; STORE_BELOW],
         ];
         let mut gz = GzipStream::default();
         for p in &pieces {

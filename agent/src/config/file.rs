@@ -96,19 +96,13 @@ const KSM_KEYS_WITHOUT_SETTING: &[&str] = &[
     "custom_resources_only",
     "help",
     "namespace",
-    "namespaces",
-    "namespaces_denylist",
-    "object_limit",
     "pod",
     "server_idle_timeout",
     "server_read_header_timeout",
     "server_read_timeout",
     "server_write_timeout",
-    "shard",
     "tls_config",
-    "total_shards",
     "track_unscheduled_pods",
-    "use_api_server_cache",
 ];
 
 /// Parses the file into settings, plus the KSM keys it sets that the agent ignores.
@@ -191,6 +185,20 @@ struct Settings {
     retry_period: Option<FileDuration>,
     #[serde(default, alias = "log-format")]
     log_format: Option<LogFormat>,
+    #[serde(default)]
+    namespaces: Option<List>,
+    #[serde(default, alias = "namespaces-denylist")]
+    namespaces_denylist: Option<List>,
+    #[serde(default, alias = "use-apiserver-cache")]
+    use_api_server_cache: Option<bool>,
+    #[serde(default, alias = "object-limit")]
+    object_limit: Option<u64>,
+    #[serde(default)]
+    shard: Option<u32>,
+    #[serde(default, alias = "total-shards")]
+    total_shards: Option<u32>,
+    #[serde(default, alias = "lean-watches")]
+    lean_watches: Option<bool>,
 }
 
 impl Settings {
@@ -247,6 +255,16 @@ impl Settings {
         set(&mut args.renew_deadline, self.renew_deadline.map(|d| d.0));
         set(&mut args.retry_period, self.retry_period.map(|d| d.0));
         set(&mut args.log_format, self.log_format.map(|f| f.0));
+        set(&mut args.namespaces, self.namespaces.map(|l| l.0));
+        set(
+            &mut args.namespaces_denylist,
+            self.namespaces_denylist.map(|l| l.0),
+        );
+        set(&mut args.use_apiserver_cache, self.use_api_server_cache);
+        set(&mut args.object_limit, self.object_limit);
+        set(&mut args.shard, self.shard);
+        set(&mut args.total_shards, self.total_shards);
+        set(&mut args.lean_watches, self.lean_watches);
     }
 }
 
@@ -464,15 +482,53 @@ port: 9090
 
     #[test]
     fn ksm_options_without_a_setting_are_reported_and_unknown_keys_refused() {
-        let c = from_yaml(cli(&[]), "shard: 1\ntotal_shards: 2\n").unwrap();
+        let c = from_yaml(
+            cli(&[]),
+            "tls_config: /etc/tls.yaml\nserver_read_timeout: 1m\n",
+        )
+        .unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
-        assert!(c.warnings[0].contains("\"shard\""), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("\"server_read_timeout\""),
+            "{:?}",
+            c.warnings
+        );
         let err = from_yaml(cli(&[]), "metric_denylists: [a]\n").unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("--config /etc/ksa/config.yaml") && msg.contains("metric_denylists"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn watch_settings_are_read_under_ksm_keys_and_flag_names() {
+        let c = from_yaml(
+            cli(&[]),
+            "
+namespaces: [team-a, team-b]
+namespaces_denylist: team-c
+use_api_server_cache: true
+object_limit: 500
+shard: 1
+total_shards: 3
+lean-watches: false
+",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            c.watch.namespaces.watched(),
+            [Some("team-a".to_string()), Some("team-b".to_string())]
+        );
+        assert!(c.watch.use_apiserver_cache);
+        assert_eq!(c.watch.object_limit, Some(500));
+        let shard = c.watch.shard.expect("sharded");
+        assert_eq!((shard.index, shard.total), (1, 3));
+        assert!(!c.watch.lean);
+        let c = from_yaml(cli(&[]), "object-limit: 7\ntotal-shards: 2\nshard: 0\n").unwrap();
+        assert_eq!(c.watch.object_limit, Some(7));
+        assert_eq!(c.watch.shard.map(|s| s.total), Some(2));
     }
 
     #[test]
