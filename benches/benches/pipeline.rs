@@ -9,33 +9,22 @@ use axum::body::Body;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http::Request;
 use kube_state_agent::decode::Decoded;
-use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
 use kube_state_agent::http::{AppState, router};
-use kube_state_agent::resources::{FamilySelection, Kind, node, pod};
+use kube_state_agent::resources::{node, pod};
 use kube_state_agent::snapshot::{Builder, KindSource, Published, build};
 use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
 use kube_state_agent::telemetry::Telemetry;
-use kube_state_agent_benches::{ClusterMix, node_json, pod_json};
+use kube_state_agent_benches::{
+    ClusterMix, default_selection, node_json, pod_json, render_context,
+};
 use tower::ServiceExt;
-
-/// The families a default run renders (no opt-ins).
-fn default_families<K>(kind: &Kind<K>) -> FamilySelection {
-    FamilySelection::new(&kind.headers(), |_| false)
-}
-
-fn ctx() -> RenderContext {
-    RenderContext {
-        labels: KeyAllowlist::new(["app"]),
-        annotations: KeyAllowlist::default(),
-    }
-}
 
 /// Decode (raw capture + lean decode, as a watch event does) and render.
 fn decode_render(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode_render");
     let pod = pod_json(7, "node-1");
-    let sel = default_families(&pod::KIND);
-    let ctx = ctx();
+    let sel = default_selection(&pod::KIND);
+    let ctx = render_context();
     g.throughput(Throughput::Bytes(pod.len() as u64));
     g.bench_function("pod", |b| {
         b.iter(|| {
@@ -47,7 +36,7 @@ fn decode_render(c: &mut Criterion) {
         })
     });
     let node = node_json("node-1");
-    let sel = default_families(&node::KIND);
+    let sel = default_selection(&node::KIND);
     g.throughput(Throughput::Bytes(node.len() as u64));
     g.bench_function("node", |b| {
         b.iter(|| {
@@ -68,7 +57,7 @@ fn pod_source(n: usize) -> KindSource {
 
 /// [`pod_source`] with the shard's writer, to change pods afterwards.
 fn pod_source_with_writer(n: usize) -> (Writer, KindSource) {
-    let sel = default_families(&pod::KIND);
+    let sel = default_selection(&pod::KIND);
     let (mut w, r) = shard("pods", ChangeSignal::default());
     w.activate();
     w.apply(Change::Init);
@@ -80,7 +69,7 @@ fn pod_source_with_writer(n: usize) -> (Writer, KindSource) {
         };
         w.apply(Change::InitApply(
             format!("uid-{i}"),
-            pod::KIND.render(&p, &ctx(), &sel),
+            pod::KIND.render(&p, &render_context(), &sel),
         ));
     }
     w.apply(Change::InitDone);
@@ -125,7 +114,7 @@ fn snapshot_rebuild(c: &mut Criterion) {
         let (mut w, source) = pod_source_with_writer(110);
         let mut builder = Builder::new(Arc::new(vec![source]), true);
         builder.build();
-        let sel = default_families(&pod::KIND);
+        let sel = default_selection(&pod::KIND);
         let mut i = 0;
         g.bench_function("pods_text_gzip/110", |b| {
             b.iter(|| {
@@ -137,7 +126,7 @@ fn snapshot_rebuild(c: &mut Criterion) {
                 };
                 w.apply(Change::Apply(
                     format!("uid-{i}"),
-                    pod::KIND.render(&p, &ctx(), &sel),
+                    pod::KIND.render(&p, &render_context(), &sel),
                 ));
                 black_box(builder.build())
             })
@@ -176,45 +165,37 @@ fn scrape(c: &mut Criterion) {
         published: cluster,
         telemetry: Telemetry::new(),
     });
-    for (name, encoding) in [
-        ("plain_100k_cluster", "identity"),
-        ("gzip_100k_cluster", "gzip"),
-    ] {
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let req = Request::get("/metrics")
-                        .header("accept-encoding", encoding)
-                        .body(Body::empty())
-                        .unwrap();
-                    let res = cluster_app.clone().oneshot(req).await.unwrap();
-                    black_box(
-                        axum::body::to_bytes(res.into_body(), usize::MAX)
-                            .await
-                            .unwrap(),
-                    )
+    let mut scrapes = |app: &axum::Router, cases: [(&str, &str); 2]| {
+        for (name, encoding) in cases {
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    rt.block_on(async {
+                        let req = Request::get("/metrics")
+                            .header("accept-encoding", encoding)
+                            .body(Body::empty())
+                            .unwrap();
+                        let res = app.clone().oneshot(req).await.unwrap();
+                        black_box(
+                            axum::body::to_bytes(res.into_body(), usize::MAX)
+                                .await
+                                .unwrap(),
+                        )
+                    })
                 })
-            })
-        });
-    }
-    for (name, encoding) in [("plain_110_pods", "identity"), ("gzip_110_pods", "gzip")] {
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                rt.block_on(async {
-                    let req = Request::get("/metrics")
-                        .header("accept-encoding", encoding)
-                        .body(Body::empty())
-                        .unwrap();
-                    let res = app.clone().oneshot(req).await.unwrap();
-                    black_box(
-                        axum::body::to_bytes(res.into_body(), usize::MAX)
-                            .await
-                            .unwrap(),
-                    )
-                })
-            })
-        });
-    }
+            });
+        }
+    };
+    scrapes(
+        &cluster_app,
+        [
+            ("plain_100k_cluster", "identity"),
+            ("gzip_100k_cluster", "gzip"),
+        ],
+    );
+    scrapes(
+        &app,
+        [("plain_110_pods", "identity"), ("gzip_110_pods", "gzip")],
+    );
     g.finish();
 }
 

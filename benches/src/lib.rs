@@ -115,6 +115,15 @@ pub fn info(resource: &str) -> &'static dyn KindInfo {
         .unwrap_or_else(|| panic!("no kind {resource}"))
 }
 
+/// The render settings of the pod benchmarks: the `app` label exposed, as a typical
+/// `--metric-labels-allowlist=pods=[app]` does.
+pub fn render_context() -> RenderContext {
+    RenderContext {
+        labels: kube_state_agent::exposition::KeyAllowlist::new(["app"]),
+        annotations: Default::default(),
+    }
+}
+
 /// The families a default run renders (no opt-ins).
 pub fn default_selection(info: &dyn KindInfo) -> FamilySelection {
     FamilySelection::new(&info.family_headers(), |_| false)

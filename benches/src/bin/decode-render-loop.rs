@@ -6,9 +6,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use kube_state_agent::decode::Decoded;
-use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
-use kube_state_agent::resources::{FamilySelection, pod};
-use kube_state_agent_benches::pod_json;
+use kube_state_agent::resources::pod;
+use kube_state_agent_benches::{default_selection, pod_json, render_context};
 
 fn main() {
     let n: usize = std::env::args()
@@ -16,11 +15,8 @@ fn main() {
         .map(|a| a.parse().expect("the argument is a number of iterations"))
         .unwrap_or(20_000);
     let json = pod_json(7, "node-1");
-    let sel = FamilySelection::new(&pod::KIND.headers(), |_| false);
-    let ctx = RenderContext {
-        labels: KeyAllowlist::new(["app"]),
-        annotations: KeyAllowlist::default(),
-    };
+    let sel = default_selection(&pod::KIND);
+    let ctx = render_context();
     let started = Instant::now();
     for _ in 0..n {
         let d: Decoded<pod::Pod> = serde_json::from_str(black_box(&json)).expect("decodes");
