@@ -15,6 +15,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::client;
 use crate::config::{self, Config, NamespaceFilter, ScopeMode};
 use crate::exposition::RenderContext;
+use crate::http::auth::{Authorizer, NamespaceNames};
+use crate::http::review::ApiReviewer;
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::leader;
 use crate::registry;
@@ -507,9 +509,26 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         }
     }
 
+    let (auth, namespace_names) = match &config.auth {
+        Some(options) => {
+            let names = NamespaceNames::default();
+            let task = options.tenant_access.is_some().then(|| {
+                let feed = names.clone();
+                tokio::spawn(crate::watch::follow_namespace_names(
+                    client.clone(),
+                    move |n| feed.set(n),
+                ))
+            });
+            let reviewer = Arc::new(ApiReviewer::new(client.clone()));
+            let authorizer = Authorizer::new(reviewer, options.clone(), names, telemetry.clone());
+            (Some(Arc::new(authorizer)), task)
+        }
+        None => (None, None),
+    };
     let state = AppState {
         published: published.clone(),
         telemetry: telemetry.clone(),
+        auth,
     };
     let metrics = bind(config.listen, "--host/--port").await?;
     let self_metrics = bind(config.telemetry_listen, "--telemetry-host/--telemetry-port").await?;
@@ -573,6 +592,9 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         }
     };
     let _ = shutdown_tx.send(true);
+    if let Some(task) = namespace_names {
+        task.abort();
+    }
     // Release the Lease first: the next agent takes over at its next attempt.
     if let Some((task, _)) = election {
         let _ = task.await;

@@ -10,6 +10,7 @@
 //! renders) and [`file`] (the YAML config file).
 
 pub mod allowlist;
+pub mod auth;
 pub mod file;
 pub mod metrics;
 
@@ -280,6 +281,33 @@ pub struct Args {
     /// never crosses the wire. `false` watches full objects (to measure the difference).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub lean_watches: bool,
+
+    // ----- Who may scrape what -----
+    /// Require a bearer token on /metrics, checked by the API server (kube-state-metrics'
+    /// flag): the right to `get` the non-resource URL /metrics gives every series; without it,
+    /// the --tenant-access right gives the series of the namespaces where the user has it;
+    /// otherwise 401/403. The probes stay open.
+    #[arg(long, default_value_t = false)]
+    pub auth_filter: bool,
+
+    /// With --auth-filter: the right (`VERB:RESOURCE[.GROUP]`) that makes a user a tenant of a
+    /// namespace, who then sees that namespace's series; `none` grants the full view only.
+    #[arg(long, default_value = "list:pods", value_parser = auth::parse_tenant_access)]
+    // Spelled out so clap keeps the value optional rather than the flag.
+    pub tenant_access: ::std::option::Option<auth::TenantAccess>,
+
+    /// With --auth-filter: how long a token's granted decision is reused before the API server
+    /// is asked again.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub auth_cache_ttl: Duration,
+
+    /// With --auth-filter: how long a refusal (401, 403) or a failed review is reused.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub auth_cache_negative_ttl: Duration,
+
+    /// With --auth-filter: the most tokens whose decisions are cached.
+    #[arg(long, default_value_t = 4096)]
+    pub auth_cache_size: u64,
 }
 
 pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
@@ -333,6 +361,8 @@ pub struct Config {
     pub election: Option<Election>,
     /// What the watches ask the API server for.
     pub watch: WatchOptions,
+    /// `--auth-filter` and its settings; `None`: /metrics is open.
+    pub auth: Option<auth::AuthOptions>,
 }
 
 /// The flags that shape every watch: namespaces, list semantics, limits, shard, payload.
@@ -570,9 +600,21 @@ impl Config {
                 retry: e.retry_period,
             });
         }
+        if args.auth_filter && args.auth_cache_ttl.is_zero() {
+            return Err(Error::ZeroDuration {
+                flag: "--auth-cache-ttl",
+            });
+        }
+        let auth = args.auth_filter.then(|| auth::AuthOptions {
+            tenant_access: args.tenant_access.clone(),
+            ttl: args.auth_cache_ttl,
+            negative_ttl: args.auth_cache_negative_ttl.min(args.auth_cache_ttl),
+            capacity: args.auth_cache_size.max(1),
+        });
         Ok(Config {
             election,
             watch,
+            auth,
             scope: args.scope,
             node,
             kubeconfig: args.kubeconfig,

@@ -8,7 +8,7 @@
 //! from `Init` to `InitDone`, then replaces the visible rows whole, so objects deleted while the
 //! watch was down disappear and readers never see a half-listed kind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -65,20 +65,23 @@ type RowMap = DashMap<Uid, Arc<Rows>>;
 pub enum Dirty {
     /// Every row may have changed (a relist finished, or the shard was cleared).
     All,
-    /// The rows of these UIDs were replaced or removed; nothing else changed.
-    Objects(HashSet<Uid>),
+    /// The rows of these UIDs were replaced or removed; nothing else changed. Each UID maps to
+    /// its latest rows as the writer saw them: the new rows, or the rows it removed. Their
+    /// [`Rows::namespace`] (which never changes for a UID) tells the builder where the object
+    /// lives, even when it is gone.
+    Objects(HashMap<Uid, Arc<Rows>>),
 }
 
 impl Default for Dirty {
     fn default() -> Self {
-        Dirty::Objects(HashSet::new())
+        Dirty::Objects(HashMap::new())
     }
 }
 
 impl Dirty {
-    fn mark(&mut self, uid: &Uid) {
-        if let Dirty::Objects(set) = self {
-            set.insert(uid.clone());
+    fn mark(&mut self, uid: &Uid, rows: &Arc<Rows>) {
+        if let Dirty::Objects(marks) = self {
+            marks.insert(uid.clone(), rows.clone());
         }
     }
 }
@@ -163,16 +166,16 @@ impl Writer {
                     // During a relist, later events win over the listed state.
                     buffer.insert(uid.clone(), rows.clone());
                 }
-                self.shard.rows.load().insert(uid.clone(), rows);
-                self.mark(&uid);
+                self.shard.rows.load().insert(uid.clone(), rows.clone());
+                self.mark(&uid, &rows);
                 self.changed();
             }
             Change::Delete(uid) => {
                 if let Some(buffer) = &mut self.buffer {
                     buffer.remove(uid.as_str());
                 }
-                if let Some((uid, _)) = self.shard.rows.load().remove(uid.as_str()) {
-                    self.mark(&uid);
+                if let Some((uid, rows)) = self.shard.rows.load().remove(uid.as_str()) {
+                    self.mark(&uid, &rows);
                     self.changed();
                 }
             }
@@ -196,8 +199,8 @@ impl Writer {
         self.changed();
     }
 
-    fn mark(&self, uid: &Uid) {
-        self.dirty().mark(uid);
+    fn mark(&self, uid: &Uid, rows: &Arc<Rows>) {
+        self.dirty().mark(uid, rows);
     }
 
     fn mark_all(&self) {
@@ -303,7 +306,7 @@ mod tests {
 
     fn rows(v: f64) -> Rows {
         let sel = FamilySelection::new(&TEST_KIND.headers(), |_| true);
-        TEST_KIND.render(&v, &RenderContext::default(), &sel)
+        TEST_KIND.render_in(&v, "", &RenderContext::default(), &sel)
     }
 
     fn visible(r: &Reader) -> Vec<String> {
@@ -415,10 +418,10 @@ mod tests {
         w.apply(Change::Apply("a".into(), rows(2.0)));
         w.apply(Change::Delete("b".into()));
         w.apply(Change::Delete("never-seen".into()));
-        let Dirty::Objects(set) = r.take_dirty() else {
+        let Dirty::Objects(marks) = r.take_dirty() else {
             panic!("only objects changed")
         };
-        let mut uids: Vec<String> = set.into_iter().map(|u| u.to_string()).collect();
+        let mut uids: Vec<String> = marks.into_keys().map(|u| u.to_string()).collect();
         uids.sort();
         assert_eq!(uids, ["a", "b"]);
         w.clear();

@@ -53,6 +53,9 @@ pub struct Telemetry {
     config_reload_successful: GaugeVec,
     config_reload_success_time: GaugeVec,
     config_restart_required: IntGauge,
+    auth_decisions: IntCounterVec,
+    auth_reviews: IntCounterVec,
+    auth_cache_hits: IntCounter,
 }
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -258,8 +261,40 @@ impl Telemetry {
                 "1 once every enabled watch finished its first list.",
             ),
             scrape_seconds,
+            auth_decisions: counter_vec(
+                &r,
+                "ksa_auth_decisions_total",
+                "Scrapes of /metrics under --auth-filter, by decision (full, tenant, unauthenticated, forbidden, error).",
+                &["result"],
+            ),
+            auth_reviews: counter_vec(
+                &r,
+                "ksa_auth_reviews_total",
+                "TokenReviews and SubjectAccessReviews sent to the API server, by review and result.",
+                &["review", "result"],
+            ),
+            auth_cache_hits: counter(
+                "ksa_auth_cache_hits_total",
+                "Scrape decisions answered from the per-token cache, without asking the API server.",
+            ),
             registry: r,
         }
+    }
+
+    /// Counts one `/metrics` decision under `--auth-filter`.
+    pub fn auth_decision(&self, result: &'static str) {
+        self.auth_decisions.with_label_values(&[result]).inc();
+    }
+
+    /// Counts one review sent to the API server (`tokenreview`, `subjectaccessreview`).
+    pub fn auth_review(&self, review: &'static str, ok: bool) {
+        let result = if ok { "success" } else { "error" };
+        self.auth_reviews.with_label_values(&[review, result]).inc();
+    }
+
+    /// Counts one decision served from the cache.
+    pub fn auth_cache_hit(&self) {
+        self.auth_cache_hits.inc();
     }
 
     /// Counts one API request; lists and watches also count in KSM's own counters.

@@ -394,6 +394,51 @@ fn error_reason(err: &watcher::Error) -> &'static str {
     }
 }
 
+/// Reports the cluster's Namespace names to `publish` after every change: a metadata-only
+/// watch (a few hundred bytes per namespace, no spec or status), resumed and relisted like
+/// every other, for `--auth-filter`'s tenant decisions (the namespaces a user's rights are
+/// checked in). A relist reports the new list whole at its end. Runs until aborted; errors are
+/// logged and retried with backoff.
+pub async fn follow_namespace_names(client: Client, publish: impl Fn(Vec<std::sync::Arc<str>>)) {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+    type Names = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>;
+    let api: Api<Names> = Api::all(client);
+    let events = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(events);
+    let mut listing: Option<BTreeSet<Arc<str>>> = None;
+    let mut names: BTreeSet<Arc<str>> = BTreeSet::new();
+    let name = |m: &Names| -> Option<Arc<str>> { m.metadata.name.as_deref().map(Arc::from) };
+    while let Some(event) = events.next().await {
+        let changed = match event {
+            Ok(Event::Init) => {
+                listing = Some(BTreeSet::new());
+                false
+            }
+            Ok(Event::InitApply(m)) => {
+                if let (Some(l), Some(n)) = (&mut listing, name(&m)) {
+                    l.insert(n);
+                }
+                false
+            }
+            Ok(Event::InitDone) => {
+                names = listing.take().unwrap_or_default();
+                true
+            }
+            Ok(Event::Apply(m)) => name(&m).is_some_and(|n| names.insert(n)),
+            Ok(Event::Delete(m)) => name(&m).is_some_and(|n| names.remove(&n)),
+            Err(e) => {
+                tracing::warn!(resource = "namespaces", error = %e,
+                    "watching namespace names failed; retrying");
+                false
+            }
+        };
+        if changed {
+            publish(names.iter().cloned().collect());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,12 +158,14 @@ fn scrape(c: &mut Criterion) {
     let app = router(AppState {
         published,
         telemetry: Telemetry::new(),
+        auth: None,
     });
     let cluster = Published::default();
     cluster.publish(build(&ClusterMix::new(100_000).sources, true));
     let cluster_app = router(AppState {
         published: cluster,
         telemetry: Telemetry::new(),
+        auth: None,
     });
     let mut scrapes = |app: &axum::Router, cases: [(&str, &str); 2]| {
         for (name, encoding) in cases {

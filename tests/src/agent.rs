@@ -275,6 +275,119 @@ fn dechunk(mut s: &str) -> Result<String, String> {
     }
 }
 
+/// An HTTP answer as [`http_request`] reads it.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent (still gzip-encoded when `Content-Encoding: gzip`).
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body, gunzipped when it was sent gzip-encoded, as text.
+    ///
+    /// # Errors
+    /// A gzip stream that does not decode, or a body that is not UTF-8.
+    pub fn text(&self) -> Result<String, String> {
+        use std::io::Read as _;
+        let bytes = if self.header("content-encoding") == Some("gzip") {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&self.body[..])
+                .read_to_end(&mut out)
+                .map_err(|e| format!("gunzip: {e}"))?;
+            out
+        } else {
+            self.body.clone()
+        };
+        String::from_utf8(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// A GET over loopback with extra request headers, reading the whole answer (binary-safe).
+///
+/// # Errors
+/// When the connection fails, nothing answers in 10 s, or the answer is not HTTP/1.1.
+pub async fn http_request(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<HttpAnswer, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect :{port}: {e}"))?;
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream
+        .write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .map_err(|_| format!("GET {path}: no answer in 10 s"))?
+        .map_err(|e| e.to_string())?;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no header end")?;
+    let head = String::from_utf8_lossy(&raw[..end]).to_string();
+    let mut body = raw[end + 4..].to_vec();
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status")?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        body = dechunk_bytes(&body)?;
+    }
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk_bytes(mut s: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line = s
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunk header")?;
+        let size = std::str::from_utf8(&s[..line]).map_err(|e| e.to_string())?;
+        let size = usize::from_str_radix(size.trim(), 16).map_err(|e| e.to_string())?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let rest = &s[line + 2..];
+        out.extend_from_slice(rest.get(..size).ok_or("short chunk")?);
+        s = rest.get(size + 2..).ok_or("short chunk trailer")?;
+    }
+}
+
 /// Kills and reaps a helper process (Prometheus, a second apiserver) when dropped.
 pub struct KillOnDrop(pub Child);
 

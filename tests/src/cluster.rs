@@ -92,6 +92,25 @@ impl Cluster {
         self.dir.join("unprivileged.kubeconfig")
     }
 
+    /// The static token of `user` (`admin`, `unprivileged`, `tenant`) from the apiserver's
+    /// `--token-auth-file`.
+    ///
+    /// # Panics
+    /// When the file or the user is missing.
+    pub fn static_token(&self, user: &str) -> String {
+        let path = self.dir.join("pki/tokens.csv");
+        let tokens =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        tokens
+            .lines()
+            .find_map(|l| {
+                let mut fields = l.split(',');
+                let token = fields.next()?;
+                (fields.next()? == user).then(|| token.to_string())
+            })
+            .unwrap_or_else(|| panic!("no static token for {user} in {}", path.display()))
+    }
+
     /// A fresh admin client for the calling runtime.
     ///
     /// Clients are not shared between tests: each `#[tokio::test]` has its own runtime, and a

@@ -1,21 +1,26 @@
 //! The HTTP edge: `/metrics` from the published snapshot, health and readiness, an index page,
-//! and the self-metrics router for the telemetry port.
+//! and the self-metrics router for the telemetry port; with `--auth-filter`, the [`auth`]
+//! layer in front of `/metrics`.
 //!
 //! A scrape is an atomic load of the current snapshot and a write of its shared bytes: it never
 //! waits for event processing, and the gzip body it may send was compressed when the snapshot
 //! was built. This module sees only the [`Published`] handle and [`Telemetry`]: never the store,
 //! the resources or the API client. See [`router`].
 
+pub mod auth;
+pub mod review;
+
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 
 use crate::exposition::Format;
-use crate::snapshot::Published;
+use crate::snapshot::{Namespaces, Published};
 use crate::telemetry::Telemetry;
 
 const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -28,12 +33,22 @@ pub struct AppState {
     pub published: Published,
     /// Self-metrics.
     pub telemetry: Telemetry,
+    /// `--auth-filter`: who may scrape what. `None`: everyone sees everything.
+    pub auth: Option<Arc<auth::Authorizer>>,
 }
 
-/// The main router: `/metrics`, `/healthz`, `/livez`, `/readyz`, `/`.
+/// The main router: `/metrics`, `/healthz`, `/livez`, `/readyz`, `/`. With an authorizer,
+/// `/metrics` answers only authorized scrapes; the probes and the index stay open.
 pub fn router(state: AppState) -> Router {
+    let metrics = match &state.auth {
+        Some(authorizer) => get(metrics).route_layer(axum::middleware::from_fn_with_state(
+            authorizer.clone(),
+            auth::authenticate,
+        )),
+        None => get(metrics),
+    };
     Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", metrics)
         .route("/healthz", get(ok))
         .route("/livez", get(ok))
         .route("/readyz", get(readyz))
@@ -64,8 +79,14 @@ fn resources_param<'a>(query: &'a [(String, String)], key: &str) -> Option<Vec<&
     found
 }
 
+/// `/metrics`: the snapshot's body, or a view of it.
+///
+/// The view is what the [`auth`] layer granted (everything without `--auth-filter`), narrowed
+/// by `?namespace=a,b` (never widened: a namespace outside the grant adds nothing) and by
+/// `?resources=`/`?exclude_resources=`. Every form is joined from the snapshot's pieces.
 async fn metrics(
     State(state): State<AppState>,
+    granted: Option<Extension<Namespaces>>,
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
@@ -75,14 +96,19 @@ async fn metrics(
     let snapshot = state.published.load();
     let include = resources_param(&query, "resources");
     let exclude = resources_param(&query, "exclude_resources");
-    let body = if include.is_none() && exclude.is_none() {
+    let granted = granted.map_or(Namespaces::All, |Extension(n)| n);
+    let namespaces = match resources_param(&query, "namespace") {
+        Some(requested) => granted.narrow(requested),
+        None => granted,
+    };
+    let body = if include.is_none() && exclude.is_none() && namespaces == Namespaces::All {
         snapshot.body(format, gzip)
     } else {
         let keep = |r: &str| {
             include.as_ref().is_none_or(|i| i.contains(&r))
                 && exclude.as_ref().is_none_or(|e| !e.contains(&r))
         };
-        snapshot.filtered_body(format, gzip, &keep)
+        snapshot.view(format, gzip, &keep, &namespaces)
     };
     let mut response = axum::body::Body::new(body.chunks.into_http_body()).into_response();
     let h = response.headers_mut();
@@ -254,6 +280,7 @@ mod tests {
         AppState {
             published: Published::default(),
             telemetry: Telemetry::new(),
+            auth: None,
         }
     }
 

@@ -191,21 +191,29 @@ impl FamilySelection {
     }
 }
 
-/// The rendered samples of one object, family by family.
+/// The rendered samples of one object, family by family, and the namespace whose views show
+/// them.
 ///
 /// # Invariants
-/// `ends.len()` equals the kind's family count; family `i`'s samples are
-/// `bytes[ends[i-1]..ends[i]]` (from 0 for `i == 0`), each a complete line ending in `\n`.
+/// `ends.len()` equals the kind's family count; `bytes` starts with the view namespace
+/// (`namespace_len` bytes, empty for cluster-scoped objects), then family `i`'s samples are
+/// `bytes[ends[i-1]..ends[i]]` (from `namespace_len` for `i == 0`), each a complete line ending
+/// in `\n`. The namespace shares the samples' allocation: one allocation per object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rows {
     bytes: Box<[u8]>,
     ends: Box<[u32]>,
+    namespace_len: u32,
 }
 
 impl Rows {
     /// The samples of family `i` (empty when it rendered none).
     pub fn family(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let start = if i == 0 {
+            self.namespace_len as usize
+        } else {
+            self.ends[i - 1] as usize
+        };
         &self.bytes[start..self.ends[i] as usize]
     }
 
@@ -221,7 +229,29 @@ impl Rows {
 
     /// Every sample of every family, concatenated in table order.
     pub fn all(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[self.namespace_len as usize..]
+    }
+
+    /// The namespace whose views show these rows: the object's own namespace, a Namespace
+    /// object's name, `""` for every other cluster-scoped object (shown in full views only).
+    pub fn namespace(&self) -> &str {
+        // Written from a `&str` by `Kind::render_in`; never split inside a character.
+        std::str::from_utf8(&self.bytes[..self.namespace_len as usize]).unwrap_or_default()
+    }
+}
+
+/// The namespace whose tenant views show an object's rows (see [`Rows::namespace`]).
+///
+/// A Namespace object is cluster-scoped, but its rows (`kube_namespace_*`, labelled
+/// `namespace="<its name>"`) describe that namespace alone, so they belong to its tenants'
+/// views; every other cluster-scoped object (nodes, persistent volumes, RBAC roles...) belongs
+/// to no tenant.
+pub fn view_namespace<K: Object>(obj: &K) -> &str {
+    let meta = obj.meta();
+    match (&meta.namespace, K::KIND) {
+        (Some(ns), _) => ns,
+        (None, "Namespace") if K::GROUP.is_empty() => meta.name.as_deref().unwrap_or_default(),
+        (None, _) => "",
     }
 }
 
@@ -231,8 +261,15 @@ impl<K> Kind<K> {
         self.families.iter().map(|f| f.header).collect()
     }
 
-    /// Renders every enabled family of `obj`.
-    pub fn render(&self, obj: &K, ctx: &RenderContext, selection: &FamilySelection) -> Rows {
+    /// Renders every enabled family of `obj`, for the views of `namespace` (see
+    /// [`Rows::namespace`]; [`Kind::render`] finds it from the object).
+    pub fn render_in(
+        &self,
+        obj: &K,
+        namespace: &str,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Rows {
         thread_local! {
             /// Rendering goes through one grown buffer per thread and the result is copied out
             /// at its exact size: one allocation per object instead of a chain of regrowths.
@@ -242,6 +279,7 @@ impl<K> Kind<K> {
         let mut ends = Vec::with_capacity(self.families.len());
         SCRATCH.with_borrow_mut(|bytes| {
             bytes.clear();
+            bytes.extend_from_slice(namespace.as_bytes());
             for (i, family) in self.families.iter().enumerate() {
                 if selection.is_enabled(i) {
                     let mut series = Series::new(bytes, family.header.name, &identity, ctx);
@@ -252,6 +290,7 @@ impl<K> Kind<K> {
             let rows = Rows {
                 bytes: Box::from(&bytes[..]),
                 ends: ends.into_boxed_slice(),
+                namespace_len: u32::try_from(namespace.len()).unwrap_or(0),
             };
             // One huge object must not pin its buffer for the life of the thread.
             if bytes.capacity() > 1 << 20 {
@@ -259,6 +298,13 @@ impl<K> Kind<K> {
             }
             rows
         })
+    }
+}
+
+impl<K: Object> Kind<K> {
+    /// Renders every enabled family of `obj`, for the views of its namespace.
+    pub fn render(&self, obj: &K, ctx: &RenderContext, selection: &FamilySelection) -> Rows {
+        self.render_in(obj, view_namespace(obj), ctx, selection)
     }
 }
 

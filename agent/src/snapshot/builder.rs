@@ -1,319 +1,24 @@
-//! Assembling the exposition from the stores into an immutable [`Snapshot`], and publishing it.
-//!
-//! The builder runs away from the scrape path: woken by a [`ChangeSignal`], it waits out the
-//! minimum interval (coalescing a burst of events into one rebuild), brings the snapshot up to
-//! date on the blocking pool, and swaps it in. A scrape only loads the current `Arc<Snapshot>`
-//! and sends chunks that already exist. Nothing here does network I/O or holds a lock across
-//! an `.await`. See [`run_builder`].
-//!
-//! # Incremental rebuilds
-//! The exposition must be family-major (all samples of a family together), while changes
-//! arrive per object. Each watch's objects are therefore spread over buckets by a hash of their
-//! UID, and every bucket keeps one *piece* per family: its objects' samples of that family,
-//! joined, and the same bytes deflated (see [`crate::deflate`]). A change re-renders the pieces
-//! of the buckets it touched; a snapshot is the list of headers and pieces in order, shared
-//! with the previous snapshot wherever nothing changed. So the cost of a rebuild follows the
-//! size of a bucket, not of the cluster, and the gzip body is never compressed whole.
+//! The incremental snapshot builder: what it keeps of every watch's rows between builds, and
+//! the task that rebuilds and publishes after changes. See [`Builder::build`] and
+//! [`run_builder`].
 
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use bytes::Bytes;
 
-use crate::deflate::{self, Deflated, GzipStream};
+use super::{FamilyHead, FamilyPart, KindPart, Namespaces, Piece, Published, Segment, Snapshot};
+use crate::deflate::{self, Deflated};
 use crate::exposition::Format;
-use crate::resources::{FamilyHeader, FamilySelection, KindInfo, Rows};
+use crate::resources::{FamilySelection, KindInfo, Rows};
 use crate::store::{ChangeSignal, Dirty, Reader, Uid};
 
 /// Buckets are sized for about this many objects: small enough that re-rendering and
 /// compressing one bucket after a change stays far below the rebuild budget, large enough that
 /// a piece compresses well and a scrape sends few chunks.
 const OBJECTS_PER_BUCKET: usize = 256;
-
-/// One family's header, fixed for the run, in both formats, plain and deflated.
-#[derive(Debug)]
-struct FamilyHead {
-    resource: &'static str,
-    /// Index of the family in its kind's table (and in each object's [`Rows`]).
-    index: usize,
-    text: Bytes,
-    text_deflated: Deflated,
-    openmetrics: Bytes,
-    openmetrics_deflated: Deflated,
-}
-
-impl FamilyHead {
-    fn new(resource: &'static str, index: usize, header: &FamilyHeader) -> FamilyHead {
-        let render = |format| {
-            let mut out = Vec::new();
-            header.write(&mut out, format);
-            Bytes::from(out)
-        };
-        let text = render(Format::Text);
-        let openmetrics = render(Format::OpenMetrics);
-        FamilyHead {
-            resource,
-            index,
-            text_deflated: deflate::piece(&text),
-            text,
-            openmetrics_deflated: deflate::piece(&openmetrics),
-            openmetrics,
-        }
-    }
-
-    fn plain(&self, format: Format) -> (&Bytes, &Deflated) {
-        match format {
-            Format::Text => (&self.text, &self.text_deflated),
-            Format::OpenMetrics => (&self.openmetrics, &self.openmetrics_deflated),
-        }
-    }
-}
-
-/// One family's samples from one bucket: plain, and deflated when gzip is enabled.
-#[derive(Clone, Debug, Default)]
-struct Piece {
-    text: Bytes,
-    deflated: Deflated,
-}
-
-/// One family of a snapshot: its header and its pieces in order.
-#[derive(Debug)]
-struct FamilyPart {
-    head: Arc<FamilyHead>,
-    pieces: Vec<Piece>,
-}
-
-/// The OpenMetrics terminator, plain and deflated.
-fn eof() -> &'static (Bytes, Deflated) {
-    static EOF: OnceLock<(Bytes, Deflated)> = OnceLock::new();
-    EOF.get_or_init(|| {
-        let plain = Bytes::from_static(b"# EOF\n");
-        let deflated = deflate::piece(&plain);
-        (plain, deflated)
-    })
-}
-
-/// One published exposition.
-///
-/// # Invariants
-/// A published `Snapshot` is immutable: a scrape sees the old one or the new one, never a mix,
-/// and each family appears once, as HELP, TYPE, then all its samples.
-#[derive(Debug)]
-pub struct Snapshot {
-    families: Vec<FamilyPart>,
-    text: Chunks,
-    text_gzip: Option<Chunks>,
-    openmetrics: OnceLock<Chunks>,
-    openmetrics_gzip: OnceLock<Chunks>,
-    gzip_enabled: bool,
-    ready: bool,
-    objects: usize,
-    objects_by_resource: Vec<(&'static str, usize)>,
-    generation: u64,
-}
-
-/// A body as the chunks to send in order, with their total length.
-#[derive(Clone, Debug, Default)]
-pub struct Chunks {
-    chunks: Arc<[Bytes]>,
-    len: usize,
-}
-
-impl Chunks {
-    fn new(chunks: Vec<Bytes>) -> Chunks {
-        let chunks: Vec<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
-        Chunks {
-            len: chunks.iter().map(Bytes::len).sum(),
-            chunks: chunks.into(),
-        }
-    }
-
-    /// Total length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the body is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The body in one buffer (copies; for tests and small bodies).
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
-        for c in self.chunks.iter() {
-            out.extend_from_slice(c);
-        }
-        out
-    }
-
-    /// An HTTP body that sends the chunks without copying them, with an exact length.
-    pub fn into_http_body(self) -> ChunkedBody {
-        ChunkedBody {
-            remaining: self.len as u64,
-            chunks: self.chunks,
-            next: 0,
-        }
-    }
-}
-
-/// [`http_body::Body`] over a snapshot's chunks.
-#[derive(Debug)]
-pub struct ChunkedBody {
-    chunks: Arc<[Bytes]>,
-    next: usize,
-    remaining: u64,
-}
-
-impl http_body::Body for ChunkedBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let Some(chunk) = self.chunks.get(self.next).cloned() else {
-            return Poll::Ready(None);
-        };
-        self.next += 1;
-        self.remaining -= chunk.len() as u64;
-        Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.next >= self.chunks.len()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining)
-    }
-}
-
-/// The exposition body in one format, with its gzip form when one was asked for and enabled.
-#[derive(Clone, Debug)]
-pub struct Body {
-    /// The chunks to send.
-    pub chunks: Chunks,
-    /// Whether `chunks` are gzip-compressed.
-    pub gzip: bool,
-}
-
-impl Snapshot {
-    /// The snapshot served before the first build: empty, not ready.
-    pub fn empty() -> Snapshot {
-        Snapshot {
-            families: Vec::new(),
-            text: Chunks::default(),
-            text_gzip: None,
-            openmetrics: OnceLock::new(),
-            openmetrics_gzip: OnceLock::new(),
-            gzip_enabled: false,
-            ready: false,
-            objects: 0,
-            objects_by_resource: Vec::new(),
-            generation: 0,
-        }
-    }
-
-    /// Whether every watch had finished its first list when this snapshot was built.
-    pub fn is_ready(&self) -> bool {
-        self.ready
-    }
-
-    /// Objects rendered into this snapshot.
-    pub fn objects(&self) -> usize {
-        self.objects
-    }
-
-    /// Objects rendered into this snapshot, per enabled resource.
-    pub fn objects_by_resource(&self) -> &[(&'static str, usize)] {
-        &self.objects_by_resource
-    }
-
-    /// Increases with every published snapshot.
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    /// Length of the text body in bytes.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// The body for `format`; gzip-compressed when `gzip` is asked for and enabled.
-    ///
-    /// The text body and its gzip form are assembled with the snapshot; the OpenMetrics forms
-    /// by the first scrape that asks for them, once per snapshot. Either way no sample is
-    /// rendered or compressed here: the chunks exist already.
-    pub fn body(&self, format: Format, gzip: bool) -> Body {
-        let gzip = gzip && self.gzip_enabled;
-        let chunks = match (format, gzip) {
-            (Format::Text, false) => self.text.clone(),
-            (Format::Text, true) => self
-                .text_gzip
-                .clone()
-                .unwrap_or_else(|| self.assemble(format, true, &|_| true)),
-            (Format::OpenMetrics, false) => self
-                .openmetrics
-                .get_or_init(|| self.assemble(format, false, &|_| true))
-                .clone(),
-            (Format::OpenMetrics, true) => self
-                .openmetrics_gzip
-                .get_or_init(|| self.assemble(format, true, &|_| true))
-                .clone(),
-        };
-        Body { chunks, gzip }
-    }
-
-    /// The body restricted to `include`d resources, assembled from the snapshot's pieces
-    /// without re-rendering or compressing anything.
-    pub fn filtered_body(
-        &self,
-        format: Format,
-        gzip: bool,
-        include: &dyn Fn(&str) -> bool,
-    ) -> Body {
-        let gzip = gzip && self.gzip_enabled;
-        Body {
-            chunks: self.assemble(format, gzip, include),
-            gzip,
-        }
-    }
-
-    fn assemble(&self, format: Format, gzip: bool, include: &dyn Fn(&str) -> bool) -> Chunks {
-        let parts = self.families.iter().filter(|f| include(f.head.resource));
-        let eof = (format == Format::OpenMetrics).then(eof);
-        if gzip {
-            let mut out = GzipStream::default();
-            for part in parts {
-                out.push(part.head.plain(format).1);
-                for p in &part.pieces {
-                    out.push(&p.deflated);
-                }
-            }
-            if let Some((_, deflated)) = eof {
-                out.push(deflated);
-            }
-            Chunks::new(out.finish())
-        } else {
-            let mut out = Vec::new();
-            for part in parts {
-                out.push(part.head.plain(format).0.clone());
-                out.extend(part.pieces.iter().map(|p| p.text.clone()));
-            }
-            if let Some((plain, _)) = eof {
-                out.push(plain.clone());
-            }
-            Chunks::new(out)
-        }
-    }
-}
 
 /// One enabled kind as the builder sees it: its family table, which families render, and the
 /// shards (one per watch) that hold its rows.
@@ -336,10 +41,9 @@ struct Bucket {
     pieces: Option<Vec<Piece>>,
 }
 
-/// What the builder keeps of one shard between builds.
-#[derive(Debug, Default)]
-struct ShardCache {
-    /// A power of two; empty until the first build.
+/// One namespace's objects within one shard, over a power-of-two number of buckets.
+#[derive(Debug)]
+struct NamespaceCache {
     buckets: Vec<Bucket>,
     objects: usize,
 }
@@ -354,53 +58,113 @@ fn buckets_for(objects: usize) -> usize {
     objects.div_ceil(OBJECTS_PER_BUCKET).next_power_of_two()
 }
 
+impl NamespaceCache {
+    fn with_members(members: Vec<(Uid, Arc<Rows>)>) -> NamespaceCache {
+        let n = buckets_for(members.len());
+        let mut cache = NamespaceCache {
+            buckets: (0..n).map(|_| Bucket::default()).collect(),
+            objects: members.len(),
+        };
+        for (uid, rows) in members {
+            let b = bucket_of(&uid, n);
+            cache.buckets[b].members.insert(uid, rows);
+        }
+        cache
+    }
+
+    /// Sets (or with `None` removes) one object's rows, marking its bucket for re-rendering.
+    fn set(&mut self, uid: Uid, rows: Option<Arc<Rows>>) {
+        let n = self.buckets.len();
+        let bucket = &mut self.buckets[bucket_of(&uid, n)];
+        match rows {
+            Some(rows) => {
+                if bucket.members.insert(uid, rows).is_none() {
+                    self.objects += 1;
+                }
+            }
+            None => {
+                if bucket.members.remove(&uid).is_some() {
+                    self.objects -= 1;
+                }
+            }
+        }
+        bucket.pieces = None;
+    }
+
+    /// Keeps buckets near their size: regroups when the namespace grew or shrank a lot.
+    fn regroup_if_needed(&mut self) {
+        let n = self.buckets.len();
+        if self.objects > n * OBJECTS_PER_BUCKET * 2
+            || (n > 1 && self.objects < n * OBJECTS_PER_BUCKET / 4)
+        {
+            let all = self
+                .buckets
+                .iter_mut()
+                .flat_map(|b| std::mem::take(&mut b.members))
+                .collect();
+            *self = NamespaceCache::with_members(all);
+        }
+    }
+}
+
+/// What the builder keeps of one shard between builds.
+#[derive(Debug, Default)]
+struct ShardCache {
+    /// By namespace (`""`: cluster-scoped objects); no entry is empty.
+    namespaces: BTreeMap<Arc<str>, NamespaceCache>,
+    objects: usize,
+    built: bool,
+}
+
 impl ShardCache {
     /// Brings the members up to date with `reader`, marking the buckets that changed.
     fn refresh(&mut self, reader: &Reader) {
-        let dirty = if self.buckets.is_empty() {
-            // First build: whatever the mark says, everything is new to this cache.
-            let _ = reader.take_dirty();
-            Dirty::All
-        } else {
-            reader.take_dirty()
-        };
+        let dirty = reader.take_dirty();
+        // First build: whatever the mark says, everything is new to this cache.
+        let dirty = if self.built { dirty } else { Dirty::All };
+        self.built = true;
         match dirty {
             Dirty::All => self.redistribute(reader.rows_by_uid()),
-            Dirty::Objects(uids) => {
-                for uid in uids {
-                    let n = self.buckets.len();
-                    let bucket = &mut self.buckets[bucket_of(&uid, n)];
-                    match reader.get(&uid) {
-                        Some(rows) => bucket.members.insert(uid, rows),
-                        None => bucket.members.remove(&uid),
-                    };
-                    bucket.pieces = None;
+            Dirty::Objects(marks) => {
+                for (uid, marked) in marks {
+                    let current = reader.get(&uid);
+                    let namespace = marked.namespace();
+                    match self.namespaces.get_mut(namespace) {
+                        Some(cache) => cache.set(uid, current),
+                        None => {
+                            if let Some(rows) = current {
+                                self.namespaces.insert(
+                                    Arc::from(namespace),
+                                    NamespaceCache::with_members(vec![(uid, rows)]),
+                                );
+                            }
+                        }
+                    }
                 }
-                self.objects = self.buckets.iter().map(|b| b.members.len()).sum();
-                // Keep buckets near their size: regroup when the shard grew or shrank a lot.
-                let n = self.buckets.len();
-                if self.objects > n * OBJECTS_PER_BUCKET * 2
-                    || (n > 1 && self.objects < n * OBJECTS_PER_BUCKET / 4)
-                {
-                    let all = self
-                        .buckets
-                        .iter_mut()
-                        .flat_map(|b| std::mem::take(&mut b.members))
-                        .collect();
-                    self.redistribute(all);
+                self.namespaces.retain(|_, c| c.objects > 0);
+                for cache in self.namespaces.values_mut() {
+                    cache.regroup_if_needed();
                 }
+                self.objects = self.namespaces.values().map(|c| c.objects).sum();
             }
         }
     }
 
     fn redistribute(&mut self, all: Vec<(Uid, Arc<Rows>)>) {
-        let n = buckets_for(all.len());
-        self.buckets = (0..n).map(|_| Bucket::default()).collect();
         self.objects = all.len();
+        let mut by_namespace: BTreeMap<Arc<str>, Vec<(Uid, Arc<Rows>)>> = BTreeMap::new();
         for (uid, rows) in all {
-            let b = bucket_of(&uid, n);
-            self.buckets[b].members.insert(uid, rows);
+            match by_namespace.get_mut(rows.namespace()) {
+                Some(members) => members.push((uid, rows)),
+                None => {
+                    by_namespace.insert(Arc::from(rows.namespace()), vec![(uid, rows)]);
+                }
+            }
         }
+        self.namespaces = by_namespace
+            .into_iter()
+            .map(|(ns, members)| (ns, NamespaceCache::with_members(members)))
+            .collect();
     }
 }
 
@@ -426,7 +190,7 @@ impl Builder {
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| s.selection.is_enabled(*i))
-                    .map(|(i, h)| Arc::new(FamilyHead::new(s.info.resource(), i, h)))
+                    .map(|(i, h)| Arc::new(FamilyHead::new(i, h)))
                     .collect()
             })
             .collect();
@@ -447,10 +211,10 @@ impl Builder {
     ///
     /// Like kube-state-metrics' `MetricsWriter.WriteAll`, a kind with no object contributes
     /// nothing, not even headers; a kind with objects writes every enabled family's header,
-    /// then that family's samples from every shard.
+    /// then that family's samples from every shard, namespace by namespace.
     pub fn build(&mut self) -> Snapshot {
         self.generation += 1;
-        let mut families = Vec::new();
+        let mut kinds = Vec::new();
         let mut objects = 0;
         let mut objects_by_resource = Vec::with_capacity(self.sources.len());
         let mut ready = true;
@@ -461,9 +225,11 @@ impl Builder {
             let mut kind_objects = 0;
             for (reader, cache) in source.shards.iter().zip(caches.iter_mut()) {
                 cache.refresh(reader);
-                for bucket in &mut cache.buckets {
-                    if bucket.pieces.is_none() {
-                        bucket.pieces = Some(render_pieces(&bucket.members, heads, self.gzip));
+                for ns in cache.namespaces.values_mut() {
+                    for bucket in &mut ns.buckets {
+                        if bucket.pieces.is_none() {
+                            bucket.pieces = Some(render_pieces(&bucket.members, heads, self.gzip));
+                        }
                     }
                 }
                 kind_objects += cache.objects;
@@ -473,23 +239,11 @@ impl Builder {
                 continue;
             }
             objects += kind_objects;
-            for (f, head) in heads.iter().enumerate() {
-                let pieces = caches
-                    .iter()
-                    .flat_map(|c| &c.buckets)
-                    .filter_map(|b| b.pieces.as_ref().map(|p| &p[f]))
-                    .filter(|p| !p.text.is_empty())
-                    .cloned()
-                    .collect();
-                families.push(FamilyPart {
-                    head: head.clone(),
-                    pieces,
-                });
-            }
+            kinds.push(kind_part(source.info.resource(), heads, caches));
         }
         let mut snapshot = Snapshot {
-            families,
-            text: Chunks::default(),
+            kinds,
+            text: super::Chunks::default(),
             text_gzip: None,
             openmetrics: OnceLock::new(),
             openmetrics_gzip: OnceLock::new(),
@@ -499,11 +253,52 @@ impl Builder {
             objects_by_resource,
             generation: self.generation,
         };
-        snapshot.text = snapshot.assemble(Format::Text, false, &|_| true);
+        snapshot.text = snapshot.assemble(Format::Text, false, &|_| true, &Namespaces::All);
         if self.gzip {
-            snapshot.text_gzip = Some(snapshot.assemble(Format::Text, true, &|_| true));
+            snapshot.text_gzip =
+                Some(snapshot.assemble(Format::Text, true, &|_| true, &Namespaces::All));
         }
         snapshot
+    }
+}
+
+/// One kind's families, each with its pieces gathered from every shard, namespace by
+/// namespace.
+fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardCache]) -> KindPart {
+    // Every namespace of every shard, with the shards' caches of it.
+    let mut by_namespace: BTreeMap<&Arc<str>, Vec<&NamespaceCache>> = BTreeMap::new();
+    for cache in caches {
+        for (ns, c) in &cache.namespaces {
+            by_namespace.entry(ns).or_default().push(c);
+        }
+    }
+    let families = heads
+        .iter()
+        .enumerate()
+        .map(|(f, head)| FamilyPart {
+            head: head.clone(),
+            segments: by_namespace
+                .iter()
+                .filter_map(|(ns, caches)| {
+                    let pieces: Vec<Piece> = caches
+                        .iter()
+                        .flat_map(|c| &c.buckets)
+                        .filter_map(|b| b.pieces.as_ref().map(|p| &p[f]))
+                        .filter(|p| !p.text.is_empty())
+                        .cloned()
+                        .collect();
+                    (!pieces.is_empty()).then(|| Segment {
+                        namespace: Arc::clone(ns),
+                        pieces,
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    KindPart {
+        resource,
+        namespaces: by_namespace.keys().map(|ns| Arc::clone(ns)).collect(),
+        families,
     }
 }
 
@@ -540,32 +335,6 @@ fn render_pieces(
 /// NOTE: this takes the shards' change marks, which belong to the agent's builder.
 pub fn build(sources: &[KindSource], gzip: bool) -> Snapshot {
     Builder::new(Arc::new(sources.to_vec()), gzip).build()
-}
-
-/// Where the current snapshot lives. Cheap to clone; loads never block.
-#[derive(Clone, Debug)]
-pub struct Published {
-    current: Arc<ArcSwap<Snapshot>>,
-}
-
-impl Default for Published {
-    fn default() -> Self {
-        Published {
-            current: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
-        }
-    }
-}
-
-impl Published {
-    /// The current snapshot.
-    pub fn load(&self) -> Arc<Snapshot> {
-        self.current.load_full()
-    }
-
-    /// Publishes `snapshot`; scrapes see it from their next load.
-    pub fn publish(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
-    }
 }
 
 /// What the builder reports about each build.
@@ -634,6 +403,7 @@ mod tests {
     use super::*;
     use crate::exposition::{Identity, MetricType, RenderContext, Series};
     use crate::resources::{Family, Kind, Scope};
+    use crate::snapshot::Body;
     use crate::store::{Change, shard};
 
     #[derive(serde::Deserialize, Clone, Debug)]
@@ -762,9 +532,9 @@ mod tests {
     #[test]
     fn filtered_bodies_hold_only_the_included_resources() {
         let snap = build(&[source(&[("a", 1.0)], 1)], false);
-        assert!(text(&snap.filtered_body(Format::Text, false, &|_| false)).is_empty());
+        assert!(text(&snap.view(Format::Text, false, &|_| false, &Namespaces::All)).is_empty());
         assert_eq!(
-            snap.filtered_body(Format::Text, false, &|r| r == "things")
+            snap.view(Format::Text, false, &|r| r == "things", &Namespaces::All)
                 .chunks
                 .to_vec(),
             snap.body(Format::Text, false).chunks.to_vec()
@@ -786,14 +556,151 @@ mod tests {
 
     fn thing_rows(name: &str, v: f64) -> crate::resources::Rows {
         let sel = FamilySelection::new(&THINGS.headers(), |_| true);
+        // `ns-name` lives in namespace `ns`; a name without `-` is cluster-scoped.
+        let namespace = name.split_once('-').map(|(ns, _)| ns.to_string());
         let thing = Thing {
             metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 name: Some(name.to_string()),
+                namespace,
                 ..Default::default()
             },
             value: v,
         };
         THINGS.render(&thing, &RenderContext::default(), &sel)
+    }
+
+    /// A one-shard source of the named things (see [`thing_rows`] for their namespaces).
+    fn named_source(names: &[&str]) -> (crate::store::Writer, KindSource) {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        w.activate();
+        w.apply(Change::Init);
+        for (i, name) in names.iter().enumerate() {
+            w.apply(Change::InitApply(
+                name.to_string(),
+                thing_rows(name, i as f64),
+            ));
+        }
+        w.apply(Change::InitDone);
+        let src = KindSource {
+            info: &THINGS,
+            selection: FamilySelection::new(&THINGS.headers(), |_| true),
+            shards: vec![r],
+        };
+        (w, src)
+    }
+
+    fn gunzip(b: &Body) -> Vec<u8> {
+        use std::io::Read as _;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&b.chunks.to_vec()[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    /// The full body with every sample whose object `keep` rejects removed (headers stay).
+    fn without_samples(full: &str, keep: impl Fn(&str) -> bool) -> String {
+        full.lines()
+            .filter(|l| {
+                l.starts_with('#')
+                    || l.split_once("thing=\"")
+                        .and_then(|(_, rest)| rest.split_once('"'))
+                        .is_some_and(|(name, _)| keep(name))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn a_namespace_view_is_the_full_body_without_other_namespaces_samples_in_every_form() {
+        let names: Vec<String> = (0..400)
+            .map(|i| match i % 4 {
+                0 => format!("a-{i}"),
+                1 => format!("b-{i}"),
+                2 => format!("c-{i}"),
+                _ => format!("cluster{i}"),
+            })
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (_w, src) = named_source(&names);
+        let snap = build(&[src], true);
+        let in_ns = |ns: &'static str| move |name: &str| name.starts_with(&format!("{ns}-"));
+        for format in [Format::Text, Format::OpenMetrics] {
+            let full = text(&snap.body(format, false));
+            for (view, keep) in [
+                (
+                    Namespaces::only(["c", "a"]),
+                    Box::new(move |n: &str| in_ns("a")(n) || in_ns("c")(n))
+                        as Box<dyn Fn(&str) -> bool>,
+                ),
+                (Namespaces::only(["b"]), Box::new(in_ns("b"))),
+                (
+                    Namespaces::EveryNamespace,
+                    Box::new(|n: &str| n.contains('-')),
+                ),
+                (Namespaces::All, Box::new(|_: &str| true)),
+            ] {
+                let expected = without_samples(&full, keep);
+                assert!(expected.matches("thing_value{").count() >= 100, "{view:?}");
+                let plain = snap.view(format, false, &|_| true, &view);
+                assert_eq!(text(&plain), expected, "{format:?} {view:?}");
+                let zipped = snap.view(format, true, &|_| true, &view);
+                assert!(zipped.gzip);
+                assert_eq!(String::from_utf8(gunzip(&zipped)).unwrap(), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn a_view_holding_no_object_of_a_kind_writes_none_of_its_headers() {
+        let (_w, src) = named_source(&["a-1", "node1"]);
+        let snap = build(&[src], true);
+        for view in [
+            Namespaces::only(["b"]),
+            Namespaces::only(Vec::<&str>::new()),
+        ] {
+            let body = snap.view(Format::OpenMetrics, false, &|_| true, &view);
+            assert_eq!(text(&body), "# EOF\n", "{view:?}");
+        }
+        let every = text(&snap.view(Format::Text, false, &|_| true, &Namespaces::EveryNamespace));
+        assert!(every.contains("thing=\"a-1\""));
+        assert!(
+            !every.contains("node1"),
+            "cluster-scoped rows are in full views only"
+        );
+        let (_w, cluster_only) = named_source(&["node1"]);
+        let snap = build(&[cluster_only], false);
+        assert!(
+            snap.view(Format::Text, false, &|_| true, &Namespaces::EveryNamespace)
+                .chunks
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn namespaces_come_and_go_with_their_objects_across_incremental_rebuilds() {
+        let (mut w, src) = named_source(&["a-1", "b-1"]);
+        let mut builder = Builder::new(Arc::new(vec![src.clone()]), true);
+        let first = builder.build();
+        assert_eq!(first.namespaces(), [Arc::from("a"), Arc::from("b")]);
+        w.apply(Change::Delete("b-1".into()));
+        w.apply(Change::Apply("c-1".into(), thing_rows("c-1", 5.0)));
+        w.apply(Change::Apply("a-2".into(), thing_rows("a-2", 6.0)));
+        let second = builder.build();
+        assert_eq!(second.namespaces(), [Arc::from("a"), Arc::from("c")]);
+        assert!(!builder.caches[0][0].namespaces.contains_key("b"));
+        let a = text(&second.view(Format::Text, false, &|_| true, &Namespaces::only(["a"])));
+        assert_eq!(a.matches("thing_value{").count(), 2, "{a}");
+        assert!(
+            text(&second.view(Format::Text, false, &|_| true, &Namespaces::only(["b"]))).is_empty()
+        );
+        let full = Builder::new(Arc::new(vec![src]), true).build();
+        for gzip in [false, true] {
+            assert_eq!(
+                second.body(Format::Text, gzip).chunks.to_vec(),
+                full.body(Format::Text, gzip).chunks.to_vec()
+            );
+        }
     }
 
     /// A one-shard source of `n` things, with the writer to change it afterwards.
@@ -821,9 +728,11 @@ mod tests {
     }
 
     fn pieces(s: &Snapshot) -> Vec<Bytes> {
-        s.families
+        s.kinds
             .iter()
-            .flat_map(|f| f.pieces.iter().map(|p| p.text.clone()))
+            .flat_map(|k| &k.families)
+            .flat_map(|f| &f.segments)
+            .flat_map(|s| s.pieces.iter().map(|p| p.text.clone()))
             .collect()
     }
 
@@ -884,7 +793,7 @@ mod tests {
         }
         let grown = builder.build();
         assert_eq!(grown.objects(), 2000);
-        assert!(builder.caches[0][0].buckets.len() >= 4);
+        assert!(builder.caches[0][0].namespaces[""].buckets.len() >= 4);
         let lines = sorted_lines(&grown.body(Format::Text, false));
         assert_eq!(
             lines
@@ -898,7 +807,7 @@ mod tests {
         }
         let shrunk = builder.build();
         assert_eq!(shrunk.objects(), 5);
-        assert_eq!(builder.caches[0][0].buckets.len(), 1);
+        assert_eq!(builder.caches[0][0].namespaces[""].buckets.len(), 1);
         let values: Vec<String> = sorted_lines(&shrunk.body(Format::Text, false))
             .into_iter()
             .filter(|l| l.starts_with("thing_value{"))

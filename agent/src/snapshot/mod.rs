@@ -1,0 +1,391 @@
+//! Assembling the exposition from the stores into an immutable [`Snapshot`], publishing it, and
+//! serving views of it.
+//!
+//! The [`builder`] runs away from the scrape path: woken by a change, it waits out the minimum
+//! interval (coalescing a burst of events into one rebuild), brings the snapshot up to date on
+//! the blocking pool, and swaps it in. A scrape only loads the current `Arc<Snapshot>` and sends
+//! chunks that already exist. Nothing here does network I/O or holds a lock across an `.await`.
+//! See [`run_builder`], and [`Snapshot::view`] for the bodies a scrape sends.
+//!
+//! # Pieces
+//! The exposition must be family-major (all samples of a family together), while changes
+//! arrive per object. Each watch's objects are therefore grouped by namespace into *segments*,
+//! and each segment's objects are spread over buckets by a hash of their UID; every bucket keeps
+//! one *piece* per family: its objects' samples of that family, joined, and the same bytes
+//! deflated (see [`crate::deflate`]). A change re-renders the pieces of the buckets it touched;
+//! a snapshot is the list of headers and pieces in order, shared with the previous snapshot
+//! wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not of the
+//! cluster, and the gzip body is never compressed whole.
+//!
+//! # Views
+//! Within a family, pieces are ordered by namespace (cluster-scoped objects first), so the
+//! samples of one namespace are a run of whole pieces. A view of some namespaces (a tenant's
+//! scrape, `?namespace=`) is the same headers and a subset of the same pieces, plain or deflated:
+//! it costs the tenant's pieces, found by binary search, never the full body.
+
+pub mod body;
+mod builder;
+
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+use crate::deflate::{self, Deflated, GzipStream};
+use crate::exposition::Format;
+use crate::resources::FamilyHeader;
+
+pub use body::{Body, ChunkedBody, Chunks};
+pub use builder::{BuildObserver, Builder, KindSource, build, run_builder};
+
+/// One family's header, fixed for the run, in both formats, plain and deflated.
+#[derive(Debug)]
+struct FamilyHead {
+    /// Index of the family in its kind's table (and in each object's rows).
+    index: usize,
+    text: Bytes,
+    text_deflated: Deflated,
+    openmetrics: Bytes,
+    openmetrics_deflated: Deflated,
+}
+
+impl FamilyHead {
+    fn new(index: usize, header: &FamilyHeader) -> FamilyHead {
+        let render = |format| {
+            let mut out = Vec::new();
+            header.write(&mut out, format);
+            Bytes::from(out)
+        };
+        let text = render(Format::Text);
+        let openmetrics = render(Format::OpenMetrics);
+        FamilyHead {
+            index,
+            text_deflated: deflate::piece(&text),
+            text,
+            openmetrics_deflated: deflate::piece(&openmetrics),
+            openmetrics,
+        }
+    }
+
+    fn plain(&self, format: Format) -> (&Bytes, &Deflated) {
+        match format {
+            Format::Text => (&self.text, &self.text_deflated),
+            Format::OpenMetrics => (&self.openmetrics, &self.openmetrics_deflated),
+        }
+    }
+}
+
+/// One family's samples from one bucket: plain, and deflated when gzip is enabled.
+#[derive(Clone, Debug, Default)]
+struct Piece {
+    text: Bytes,
+    deflated: Deflated,
+}
+
+/// One namespace's pieces of one family (`""`: the cluster-scoped objects').
+#[derive(Debug)]
+struct Segment {
+    namespace: Arc<str>,
+    /// Never empty, and no piece in it is empty.
+    pieces: Vec<Piece>,
+}
+
+/// One family of a snapshot: its header and its segments.
+#[derive(Debug)]
+struct FamilyPart {
+    head: Arc<FamilyHead>,
+    /// Sorted by namespace, one per namespace.
+    segments: Vec<Segment>,
+}
+
+/// One kind of a snapshot: its families, and the namespaces its objects are in.
+#[derive(Debug)]
+struct KindPart {
+    resource: &'static str,
+    /// Sorted; the namespaces holding at least one object of the kind (`""` for cluster-scoped
+    /// objects). Decides whether a view writes the kind's headers.
+    namespaces: Vec<Arc<str>>,
+    families: Vec<FamilyPart>,
+}
+
+/// Which namespaces' samples a body holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Namespaces {
+    /// Every sample, cluster-scoped objects' included: the full view.
+    All,
+    /// The samples of every namespace, none of cluster-scoped objects.
+    EveryNamespace,
+    /// The samples of these namespaces only. Sorted and without duplicates; see
+    /// [`Namespaces::only`].
+    Only(Arc<[Box<str>]>),
+}
+
+impl Namespaces {
+    /// The view of exactly `namespaces` (any order, duplicates allowed).
+    pub fn only<S: AsRef<str>>(namespaces: impl IntoIterator<Item = S>) -> Namespaces {
+        let mut v: Vec<Box<str>> = namespaces
+            .into_iter()
+            .filter(|n| !n.as_ref().is_empty())
+            .map(|n| Box::from(n.as_ref()))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Namespaces::Only(v.into())
+    }
+
+    /// This view narrowed to `requested` namespaces: never wider than `self`.
+    pub fn narrow<S: AsRef<str>>(&self, requested: impl IntoIterator<Item = S>) -> Namespaces {
+        let requested = Namespaces::only(requested);
+        let Namespaces::Only(wanted) = requested else {
+            unreachable!("only() builds Only")
+        };
+        Namespaces::only(wanted.iter().filter(|n| self.includes(n)))
+    }
+
+    /// Whether the samples of objects in `namespace` (`""`: cluster-scoped) are in this view.
+    pub fn includes(&self, namespace: &str) -> bool {
+        match self {
+            Namespaces::All => true,
+            Namespaces::EveryNamespace => !namespace.is_empty(),
+            Namespaces::Only(set) => set.binary_search_by(|n| (**n).cmp(namespace)).is_ok(),
+        }
+    }
+
+    /// The members of `sorted` (by namespace) that this view includes, in order. Costs the
+    /// view's namespaces times a binary search, not a walk over `sorted`.
+    fn select<'a, T>(
+        &'a self,
+        sorted: &'a [T],
+        key: impl Fn(&T) -> &str + Copy + 'a,
+    ) -> Box<dyn Iterator<Item = &'a T> + 'a> {
+        match self {
+            Namespaces::All => Box::new(sorted.iter()),
+            Namespaces::EveryNamespace => {
+                Box::new(sorted.iter().filter(move |t| !key(t).is_empty()))
+            }
+            Namespaces::Only(set) => Box::new(set.iter().filter_map(move |ns| {
+                sorted
+                    .binary_search_by(|t| key(t).cmp(ns))
+                    .ok()
+                    .map(|i| &sorted[i])
+            })),
+        }
+    }
+}
+
+/// The OpenMetrics terminator, plain and deflated.
+fn eof() -> &'static (Bytes, Deflated) {
+    static EOF: OnceLock<(Bytes, Deflated)> = OnceLock::new();
+    EOF.get_or_init(|| {
+        let plain = Bytes::from_static(b"# EOF\n");
+        let deflated = deflate::piece(&plain);
+        (plain, deflated)
+    })
+}
+
+/// One published exposition.
+///
+/// # Invariants
+/// - A published `Snapshot` is immutable: a scrape sees the old one or the new one, never a
+///   mix, and each family appears once, as HELP, TYPE, then all its samples.
+/// - Like kube-state-metrics' `MetricsWriter.WriteAll`, a body writes a kind's headers when it
+///   holds at least one object of the kind, and only then. A view applies the same rule to the
+///   objects it holds: its body is what the full body would be if the cluster held only the
+///   view's objects.
+#[derive(Debug)]
+pub struct Snapshot {
+    kinds: Vec<KindPart>,
+    text: Chunks,
+    text_gzip: Option<Chunks>,
+    openmetrics: OnceLock<Chunks>,
+    openmetrics_gzip: OnceLock<Chunks>,
+    gzip_enabled: bool,
+    ready: bool,
+    objects: usize,
+    objects_by_resource: Vec<(&'static str, usize)>,
+    generation: u64,
+}
+
+impl Snapshot {
+    /// The snapshot served before the first build: empty, not ready.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            kinds: Vec::new(),
+            text: Chunks::default(),
+            text_gzip: None,
+            openmetrics: OnceLock::new(),
+            openmetrics_gzip: OnceLock::new(),
+            gzip_enabled: false,
+            ready: false,
+            objects: 0,
+            objects_by_resource: Vec::new(),
+            generation: 0,
+        }
+    }
+
+    /// Whether every watch had finished its first list when this snapshot was built.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// Objects rendered into this snapshot.
+    pub fn objects(&self) -> usize {
+        self.objects
+    }
+
+    /// Objects rendered into this snapshot, per enabled resource.
+    pub fn objects_by_resource(&self) -> &[(&'static str, usize)] {
+        &self.objects_by_resource
+    }
+
+    /// Increases with every published snapshot.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Length of the text body in bytes.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The full body for `format`; gzip-compressed when `gzip` is asked for and enabled.
+    ///
+    /// The text body and its gzip form are assembled with the snapshot; the OpenMetrics forms
+    /// by the first scrape that asks for them, once per snapshot. Either way no sample is
+    /// rendered or compressed here: the chunks exist already.
+    pub fn body(&self, format: Format, gzip: bool) -> Body {
+        let gzip = gzip && self.gzip_enabled;
+        let all = || self.assemble(format, gzip, &|_| true, &Namespaces::All);
+        let chunks = match (format, gzip) {
+            (Format::Text, false) => self.text.clone(),
+            (Format::Text, true) => self.text_gzip.clone().unwrap_or_else(all),
+            (Format::OpenMetrics, false) => self.openmetrics.get_or_init(all).clone(),
+            (Format::OpenMetrics, true) => self.openmetrics_gzip.get_or_init(all).clone(),
+        };
+        Body { chunks, gzip }
+    }
+
+    /// The body restricted to the `include`d resources and to `namespaces`, assembled from the
+    /// snapshot's pieces without rendering or compressing anything; the full body when nothing
+    /// is restricted.
+    pub fn view(
+        &self,
+        format: Format,
+        gzip: bool,
+        include: &dyn Fn(&str) -> bool,
+        namespaces: &Namespaces,
+    ) -> Body {
+        let gzip = gzip && self.gzip_enabled;
+        Body {
+            chunks: self.assemble(format, gzip, include, namespaces),
+            gzip,
+        }
+    }
+
+    /// The namespaces holding at least one object of this snapshot, sorted.
+    pub fn namespaces(&self) -> Vec<Arc<str>> {
+        let mut all: Vec<Arc<str>> = self
+            .kinds
+            .iter()
+            .flat_map(|k| k.namespaces.iter().filter(|n| !n.is_empty()).cloned())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    fn assemble(
+        &self,
+        format: Format,
+        gzip: bool,
+        include: &dyn Fn(&str) -> bool,
+        namespaces: &Namespaces,
+    ) -> Chunks {
+        let kinds = self.kinds.iter().filter(|k| {
+            include(k.resource) && namespaces.select(&k.namespaces, |n| n).next().is_some()
+        });
+        let families = kinds.flat_map(|k| &k.families);
+        let eof = (format == Format::OpenMetrics).then(eof);
+        if gzip {
+            let mut out = GzipStream::default();
+            for family in families {
+                out.push(family.head.plain(format).1);
+                for segment in namespaces.select(&family.segments, |s| &s.namespace) {
+                    for p in &segment.pieces {
+                        out.push(&p.deflated);
+                    }
+                }
+            }
+            if let Some((_, deflated)) = eof {
+                out.push(deflated);
+            }
+            Chunks::new(out.finish())
+        } else {
+            let mut out = Vec::new();
+            for family in families {
+                out.push(family.head.plain(format).0.clone());
+                for segment in namespaces.select(&family.segments, |s| &s.namespace) {
+                    out.extend(segment.pieces.iter().map(|p| p.text.clone()));
+                }
+            }
+            if let Some((plain, _)) = eof {
+                out.push(plain.clone());
+            }
+            Chunks::new(out)
+        }
+    }
+}
+
+/// Where the current snapshot lives. Cheap to clone; loads never block.
+#[derive(Clone, Debug)]
+pub struct Published {
+    current: Arc<ArcSwap<Snapshot>>,
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Published {
+            current: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
+        }
+    }
+}
+
+impl Published {
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Publishes `snapshot`; scrapes see it from their next load.
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_a_view_never_widens_it() {
+        let tenant = Namespaces::only(["b", "a", "a"]);
+        assert_eq!(tenant, Namespaces::only(["a", "b"]));
+        assert_eq!(tenant.narrow(["a", "z"]), Namespaces::only(["a"]));
+        assert_eq!(tenant.narrow(["z"]), Namespaces::only(Vec::<&str>::new()));
+        assert_eq!(Namespaces::All.narrow(["z"]), Namespaces::only(["z"]));
+        assert_eq!(
+            Namespaces::EveryNamespace.narrow(["x", ""]),
+            Namespaces::only(["x"])
+        );
+    }
+
+    #[test]
+    fn only_namespaced_views_exclude_cluster_scoped_rows() {
+        assert!(Namespaces::All.includes(""));
+        assert!(!Namespaces::EveryNamespace.includes(""));
+        assert!(Namespaces::EveryNamespace.includes("a"));
+        assert!(!Namespaces::only(["a"]).includes(""));
+        assert!(Namespaces::only(["a"]).includes("a"));
+        assert!(!Namespaces::only(["a"]).includes("b"));
+    }
+}
