@@ -22,7 +22,7 @@ use crate::leader;
 use crate::registry;
 use crate::reload::FileWatch;
 use crate::resources::{FamilySelection, Scope};
-use crate::snapshot::{KindSource, Published, run_builder};
+use crate::snapshot::{Compression, KindSource, Published, run_builder};
 use crate::store::{self, ChangeSignal, Reader, Writer};
 use crate::telemetry::{SnapshotTelemetry, Telemetry};
 use crate::watch::{ListOptions, WatchContext, WatchSpec, WatchTarget, Watchable};
@@ -333,7 +333,10 @@ impl Pipeline {
             published,
             self.signal.clone(),
             config.snapshot_interval,
-            config.gzip,
+            Compression {
+                gzip: config.gzip,
+                namespace_views: config.auth.is_some(),
+            },
             SnapshotTelemetry::new(telemetry),
         )));
         self.signal.notify();

@@ -205,9 +205,11 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub metric_opt_in_list: Vec<String>,
 
-    /// Serve a gzip body to scrapers that accept it (kube-state-metrics' flag). The compressed
-    /// body is built once per snapshot, never per scrape.
-    #[arg(long, default_value_t = false)]
+    /// Serve a gzip body to scrapers that accept it (kube-state-metrics' flag; on by default
+    /// here, `--enable-gzip-encoding=false` turns it off). The compressed body is built once
+    /// per snapshot, never per scrape.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          action = clap::ArgAction::Set)]
     pub enable_gzip_encoding: bool,
 
     /// Shortest time between two snapshot rebuilds; events arriving meanwhile are coalesced
@@ -716,7 +718,50 @@ mod tests {
         assert_eq!(c.resources, vec!["pods", "nodes"]);
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.telemetry_listen.port(), 8081);
-        assert!(!c.gzip);
+        assert!(c.gzip, "gzip is served by default");
+    }
+
+    #[test]
+    fn gzip_keeps_ksms_bare_flag_and_can_be_turned_off() {
+        assert!(config(&["--enable-gzip-encoding"]).unwrap().gzip);
+        assert!(config(&["--enable-gzip-encoding=true"]).unwrap().gzip);
+        assert!(!config(&["--enable-gzip-encoding=false"]).unwrap().gzip);
+        assert!(!config(&["--enable-gzip-encoding", "false"]).unwrap().gzip);
+    }
+
+    #[test]
+    fn auth_filter_settings_are_read_and_a_bad_tenant_access_names_the_flag() {
+        assert_eq!(config(&[]).unwrap().auth, None);
+        let c = config(&[
+            "--auth-filter",
+            "--tenant-access",
+            "get:deployments.apps",
+            "--auth-cache-ttl",
+            "30s",
+            "--auth-cache-negative-ttl",
+            "1m",
+        ])
+        .unwrap();
+        let auth = c.auth.expect("--auth-filter");
+        let access = auth.tenant_access.expect("a tenant right");
+        assert_eq!(
+            (access.verb.as_str(), access.resource.as_str(), access.group.as_str()),
+            ("get", "deployments", "apps")
+        );
+        assert_eq!(auth.ttl, Duration::from_secs(30));
+        assert_eq!(auth.negative_ttl, Duration::from_secs(30), "never above the TTL");
+        let none = config(&["--auth-filter", "--tenant-access=none"]).unwrap();
+        assert_eq!(none.auth.unwrap().tenant_access, None);
+        let err = Args::try_parse_from([
+            "kube-state-agent",
+            "--auth-filter",
+            "--tenant-access",
+            "pods",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--tenant-access"), "{err}");
+        assert!(config(&["--auth-filter", "--auth-cache-ttl", "0s"]).is_err());
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub fn golden_object(resource: &str) -> Value {
     serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
+/// Namespaced objects of the mix are spread over this many namespaces (`team-0`…).
+pub const NAMESPACES: usize = 100;
+
 /// `template` renamed into the `i`th object of its kind: its own name, namespace and UID.
 pub fn nth_object(template: &Value, resource: &str, i: usize) -> String {
     let mut obj = template.clone();
@@ -44,7 +47,7 @@ pub fn nth_object(template: &Value, resource: &str, i: usize) -> String {
     if meta.contains_key("namespace") {
         meta.insert(
             "namespace".into(),
-            Value::String(format!("team-{}", i % 50)),
+            Value::String(format!("team-{}", i % NAMESPACES)),
         );
     }
     obj.to_string()

@@ -2,7 +2,7 @@
 //! the task that rebuilds and publishes after changes. See [`Builder::build`] and
 //! [`run_builder`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -14,6 +14,11 @@ use crate::deflate::{self, Deflated};
 use crate::exposition::Format;
 use crate::resources::{FamilySelection, KindInfo, Rows};
 use crate::store::{ChangeSignal, Dirty, Reader, Uid};
+
+/// The full body's gzip form is compressed in runs of consecutive pieces of about this many
+/// plain bytes: large enough to compress nearly as well as one stream, small enough that
+/// recompressing the runs a change touched stays far below the rebuild budget.
+const RUN_BYTES: usize = 32 * 1024;
 
 /// Buckets are sized for about this many objects: small enough that re-rendering and
 /// compressing one bucket after a change stays far below the rebuild budget, large enough that
@@ -168,21 +173,37 @@ impl ShardCache {
     }
 }
 
+/// A deflated run of the full body and the pieces it was made from.
+///
+/// # Invariants
+/// `pieces` holds the very buffers the run was compressed from: while they are held, no other
+/// piece can be allocated at their addresses, so a later run whose pieces are the same buffers
+/// (compared by address) has the same bytes and may reuse `deflated`.
+struct CachedRun {
+    pieces: Vec<Bytes>,
+    deflated: Deflated,
+}
+
 /// Keeps the pieces of every source between builds and makes snapshots from them.
 pub struct Builder {
     sources: Arc<Vec<KindSource>>,
     gzip: bool,
+    /// Whether every piece is deflated too, for namespace views served with gzip.
+    namespace_views: bool,
     /// Per source: the enabled families' headers.
     heads: Vec<Vec<Arc<FamilyHead>>>,
     /// Per source, per shard.
     caches: Vec<Vec<ShardCache>>,
+    /// Per source, per enabled family: the last build's runs, by the address of their first
+    /// piece.
+    runs: Vec<Vec<HashMap<usize, CachedRun>>>,
     generation: u64,
 }
 
 impl Builder {
     /// A builder for `sources`; gzip pieces are made only when `gzip` is enabled.
     pub fn new(sources: Arc<Vec<KindSource>>, gzip: bool) -> Builder {
-        let heads = sources
+        let heads: Vec<Vec<Arc<FamilyHead>>> = sources
             .iter()
             .map(|s| {
                 s.info
@@ -198,13 +219,27 @@ impl Builder {
             .iter()
             .map(|s| s.shards.iter().map(|_| ShardCache::default()).collect())
             .collect();
+        let runs = heads
+            .iter()
+            .map(|h| h.iter().map(|_| HashMap::new()).collect())
+            .collect();
         Builder {
             sources,
             gzip,
+            namespace_views: false,
             heads,
             caches,
+            runs,
             generation: 0,
         }
+    }
+
+    /// Also deflates every piece, so that views of some namespaces (tenants under
+    /// `--auth-filter`) are served gzip-compressed without compressing anything per scrape.
+    /// Costs a second compression of what changed, and about one more gzip body of memory.
+    pub fn deflate_namespace_views(mut self, on: bool) -> Builder {
+        self.namespace_views = on;
+        self
     }
 
     /// Brings every shard's pieces up to date and assembles a snapshot.
@@ -218,7 +253,13 @@ impl Builder {
         let mut objects = 0;
         let mut objects_by_resource = Vec::with_capacity(self.sources.len());
         let mut ready = true;
-        for ((source, heads), caches) in self.sources.iter().zip(&self.heads).zip(&mut self.caches)
+        let deflate_pieces = self.gzip && self.namespace_views;
+        for (((source, heads), caches), runs) in self
+            .sources
+            .iter()
+            .zip(&self.heads)
+            .zip(&mut self.caches)
+            .zip(&mut self.runs)
         {
             // Idle shards (leader-only kinds on a follower) do not hold readiness back.
             ready &= source.shards.iter().all(|s| !s.is_active() || s.is_ready());
@@ -236,10 +277,19 @@ impl Builder {
             }
             objects_by_resource.push((source.info.resource(), kind_objects));
             if kind_objects == 0 {
+                for cache in runs.iter_mut() {
+                    cache.clear();
+                }
                 continue;
             }
             objects += kind_objects;
-            kinds.push(kind_part(source.info.resource(), heads, caches));
+            let mut kind = kind_part(source.info.resource(), heads, caches);
+            if self.gzip {
+                for (family, cache) in kind.families.iter_mut().zip(runs.iter_mut()) {
+                    family.runs = deflate_runs(&family.segments, cache);
+                }
+            }
+            kinds.push(kind);
         }
         let mut snapshot = Snapshot {
             kinds,
@@ -248,6 +298,7 @@ impl Builder {
             openmetrics: OnceLock::new(),
             openmetrics_gzip: OnceLock::new(),
             gzip_enabled: self.gzip,
+            views_deflated: deflate_pieces,
             ready,
             objects,
             objects_by_resource,
@@ -293,6 +344,7 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
                     })
                 })
                 .collect(),
+            runs: Vec::new(),
         })
         .collect();
     KindPart {
@@ -300,6 +352,85 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
         namespaces: by_namespace.keys().map(|ns| Arc::clone(ns)).collect(),
         families,
     }
+}
+
+/// The family's pieces grouped into runs of about [`RUN_BYTES`], each deflated as one unit.
+///
+/// Boundaries must stay put when a piece changes, or one change would recompress every run
+/// after it. So a run ends where a namespace whose hash is a multiple of `m` begins (`m` chosen
+/// from the family's average namespace size, a power of two so it rarely moves), or once it
+/// holds [`RUN_BYTES`]. A run made of the same pieces as in the last build reuses its
+/// compressed bytes; `cache` is left holding this build's runs.
+fn deflate_runs(segments: &[Segment], cache: &mut HashMap<usize, CachedRun>) -> Vec<Deflated> {
+    let total: usize = segments
+        .iter()
+        .flat_map(|s| &s.pieces)
+        .map(|p| p.text.len())
+        .sum();
+    let per_namespace = (total / segments.len().max(1)).max(1);
+    let m = (RUN_BYTES / per_namespace)
+        .clamp(1, 1 << 12)
+        .next_power_of_two();
+    let mut groups: Vec<Vec<&Bytes>> = Vec::new();
+    let mut current: Vec<&Bytes> = Vec::new();
+    let mut current_len = 0;
+    for segment in segments {
+        if !current.is_empty() && namespace_hash(&segment.namespace) & (m as u64 - 1) == 0 {
+            groups.push(std::mem::take(&mut current));
+            current_len = 0;
+        }
+        for piece in &segment.pieces {
+            current.push(&piece.text);
+            current_len += piece.text.len();
+            if current_len >= RUN_BYTES {
+                groups.push(std::mem::take(&mut current));
+                current_len = 0;
+            }
+        }
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    let mut previous = std::mem::take(cache);
+    groups
+        .into_iter()
+        .map(|pieces| {
+            let first = pieces[0].as_ptr() as usize;
+            let deflated = match previous.remove(&first) {
+                Some(run)
+                    if run.pieces.len() == pieces.len()
+                        && run
+                            .pieces
+                            .iter()
+                            .zip(&pieces)
+                            .all(|(a, b)| a.as_ptr() == b.as_ptr() && a.len() == b.len()) =>
+                {
+                    run.deflated
+                }
+                _ => {
+                    let mut plain = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+                    for p in &pieces {
+                        plain.extend_from_slice(p);
+                    }
+                    deflate::piece(&plain)
+                }
+            };
+            cache.insert(
+                first,
+                CachedRun {
+                    pieces: pieces.into_iter().cloned().collect(),
+                    deflated: deflated.clone(),
+                },
+            );
+            deflated
+        })
+        .collect()
+}
+
+fn namespace_hash(namespace: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    namespace.hash(&mut h);
+    h.finish()
 }
 
 /// Joins one bucket's samples family by family.
@@ -343,6 +474,15 @@ pub trait BuildObserver: Send + Sync + 'static {
     fn built(&self, snapshot: &Snapshot, took: Duration, text_bytes: usize);
 }
 
+/// What the builder compresses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Compression {
+    /// Build gzip bodies (`--enable-gzip-encoding`).
+    pub gzip: bool,
+    /// Deflate every piece too, for namespace views (see [`Builder::deflate_namespace_views`]).
+    pub namespace_views: bool,
+}
+
 /// Rebuilds and publishes a snapshot after every change, at most once per `interval`.
 ///
 /// Runs until the task is aborted. The rebuild runs on the blocking pool so a large one never
@@ -352,14 +492,15 @@ pub async fn run_builder(
     published: Published,
     signal: ChangeSignal,
     interval: Duration,
-    gzip: bool,
+    compression: Compression,
     observer: Arc<dyn BuildObserver>,
 ) {
     // Go on from what is published: a builder started by a config reload keeps the
     // generation increasing.
     let generation = published.load().generation();
     let fresh = || {
-        let mut b = Builder::new(sources.clone(), gzip);
+        let mut b = Builder::new(sources.clone(), compression.gzip)
+            .deflate_namespace_views(compression.namespace_views);
         b.generation = generation;
         b
     };
@@ -623,7 +764,9 @@ mod tests {
             .collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let (_w, src) = named_source(&names);
-        let snap = build(&[src], true);
+        let snap = Builder::new(Arc::new(vec![src]), true)
+            .deflate_namespace_views(true)
+            .build();
         let in_ns = |ns: &'static str| move |name: &str| name.starts_with(&format!("{ns}-"));
         for format in [Format::Text, Format::OpenMetrics] {
             let full = text(&snap.body(format, false));
@@ -649,6 +792,69 @@ mod tests {
                 assert_eq!(String::from_utf8(gunzip(&zipped)).unwrap(), expected);
             }
         }
+    }
+
+    #[test]
+    fn namespace_views_are_sent_plain_unless_their_pieces_were_deflated() {
+        let (_w, src) = named_source(&["a-1", "b-1"]);
+        let snap = build(&[src], true);
+        let a = Namespaces::only(["a"]);
+        let view = snap.view(Format::Text, true, &|_| true, &a);
+        assert!(!view.gzip, "no deflated pieces to join");
+        assert!(text(&view).contains("thing=\"a-1\""));
+        assert!(
+            snap.view(Format::Text, true, &|r| r == "things", &Namespaces::All)
+                .gzip,
+            "a view of whole kinds joins the full body's runs"
+        );
+    }
+
+    #[test]
+    fn the_full_body_is_compressed_in_runs_that_survive_unrelated_changes() {
+        let names: Vec<String> = (0..3000).map(|i| format!("ns{}-{i}", i % 60)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (mut w, src) = named_source(&names);
+        let mut builder = Builder::new(Arc::new(vec![src.clone()]), true);
+        let first = builder.build();
+        let runs = |s: &Snapshot| -> Vec<Bytes> {
+            s.kinds[0]
+                .families
+                .iter()
+                .flat_map(|f| f.runs.iter().map(|r| r.bytes.clone()))
+                .collect()
+        };
+        let before = runs(&first);
+        let pieces = first.kinds[0].families[0]
+            .segments
+            .iter()
+            .map(|s| s.pieces.len())
+            .sum::<usize>();
+        assert!(
+            first.kinds[0].families[0].runs.len() * 4 <= pieces,
+            "runs join many small pieces: {} runs for {pieces} pieces",
+            first.kinds[0].families[0].runs.len()
+        );
+        w.apply(Change::Apply("ns7-7".into(), thing_rows("ns7-7", 99.0)));
+        let second = builder.build();
+        let after = runs(&second);
+        let reused = after
+            .iter()
+            .filter(|r| before.iter().any(|b| b.as_ptr() == r.as_ptr()))
+            .count();
+        assert!(
+            reused + 2 * 2 >= after.len(),
+            "{reused} of {} runs reused",
+            after.len()
+        );
+        let full = Builder::new(Arc::new(vec![src]), true).build();
+        assert_eq!(
+            gunzip(&second.body(Format::Text, true)),
+            full.body(Format::Text, false).chunks.to_vec()
+        );
+        assert_eq!(
+            gunzip(&second.body(Format::Text, true)),
+            second.body(Format::Text, false).chunks.to_vec()
+        );
     }
 
     #[test]
@@ -680,7 +886,8 @@ mod tests {
     #[test]
     fn namespaces_come_and_go_with_their_objects_across_incremental_rebuilds() {
         let (mut w, src) = named_source(&["a-1", "b-1"]);
-        let mut builder = Builder::new(Arc::new(vec![src.clone()]), true);
+        let mut builder =
+            Builder::new(Arc::new(vec![src.clone()]), true).deflate_namespace_views(true);
         let first = builder.build();
         assert_eq!(first.namespaces(), [Arc::from("a"), Arc::from("b")]);
         w.apply(Change::Delete("b-1".into()));

@@ -36,7 +36,7 @@ use crate::exposition::Format;
 use crate::resources::FamilyHeader;
 
 pub use body::{Body, ChunkedBody, Chunks};
-pub use builder::{BuildObserver, Builder, KindSource, build, run_builder};
+pub use builder::{BuildObserver, Builder, Compression, KindSource, build, run_builder};
 
 /// One family's header, fixed for the run, in both formats, plain and deflated.
 #[derive(Debug)]
@@ -75,7 +75,8 @@ impl FamilyHead {
     }
 }
 
-/// One family's samples from one bucket: plain, and deflated when gzip is enabled.
+/// One family's samples from one bucket: plain, and deflated when namespace views are served
+/// compressed (see [`Builder::deflate_namespace_views`]).
 #[derive(Clone, Debug, Default)]
 struct Piece {
     text: Bytes,
@@ -96,6 +97,10 @@ struct FamilyPart {
     head: Arc<FamilyHead>,
     /// Sorted by namespace, one per namespace.
     segments: Vec<Segment>,
+    /// The family's samples in every namespace, deflated in runs of consecutive pieces (the
+    /// full body's gzip form; empty without gzip). Pieces are small where namespaces are, so
+    /// the full body is compressed in larger units than a view can use.
+    runs: Vec<Deflated>,
 }
 
 /// One kind of a snapshot: its families, and the namespaces its objects are in.
@@ -200,6 +205,8 @@ pub struct Snapshot {
     openmetrics: OnceLock<Chunks>,
     openmetrics_gzip: OnceLock<Chunks>,
     gzip_enabled: bool,
+    /// Whether each piece is deflated too, so namespace views can be served compressed.
+    views_deflated: bool,
     ready: bool,
     objects: usize,
     objects_by_resource: Vec<(&'static str, usize)>,
@@ -216,6 +223,7 @@ impl Snapshot {
             openmetrics: OnceLock::new(),
             openmetrics_gzip: OnceLock::new(),
             gzip_enabled: false,
+            views_deflated: false,
             ready: false,
             objects: 0,
             objects_by_resource: Vec::new(),
@@ -268,6 +276,9 @@ impl Snapshot {
     /// The body restricted to the `include`d resources and to `namespaces`, assembled from the
     /// snapshot's pieces without rendering or compressing anything; the full body when nothing
     /// is restricted.
+    ///
+    /// A view restricted by namespace is sent uncompressed when its pieces were not deflated
+    /// (gzip is the server's choice; `Content-Encoding` says which it made).
     pub fn view(
         &self,
         format: Format,
@@ -275,7 +286,8 @@ impl Snapshot {
         include: &dyn Fn(&str) -> bool,
         namespaces: &Namespaces,
     ) -> Body {
-        let gzip = gzip && self.gzip_enabled;
+        let gzip =
+            gzip && self.gzip_enabled && (*namespaces == Namespaces::All || self.views_deflated);
         Body {
             chunks: self.assemble(format, gzip, include, namespaces),
             gzip,
@@ -310,9 +322,15 @@ impl Snapshot {
             let mut out = GzipStream::default();
             for family in families {
                 out.push(family.head.plain(format).1);
-                for segment in namespaces.select(&family.segments, |s| &s.namespace) {
-                    for p in &segment.pieces {
-                        out.push(&p.deflated);
+                if *namespaces == Namespaces::All {
+                    for run in &family.runs {
+                        out.push(run);
+                    }
+                } else {
+                    for segment in namespaces.select(&family.segments, |s| &s.namespace) {
+                        for p in &segment.pieces {
+                            out.push(&p.deflated);
+                        }
                     }
                 }
             }

@@ -1,5 +1,6 @@
 //! Memory and rebuild time of a leader's snapshot at a given size, in one process:
-//! `cargo run --release -p kube-state-agent-benches --bin snapshot-memory -- 100000`.
+//! `cargo run --release -p kube-state-agent-benches --bin snapshot-memory -- 100000
+//! [--namespace-views]` (the second as with `--auth-filter`: pieces deflated for tenant views).
 //!
 //! Lists the objects into stores as a watch would (rendering each, dropping the object), builds
 //! the first snapshot with gzip, then changes one object at a time and rebuilds, as the agent's
@@ -9,9 +10,23 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::alloc::System;
+
 use kube_state_agent::exposition::Format;
-use kube_state_agent::snapshot::Builder;
+use kube_state_agent::snapshot::{Builder, Namespaces};
 use kube_state_agent_benches::ClusterMix;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+/// The system allocator, instrumented, so a figure can say what one operation allocates.
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Bytes allocated while `f` runs.
+fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let region = Region::new(GLOBAL);
+    let out = f();
+    (out, region.change().bytes_allocated)
+}
 
 /// `VmRSS` and `VmHWM` of this process, in KiB.
 fn rss_kib() -> (u64, u64) {
@@ -42,12 +57,34 @@ fn main() {
     let list_s = started.elapsed().as_secs_f64();
     let (rss_listed, _) = rss_kib();
 
-    let mut builder = Builder::new(Arc::new(mix.sources.clone()), true);
+    // As with --auth-filter: every piece deflated too, so tenant views are served compressed.
+    let views = std::env::args().nth(2).is_some_and(|a| a == "--namespace-views");
+    let mut builder =
+        Builder::new(Arc::new(mix.sources.clone()), true).deflate_namespace_views(views);
     let started = Instant::now();
     let snapshot = builder.build();
     let first_build_s = started.elapsed().as_secs_f64();
     let text = snapshot.body(Format::Text, false).chunks.len();
     let gzip = snapshot.body(Format::Text, true).chunks.len();
+    let gzip6 = {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(&snapshot.body(Format::Text, false).chunks.to_vec())
+            .expect("in memory");
+        e.finish().expect("in memory").len()
+    };
+    // A tenant's view of one namespace against the full gzip body, as a scrape assembles
+    // them (the full gzip form is cached in the snapshot; assembling it again is what a
+    // scrape without that cache would cost).
+    let one = Namespaces::only(["team-7"]);
+    let (view, view_alloc) =
+        allocated_by(|| snapshot.view(Format::Text, true, &|_| true, &one).chunks);
+    let (_, full_alloc) = allocated_by(|| {
+        snapshot
+            .view(Format::Text, true, &|_| true, &Namespaces::All)
+            .chunks
+    });
+    let view_bytes = view.len();
     drop(snapshot);
 
     let mut rebuilds = Vec::new();
@@ -64,11 +101,17 @@ fn main() {
     drop(published);
 
     println!("objects={objects}");
+    println!("namespace_views={views}");
     println!("list_and_render_s={list_s:.3}");
     println!("first_build_s={first_build_s:.3}");
     println!("rebuild_one_change_median_ms={:.2}", median(rebuilds));
     println!("text_body_bytes={text}");
     println!("gzip_body_bytes={gzip}");
+    println!("gzip6_of_text_bytes={gzip6}");
+    println!("gzip_ratio_to_gzip6={:.3}", gzip as f64 / gzip6 as f64);
+    println!("view_one_namespace_gzip_bytes={view_bytes}");
+    println!("view_one_namespace_alloc_bytes={view_alloc}");
+    println!("full_gzip_assembly_alloc_bytes={full_alloc}");
     println!("rss_baseline_kib={rss0}");
     println!("rss_after_list_kib={rss_listed}");
     println!("rss_steady_kib={rss_steady}");
