@@ -211,7 +211,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn plain_http_is_served_with_nodelay_and_shutdown_ends_the_loop() {
+    async fn plain_http_is_served_and_shutdown_ends_the_loop() {
         let (addr, stop, task, _) = start(None).await;
         let tcp = TcpStream::connect(addr).await.unwrap();
         let answer = get_over(tcp).await;

@@ -37,8 +37,8 @@ use web_config::{Pem, WebConfig};
 pub struct Error {
     /// The web config file.
     pub path: PathBuf,
-    /// What is wrong.
-    pub kind: ErrorKind,
+    /// What is wrong (boxed: a `Result` carrying it stays small).
+    pub kind: Box<ErrorKind>,
 }
 
 /// What is wrong with a `--tls-config`.
@@ -106,7 +106,7 @@ impl ServerTls {
     pub fn load(path: &Path) -> Result<ServerTls, Error> {
         let fail = |kind| Error {
             path: path.to_path_buf(),
-            kind,
+            kind: Box::new(kind),
         };
         let contents = std::fs::read(path).map_err(|e| fail(ErrorKind::Read(e)))?;
         let web = web_config::parse(&contents, path).map_err(|e| fail(e.into()))?;
