@@ -1,12 +1,11 @@
-//! Wiring: build the client, start one watch per (kind, selector), the snapshot builder and the
-//! two HTTP servers, swap the watches and builder for new ones when the `--config` file changes,
-//! and stop them all on SIGTERM. See [`run`].
+//! Wiring: load TLS, build the client, start one watch per (kind, selector), the snapshot
+//! builder and the two HTTP servers, swap the watches and builder for new ones when the
+//! `--config` file changes, and stop them all on SIGTERM. See [`run`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt as _;
 use kube::Api;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -17,6 +16,8 @@ use crate::config::{self, Config, NamespaceFilter, ScopeMode};
 use crate::exposition::RenderContext;
 use crate::http::auth::{Authorizer, NamespaceNames};
 use crate::http::review::ApiReviewer;
+use crate::http::serve::{Listener, serve};
+use crate::http::tls::{self, ServerTls};
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::leader;
 use crate::registry;
@@ -44,9 +45,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Serving HTTP failed.
-    #[error("serving HTTP: {0}")]
-    Serve(#[source] std::io::Error),
+    /// `--tls-config` cannot be served.
+    #[error(transparent)]
+    Tls(#[from] tls::Error),
 }
 
 /// The watches this agent runs for a kind of `scope`.
@@ -395,6 +396,7 @@ fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'stati
     keep!(kubeconfig, "--kubeconfig");
     keep!(listen, "--host/--port");
     keep!(telemetry_listen, "--telemetry-host/--telemetry-port");
+    keep!(tls, "--tls-config/--telemetry-tls");
     keep!(log_format, "--log-format");
     keep!(election, "--leader-election/--lease-*");
     // The shard names the Lease this agent runs for, which is fixed with the election.
@@ -467,9 +469,23 @@ async fn file_changed(watch: &mut Option<FileWatch>) {
 /// Runs the agent until SIGTERM or Ctrl-C.
 ///
 /// # Errors
-/// When the client cannot be built or a port cannot be bound; watch errors are retried, never
-/// returned.
+/// When `--tls-config` cannot be served, the client cannot be built or a port cannot be bound;
+/// watch errors are retried, never returned.
 pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // First, before any network call: a bad --tls-config is a configuration error.
+    let (tls, tls_reloads) = match &config.tls {
+        Some(t) => {
+            let loaded = ServerTls::load(&t.file)?;
+            for warning in loaded.warnings() {
+                tracing::warn!("{warning}");
+            }
+            let server_config = loaded.config();
+            let reloads = tokio::spawn(loaded.follow_files(telemetry.clone(), shutdown_rx.clone()));
+            (Some(server_config), Some(reloads))
+        }
+        None => (None, None),
+    };
     let client = client::build(config.kubeconfig.as_deref(), telemetry.clone()).await?;
     let ctx = WatchContext {
         client: client.clone(),
@@ -482,7 +498,6 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     // leads (set by `follow_leadership`).
     let serving = (config.scope == ScopeMode::Cluster).then_some(shard.0);
     telemetry.shard(shard.1, serving);
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let election = config.election.as_ref().map(|e| {
         let (leader_tx, leader_rx) = watch::channel(false);
         let api = Api::namespaced(client.clone(), &e.namespace);
@@ -535,22 +550,39 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     };
     let metrics = bind(config.listen, "--host/--port").await?;
     let self_metrics = bind(config.telemetry_listen, "--telemetry-host/--telemetry-port").await?;
+    let telemetry_tls = tls
+        .clone()
+        .filter(|_| config.tls.as_ref().is_some_and(|t| t.telemetry));
     tracing::info!(scope = ?config.scope, node = %config.node, metrics = %config.listen,
-        telemetry = %config.telemetry_listen, election = config.election.is_some(),
+        telemetry = %config.telemetry_listen, tls = tls.is_some(),
+        telemetry_tls = telemetry_tls.is_some(), election = config.election.is_some(),
         resources = ?config.resources, config = ?config.file.as_ref().map(|f| &f.path),
         "serving");
 
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let metrics = metrics.tap_io(no_delay);
-    let self_metrics = self_metrics.tap_io(no_delay);
-    let main_server = axum::serve(metrics, router(state.clone()))
-        .with_graceful_shutdown(wait(shutdown_rx.clone()));
-    let telemetry_server = axum::serve(self_metrics, telemetry_router(state))
-        .with_graceful_shutdown(wait(shutdown_rx.clone()));
-    let servers =
-        async { tokio::try_join!(main_server.into_future(), telemetry_server.into_future()) };
+    let main_server = serve(
+        Listener {
+            tcp: metrics,
+            tls,
+            name: "metrics",
+        },
+        router(state.clone()),
+        telemetry.clone(),
+        wait(shutdown_rx.clone()),
+    );
+    let telemetry_server = serve(
+        Listener {
+            tcp: self_metrics,
+            tls: telemetry_tls,
+            name: "telemetry",
+        },
+        telemetry_router(state),
+        telemetry.clone(),
+        wait(shutdown_rx.clone()),
+    );
+    let servers = async { tokio::join!(main_server, telemetry_server) };
     tokio::pin!(servers);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -558,7 +590,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let mut running = config;
     // A reloaded configuration whose watches are still listing.
     let mut pending: Option<(Pipeline, Config)> = None;
-    let result = loop {
+    loop {
         let listed = pending.as_ref().map(|(p, _)| p.listed());
         let switch = async move {
             match listed {
@@ -567,11 +599,12 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
             }
         };
         tokio::select! {
-            r = &mut servers => break r.map(|_| ()),
+            _ = &mut servers => break,
             () = &mut shutdown => {
                 tracing::info!("shutting down");
                 let _ = shutdown_tx.send(true);
-                break servers.await.map(|_| ());
+                servers.await;
+                break;
             }
             () = file_changed(&mut file_watch) => {
                 if let Some(new) = reload_config(&running, &mut last_read, &telemetry) {
@@ -593,10 +626,13 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
                 running = new;
             }
         }
-    };
+    }
     let _ = shutdown_tx.send(true);
     if let Some(task) = namespace_names {
         task.abort();
+    }
+    if let Some(task) = tls_reloads {
+        let _ = task.await;
     }
     // Release the Lease first: the next agent takes over at its next attempt.
     if let Some((task, _)) = election {
@@ -606,15 +642,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         p.stop().await;
     }
     current.stop().await;
-    result.map_err(Error::Serve)
-}
-
-/// A body is sent as many chunks; without TCP_NODELAY the last small segment of a response
-/// waits for the scraper's delayed ACK (40 ms on Linux).
-fn no_delay(tcp: &mut tokio::net::TcpStream) {
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::debug!(error = %e, "TCP_NODELAY could not be set");
-    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, Error> {

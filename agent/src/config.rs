@@ -166,6 +166,18 @@ pub struct Args {
     #[arg(long, default_value_t = 8081)]
     pub telemetry_port: u16,
 
+    /// A Prometheus exporter-toolkit web config file (`tls_server_config` with `cert_file`,
+    /// `key_file`, `client_auth_type`, `client_ca_file`, …): serve HTTPS on --port and, unless
+    /// --telemetry-tls=false, on --telemetry-port. The certificate, key and client CA are
+    /// reloaded when their files change.
+    #[arg(long, value_parser = path_or_empty)]
+    pub tls_config: Option<PathBuf>,
+
+    /// With --tls-config: serve the telemetry port over TLS too. `false` keeps it plain HTTP,
+    /// e.g. for kubelet probes when clients must present a certificate.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub telemetry_tls: bool,
+
     /// Comma-separated resources to export (kube-state-metrics' names). Default:
     /// kube-state-metrics' default set (everything but RBAC, service accounts, endpoint slices,
     /// ingress classes and admission policies).
@@ -312,6 +324,12 @@ pub struct Args {
     pub auth_cache_size: u64,
 }
 
+/// A path, where an empty one is allowed (kube-state-metrics' `--tls-config=""` means none);
+/// clap's own path parser refuses empty values.
+fn path_or_empty(s: &str) -> std::result::Result<PathBuf, String> {
+    Ok(PathBuf::from(s))
+}
+
 pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit())
@@ -341,6 +359,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where self-metrics are served.
     pub telemetry_listen: SocketAddr,
+    /// TLS for the HTTP ports, when `--tls-config` is given.
+    pub tls: Option<Tls>,
     /// Enabled resources, in registry order.
     pub resources: Vec<&'static str>,
     /// Per-resource label allowlists (`*` for every resource).
@@ -365,6 +385,16 @@ pub struct Config {
     pub watch: WatchOptions,
     /// `--auth-filter` and its settings; `None`: /metrics is open.
     pub auth: Option<auth::AuthOptions>,
+}
+
+/// `--tls-config` and the ports it covers. The file itself is read by `http::tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// The exporter-toolkit web config file.
+    pub file: PathBuf,
+    /// `--telemetry-tls`: whether the telemetry port serves TLS too (the metrics port always
+    /// does).
+    pub telemetry: bool,
 }
 
 /// The flags that shape every watch: namespaces, list semantics, limits, shard, payload.
@@ -561,10 +591,21 @@ impl Config {
         }
         let names: Vec<&str> = families.iter().map(|(name, _)| *name).collect();
         let (flag, unmatched) = metrics.list_entries_matching_none(&names);
-        let warnings = unmatched
+        let mut warnings: Vec<String> = unmatched
             .into_iter()
             .map(|pattern| format!("{flag}: {pattern:?} matches no metric family"))
             .collect();
+        // An empty path means no TLS, as kube-state-metrics' default `--tls-config=""`.
+        let tls = args
+            .tls_config
+            .filter(|f| !f.as_os_str().is_empty())
+            .map(|file| Tls {
+                file,
+                telemetry: args.telemetry_tls,
+            });
+        if tls.is_none() && !args.telemetry_tls {
+            warnings.push("--telemetry-tls=false has no effect without --tls-config".to_string());
+        }
         if args.snapshot_interval.is_zero() {
             return Err(Error::ZeroDuration {
                 flag: "--snapshot-interval",
@@ -622,6 +663,7 @@ impl Config {
             kubeconfig: args.kubeconfig,
             listen: SocketAddr::new(args.host, args.port),
             telemetry_listen: SocketAddr::new(args.telemetry_host, args.telemetry_port),
+            tls,
             resources,
             labels_allowlist,
             annotations_allowlist,
@@ -986,6 +1028,29 @@ mod tests {
         assert_eq!(c.watch.object_limit, Some(100));
         assert!(!c.watch.lean);
         assert!(Args::try_parse_from(["x", "--object-limit", "-1"]).is_err());
+    }
+
+    #[test]
+    fn tls_covers_both_ports_unless_the_telemetry_port_opts_out() {
+        assert_eq!(config(&[]).unwrap().tls, None);
+        let c = config(&["--tls-config", "/etc/ksa/web.yaml"]).unwrap();
+        assert_eq!(
+            c.tls,
+            Some(Tls {
+                file: "/etc/ksa/web.yaml".into(),
+                telemetry: true
+            })
+        );
+        let c = config(&["--tls-config", "web.yaml", "--telemetry-tls=false"]).unwrap();
+        assert!(!c.tls.unwrap().telemetry);
+        let c = config(&["--tls-config", ""]).unwrap();
+        assert_eq!(c.tls, None, "an empty path is KSM's default: no TLS");
+        let c = config(&["--telemetry-tls", "false"]).unwrap();
+        assert_eq!(
+            c.warnings,
+            ["--telemetry-tls=false has no effect without --tls-config"]
+        );
+        assert!(Args::try_parse_from(["x", "--telemetry-tls", "maybe"]).is_err());
     }
 
     #[test]

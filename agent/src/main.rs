@@ -26,7 +26,11 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("kube-state-agent: {e:#}");
-            ExitCode::FAILURE
+            // A --tls-config that cannot be served is a bad setting, like a bad flag.
+            match e.downcast_ref::<kube_state_agent::Error>() {
+                Some(kube_state_agent::Error::Tls(_)) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }

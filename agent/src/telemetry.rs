@@ -8,8 +8,8 @@
 //! `kube_state_metrics_total_shards`, and the three `--config` gauges
 //! (`kube_state_metrics_config_hash`, `…_last_config_reload_successful`,
 //! `…_last_config_reload_success_timestamp_seconds`). Labels are bounded: `resource`, `verb`,
-//! `result`, `type`, `reason` from a fixed set, `filename` (the one `--config` path). No global
-//! registry. See [`Telemetry::new`].
+//! `result`, `type`, `reason`, `listener` from a fixed set, `filename` (the one `--config`
+//! path). No global registry. See [`Telemetry::new`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -56,6 +56,9 @@ pub struct Telemetry {
     auth_decisions: IntCounterVec,
     auth_reviews: IntCounterVec,
     auth_cache_hits: IntCounter,
+    tls_reloads: IntCounterVec,
+    tls_certificate_expiry: IntGauge,
+    tls_handshake_errors: IntCounterVec,
 }
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
@@ -248,6 +251,22 @@ impl Telemetry {
                 "ksa_config_restart_required",
                 "1 while the --config file changes settings that only take effect after a restart.",
             ),
+            tls_reloads: counter_vec(
+                &r,
+                "ksa_tls_reloads_total",
+                "Reloads of the --tls-config certificate, key or client CA after their files changed, by result (success, failure: the previous one is kept).",
+                &["result"],
+            ),
+            tls_certificate_expiry: gauge(
+                "ksa_tls_certificate_expiry_timestamp_seconds",
+                "When the served TLS certificate expires (its notAfter), in Unix seconds.",
+            ),
+            tls_handshake_errors: counter_vec(
+                &r,
+                "ksa_tls_handshake_errors_total",
+                "TLS handshakes that failed or timed out, by listener (metrics, telemetry) and reason (error, timeout).",
+                &["listener", "reason"],
+            ),
             objects,
             snapshot_builds: counter("ksa_snapshot_builds_total", "Snapshots published."),
             snapshot_build_seconds,
@@ -417,6 +436,25 @@ impl Telemetry {
     /// Whether the loaded `--config` file asks for changes that need a restart.
     pub fn config_restart_required(&self, required: bool) {
         self.config_restart_required.set(i64::from(required));
+    }
+
+    /// A changed TLS certificate, key or client CA was published (`ok`) or refused.
+    pub fn tls_reload(&self, ok: bool) {
+        self.tls_reloads
+            .with_label_values(&[if ok { "success" } else { "failure" }])
+            .inc();
+    }
+
+    /// The served TLS certificate's notAfter, in Unix seconds (0 when it could not be read).
+    pub fn tls_certificate_expiry(&self, not_after: Option<i64>) {
+        self.tls_certificate_expiry.set(not_after.unwrap_or(0));
+    }
+
+    /// A TLS handshake on `listener` failed; `reason` is `error` or `timeout`.
+    pub fn tls_handshake_error(&self, listener: &'static str, reason: &'static str) {
+        self.tls_handshake_errors
+            .with_label_values(&[listener, reason])
+            .inc();
     }
 
     /// Sets the per-resource object gauge.

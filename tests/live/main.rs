@@ -10,4 +10,5 @@ mod harness;
 mod kinds;
 mod leader;
 mod tenants;
+mod tls;
 mod watches;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::Cluster;
 use crate::exposition::Exposition;
+use crate::tls::TlsClient;
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace_root() -> PathBuf {
@@ -59,6 +60,10 @@ pub struct AgentProcess {
     /// Telemetry port.
     pub telemetry_port: u16,
     log: PathBuf,
+    /// How the metrics port is reached: HTTPS with this client, plain HTTP without.
+    tls: Option<TlsClient>,
+    /// The same for the telemetry port.
+    telemetry_tls: Option<TlsClient>,
 }
 
 impl AgentProcess {
@@ -128,7 +133,18 @@ impl AgentProcess {
             port,
             telemetry_port,
             log,
+            tls: None,
+            telemetry_tls: None,
         }
+    }
+
+    /// Reaches the agent (started with `--tls-config`) over HTTPS with `client`: the metrics
+    /// port always, the telemetry port when `telemetry` (it was not started with
+    /// `--telemetry-tls=false`).
+    pub fn with_tls(mut self, client: TlsClient, telemetry: bool) -> AgentProcess {
+        self.telemetry_tls = telemetry.then(|| client.clone());
+        self.tls = Some(client);
+        self
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -148,12 +164,18 @@ impl AgentProcess {
 
     /// GET `path` on the metrics port: status and body.
     pub async fn get(&self, path: &str) -> Result<(u16, String), String> {
-        http_get(self.port, path).await
+        match &self.tls {
+            Some(client) => client.get(self.port, path).await,
+            None => http_get(self.port, path).await,
+        }
     }
 
     /// GET `path` on the telemetry port.
     pub async fn get_telemetry(&self, path: &str) -> Result<(u16, String), String> {
-        http_get(self.telemetry_port, path).await
+        match &self.telemetry_tls {
+            Some(client) => client.get(self.telemetry_port, path).await,
+            None => http_get(self.telemetry_port, path).await,
+        }
     }
 
     /// Scrapes `/metrics` in the text format and parses it.
@@ -227,10 +249,18 @@ impl Drop for AgentProcess {
 
 /// A minimal HTTP/1.1 GET over loopback, so tests need no HTTP client crate.
 pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("connect :{port}: {e}"))?;
+    http_get_on(stream, path).await
+}
+
+/// [`http_get`] over a connected stream (plain or TLS).
+pub async fn http_get_on<S>(mut stream: S, path: &str) -> Result<(u16, String), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
     );
@@ -239,10 +269,13 @@ pub async fn http_get(port: u16, path: &str) -> Result<(u16, String), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
-        .await
-        .map_err(|_| format!("GET {path}: no answer in 10 s"))?
-        .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await {
+        Err(_) => return Err(format!("GET {path}: no answer in 10 s")),
+        // A TLS peer that closes without close_notify after a whole answer.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Ok(Err(e)) => return Err(format!("GET {path}: {e}")),
+        Ok(Ok(_)) => {}
+    }
     let text = String::from_utf8(raw).map_err(|e| e.to_string())?;
     let (head, body) = text.split_once("\r\n\r\n").ok_or("no header end")?;
     let status: u16 = head

@@ -1,6 +1,6 @@
 //! What live tests share: the loopback [`cluster::Cluster`], object builders and writers
 //! ([`objects`]), the agent process ([`agent`]), a strict exposition reader ([`exposition`]),
-//! admin `kubectl` ([`kubectl`]),
+//! admin `kubectl` ([`kubectl`]), a throwaway PKI and an HTTPS client ([`tls`]),
 //! and [`poll_until`], the deadline-bounded wait used instead of sleeps.
 
 pub mod agent;
@@ -9,6 +9,7 @@ pub mod exposition;
 pub mod kubectl;
 pub mod objects;
 pub mod proxy;
+pub mod tls;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

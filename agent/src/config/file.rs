@@ -101,7 +101,6 @@ const KSM_KEYS_WITHOUT_SETTING: &[&str] = &[
     "server_read_header_timeout",
     "server_read_timeout",
     "server_write_timeout",
-    "tls_config",
     "track_unscheduled_pods",
 ];
 
@@ -199,6 +198,10 @@ struct Settings {
     total_shards: Option<u32>,
     #[serde(default, alias = "lean-watches")]
     lean_watches: Option<bool>,
+    #[serde(default, alias = "tls-config")]
+    tls_config: Option<PathBuf>,
+    #[serde(default, alias = "telemetry-tls")]
+    telemetry_tls: Option<bool>,
 }
 
 impl Settings {
@@ -265,6 +268,10 @@ impl Settings {
         set(&mut args.shard, self.shard);
         set(&mut args.total_shards, self.total_shards);
         set(&mut args.lean_watches, self.lean_watches);
+        if let Some(f) = self.tls_config {
+            args.tls_config = Some(f);
+        }
+        set(&mut args.telemetry_tls, self.telemetry_tls);
     }
 }
 
@@ -484,7 +491,7 @@ port: 9090
     fn ksm_options_without_a_setting_are_reported_and_unknown_keys_refused() {
         let c = from_yaml(
             cli(&[]),
-            "tls_config: /etc/tls.yaml\nserver_read_timeout: 1m\n",
+            "track_unscheduled_pods: true\nserver_read_timeout: 1m\n",
         )
         .unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
@@ -499,6 +506,19 @@ port: 9090
             msg.contains("--config /etc/ksa/config.yaml") && msg.contains("metric_denylists"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn tls_config_is_read_under_ksms_key() {
+        let c = from_yaml(cli(&[]), "tls_config: /etc/ksa/web.yaml\n").unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let tls = c.tls.expect("TLS on");
+        assert_eq!(tls.file, PathBuf::from("/etc/ksa/web.yaml"));
+        assert!(tls.telemetry);
+        let c = from_yaml(cli(&[]), "tls-config: web.yaml\ntelemetry-tls: false\n").unwrap();
+        assert!(!c.tls.expect("TLS on").telemetry);
+        let c = from_yaml(cli(&["--tls-config", "web.yaml"]), "tls_config: ''\n").unwrap();
+        assert_eq!(c.tls, None, "an empty tls_config turns the flag's TLS off");
     }
 
     #[test]

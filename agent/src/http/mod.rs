@@ -6,6 +6,12 @@
 //! waits for event processing, and the gzip body it may send was compressed when the snapshot
 //! was built. This module sees only the [`Published`] handle and [`Telemetry`]: never the store,
 //! the resources or the API client. See [`router`].
+//!
+//! Submodules: [`serve`] (the accept loop both ports share, plain or TLS) and [`tls`]
+//! (`--tls-config`: exporter-toolkit's web config, certificates that reload).
+
+pub mod serve;
+pub mod tls;
 
 pub mod auth;
 pub mod review;
