@@ -787,11 +787,19 @@ mod tests {
         let auth = c.auth.expect("--auth-filter");
         let access = auth.tenant_access.expect("a tenant right");
         assert_eq!(
-            (access.verb.as_str(), access.resource.as_str(), access.group.as_str()),
+            (
+                access.verb.as_str(),
+                access.resource.as_str(),
+                access.group.as_str()
+            ),
             ("get", "deployments", "apps")
         );
         assert_eq!(auth.ttl, Duration::from_secs(30));
-        assert_eq!(auth.negative_ttl, Duration::from_secs(30), "never above the TTL");
+        assert_eq!(
+            auth.negative_ttl,
+            Duration::from_secs(30),
+            "never above the TTL"
+        );
         let none = config(&["--auth-filter", "--tenant-access=none"]).unwrap();
         assert_eq!(none.auth.unwrap().tenant_access, None);
         let err = Args::try_parse_from([

@@ -58,7 +58,9 @@ fn main() {
     let (rss_listed, _) = rss_kib();
 
     // As with --auth-filter: every piece deflated too, so tenant views are served compressed.
-    let views = std::env::args().nth(2).is_some_and(|a| a == "--namespace-views");
+    let views = std::env::args()
+        .nth(2)
+        .is_some_and(|a| a == "--namespace-views");
     let mut builder =
         Builder::new(Arc::new(mix.sources.clone()), true).deflate_namespace_views(views);
     let started = Instant::now();
