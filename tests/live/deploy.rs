@@ -39,6 +39,8 @@ const NAMESPACE: &str = "kube-state-agent";
 const BASE: &str = "deploy/daemonset";
 /// The prometheus-operator kustomization.
 const PROMETHEUS_OPERATOR: &str = "deploy/daemonset/prometheus-operator";
+/// The overlay that turns `--auth-filter` on.
+const AUTH_FILTER: &str = "deploy/auth-filter";
 
 // ===== rendering =====
 
@@ -347,6 +349,109 @@ fn the_role_grants_the_election_lease_in_its_own_namespace_and_nothing_else() {
     assert_eq!(str_at(rb, "roleRef.kind"), "Role");
     assert_eq!(str_at(rb, "roleRef.name"), name(role));
     assert_binds_the_service_account(&m, rb);
+}
+
+#[test]
+fn the_auth_filter_overlay_adds_the_flag_and_only_the_review_rights() {
+    let base = Manifests::render(BASE);
+    let overlay = Manifests::render(AUTH_FILTER);
+    let args = |m: &Manifests| -> Vec<String> {
+        strings(at(container(m), "args"))
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    };
+    let (base_args, overlay_args) = (args(&base), args(&overlay));
+    assert_eq!(
+        overlay_args[..base_args.len()],
+        base_args[..],
+        "the base's args stay"
+    );
+    assert_eq!(
+        overlay_args[base_args.len()..],
+        ["--auth-filter", "--tenant-access=list:pods"]
+    );
+    // Everything of the base is there unchanged but the DaemonSet; two objects are added.
+    for doc in &base.0 {
+        if str_at(doc, "kind") != "DaemonSet" {
+            assert!(overlay.0.contains(doc), "{} changed", name(doc));
+        }
+    }
+    assert_eq!(overlay.0.len(), base.0.len() + 2);
+    let role = overlay
+        .0
+        .iter()
+        .find(|d| str_at(d, "kind") == "ClusterRole" && name(d) == "kube-state-agent-auth")
+        .expect("the review ClusterRole");
+    let rules: Vec<(Vec<&str>, Vec<&str>, Vec<&str>)> = at(role, "rules")
+        .as_sequence()
+        .expect("rules")
+        .iter()
+        .map(|r| {
+            (
+                strings(at(r, "apiGroups")),
+                strings(at(r, "resources")),
+                strings(at(r, "verbs")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (
+                vec!["authentication.k8s.io"],
+                vec!["tokenreviews"],
+                vec!["create"]
+            ),
+            (
+                vec!["authorization.k8s.io"],
+                vec!["subjectaccessreviews"],
+                vec!["create"]
+            ),
+        ]
+    );
+    let binding = overlay
+        .0
+        .iter()
+        .find(|d| str_at(d, "kind") == "ClusterRoleBinding" && name(d) == "kube-state-agent-auth")
+        .expect("the review ClusterRoleBinding");
+    assert_eq!(str_at(binding, "roleRef.name"), "kube-state-agent-auth");
+    assert_binds_the_service_account(&overlay, binding);
+    // The tenant views need the namespaces' names: the base already grants list/watch there.
+    let base_role = base.one("ClusterRole");
+    assert!(
+        at(base_role, "rules")
+            .as_sequence()
+            .expect("rules")
+            .iter()
+            .any(|r| strings(at(r, "resources")).contains(&"namespaces")
+                && strings(at(r, "verbs")) == ["list", "watch"]),
+        "namespaces are listed and watched"
+    );
+}
+
+#[test]
+fn the_auth_filter_overlays_new_objects_pass_a_server_side_dry_run() {
+    let overlay = Manifests::render(AUTH_FILTER);
+    let added: Vec<String> = overlay
+        .0
+        .iter()
+        .filter(|d| name(d) == "kube-state-agent-auth")
+        .map(|d| serde_yaml::to_string(d).expect("YAML"))
+        .collect();
+    assert_eq!(added.len(), 2);
+    let out = kubectl(
+        &["apply", "--dry-run=server", "-f", "-"],
+        &added.join("---\n"),
+    )
+    .unwrap_or_else(|e| panic!("server-side dry run: {e}"));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.ends_with("(server dry run)"))
+            .count(),
+        2,
+        "{out}"
+    );
 }
 
 fn assert_binds_the_service_account(m: &Manifests, binding: &Value) {
