@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use testkit::agent::{AgentProcess, free_port};
+use testkit::agent::AgentProcess;
 use testkit::exposition::Exposition;
 use testkit::objects::{
     TestNamespace, create_node, create_pod, delete_node, delete_pod_now, node, node_status, pod,
     set_pod_status, unique,
 };
+use testkit::prometheus::Prometheus;
 use testkit::{Cluster, poll_until};
 
 const READY: Duration = Duration::from_secs(30);
@@ -278,39 +279,16 @@ async fn promtool_accepts_the_exposition_and_prometheus_scrapes_it() {
     );
 
     // A real Prometheus scrapes the agent (negotiating OpenMetrics and gzip) and answers queries.
-    let dir = std::env::temp_dir().join(unique("ksa-prometheus"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = format!(
+    let prometheus = Prometheus::start(&format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: kube-state-metrics\n  static_configs:\n  - targets: ['127.0.0.1:{}']\n",
         agent.port
-    );
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let prom_port = free_port();
-    let prom_log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let prometheus = std::process::Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(prom_log)
-        .spawn()
-        .expect("prometheus is installed (scripts/cluster deps)");
-    let _prometheus = testkit::agent::KillOnDrop(prometheus);
-    let query = format!(
-        "/api/v1/query?query=kube_pod_info%7Bnamespace%3D%22{}%22%2Cpod%3D%22a-1%22%7D",
-        ns.name()
-    );
+    ));
+    let query = format!("kube_pod_info{{namespace=\"{}\",pod=\"a-1\"}}", ns.name());
     let answer = poll_until(
         "Prometheus to have scraped kube_pod_info",
         Duration::from_secs(60),
         || async {
-            let (status, body) = testkit::agent::http_get(prom_port, &query).await?;
+            let (status, body) = prometheus.query(&query).await?;
             if status == 200 && body.contains("\"pod\":\"a-1\"") {
                 Ok(body)
             } else {
@@ -320,9 +298,7 @@ async fn promtool_accepts_the_exposition_and_prometheus_scrapes_it() {
     )
     .await;
     assert!(answer.contains(&format!("\"node\":\"{n1}\"")), "{answer}");
-    let (_, targets) = testkit::agent::http_get(prom_port, "/api/v1/targets")
-        .await
-        .unwrap();
+    let targets = prometheus.targets().await.unwrap();
     assert!(targets.contains("\"health\":\"up\""), "{targets}");
     delete_node(&client, &n1).await;
     delete_node(&client, &n2).await;

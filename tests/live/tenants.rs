@@ -16,11 +16,12 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
-use testkit::agent::{AgentProcess, HttpAnswer, KillOnDrop, free_port, http_get, http_request};
+use testkit::agent::{AgentProcess, HttpAnswer, http_request};
 use testkit::exposition::{Exposition, Sample};
 use testkit::objects::{
-    TestNamespace, create_node, create_pod, delete_node, node, node_status, pod, unique,
+    TestNamespace, cleanup, create_node, create_pod, delete_node, node, node_status, pod, unique,
 };
+use testkit::prometheus::Prometheus;
 use testkit::tls::{Ca, TlsClient};
 use testkit::{Cluster, poll_until};
 
@@ -43,17 +44,10 @@ struct Tenancy {
 impl Drop for Tenancy {
     fn drop(&mut self) {
         let node = std::mem::take(&mut self.node);
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let client = Cluster::get().client().await;
-                delete_node(&client, &node).await;
-            });
-        })
-        .join();
+        let _ = cleanup(async move {
+            delete_node(&Cluster::get().client().await, &node).await;
+            Ok(())
+        });
     }
 }
 
@@ -488,72 +482,43 @@ async fn prometheus_scrapes_a_tenant_view_over_tls_with_a_bearer_token_file() {
     .with_tls(TlsClient::new(&ca.pem, None), true);
     agent.wait_ready(READY).await;
 
-    let config = format!(
+    let prometheus = Prometheus::start(&format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: kube-state-metrics\n  scheme: https\n  tls_config:\n    ca_file: {ca_file}\n  authorization:\n    credentials_file: {token_file}\n  static_configs:\n  - targets: ['127.0.0.1:{}']\n",
         agent.port
-    );
-    file("prometheus.yml", &config);
-    let prom_port = free_port();
-    let prom_log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-    let prometheus = std::process::Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(prom_log)
-        .spawn()
-        .expect("prometheus is installed (scripts/cluster deps)");
-    let _prometheus = KillOnDrop(prometheus);
-    let query = |q: &str| {
-        let q: String = q
-            .bytes()
-            .map(|c| match c {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (c as char).to_string(),
-                _ => format!("%{c:02X}"),
-            })
-            .collect();
-        format!("/api/v1/query?query={q}")
-    };
-    let pods_of_a = query(&format!("count(kube_pod_info{{namespace=\"{a}\"}})"));
+    ));
+    let pods_of_a = format!("count(kube_pod_info{{namespace=\"{a}\"}})");
     let answer = poll_until(
         "Prometheus to have scraped tenant-a's view over TLS",
         Duration::from_secs(60),
         || async {
-            let (status, body) = http_get(prom_port, &pods_of_a).await?;
+            let (status, body) = prometheus.query(&pods_of_a).await?;
             if status == 200 && body.contains("\"3\"") {
                 Ok(body)
             } else {
-                let (_, targets) = http_get(prom_port, "/api/v1/targets").await?;
-                Err(format!("{status} {body}; targets: {targets}"))
+                Err(format!(
+                    "{status} {body}; targets: {}",
+                    prometheus.targets().await?
+                ))
             }
         },
     )
     .await;
     assert!(answer.contains("\"success\""), "{answer}");
     // Everything Prometheus stored from this target is namespace a's.
-    let (_, others) = http_get(
-        prom_port,
-        &query(&format!(
+    let (_, others) = prometheus
+        .query(&format!(
             "count({{job=\"kube-state-metrics\",__name__=~\"kube_.+\",namespace!=\"{a}\"}})"
-        )),
-    )
-    .await
-    .unwrap();
+        ))
+        .await
+        .unwrap();
     assert!(others.contains("\"result\":[]"), "{others}");
-    let (_, b_pods) = http_get(
-        prom_port,
-        &query(&format!("kube_pod_info{{namespace=\"{b}\"}}")),
-    )
-    .await
-    .unwrap();
+    let (_, b_pods) = prometheus
+        .query(&format!("kube_pod_info{{namespace=\"{b}\"}}"))
+        .await
+        .unwrap();
     assert!(b_pods.contains("\"result\":[]"), "{b_pods}");
-    let (_, up) = http_get(prom_port, &query("up{job=\"kube-state-metrics\"}"))
+    let (_, up) = prometheus
+        .query("up{job=\"kube-state-metrics\"}")
         .await
         .unwrap();
     assert!(up.contains("\"1\"]"), "the target is up: {up}");

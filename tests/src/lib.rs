@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod exposition;
 pub mod kubectl;
 pub mod objects;
+pub mod prometheus;
 pub mod proxy;
 pub mod tls;
 

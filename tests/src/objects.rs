@@ -421,19 +421,29 @@ impl TestNamespace {
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let name = std::mem::take(&mut self.name);
-        // Drop cannot await; clean up from a private runtime on a plain thread.
-        let result = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(delete_namespace(&name))
-        })
-        .join();
-        if let Ok(Err(e)) = result {
+        if let Err(e) = cleanup(async move { delete_namespace(&name).await }) {
             eprintln!("cleaning up a test namespace: {e}");
         }
     }
+}
+
+/// Runs a clean-up future to completion from `Drop`, which cannot await: on a private runtime
+/// on a plain thread (the test's own runtime may be shutting down).
+///
+/// # Errors
+/// What the future returned.
+pub fn cleanup<F>(f: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(f)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the clean-up panicked"))?
 }
 
 /// Deletes every pod of `name` at once, then the namespace, finalizing it by hand.

@@ -910,22 +910,11 @@ mod tests {
         }
     }
 
-    /// A one-shard source of `n` things, with the writer to change it afterwards.
+    /// A one-shard source of `n` cluster-scoped things, with the writer to change it
+    /// afterwards.
     fn live_source(n: usize) -> (crate::store::Writer, KindSource) {
-        let (mut w, r) = shard("things", ChangeSignal::default());
-        w.activate();
-        w.apply(Change::Init);
-        for i in 0..n {
-            let name = format!("t{i}");
-            w.apply(Change::InitApply(name.clone(), thing_rows(&name, i as f64)));
-        }
-        w.apply(Change::InitDone);
-        let src = KindSource {
-            info: &THINGS,
-            selection: FamilySelection::new(&THINGS.headers(), |_| true),
-            shards: vec![r],
-        };
-        (w, src)
+        let names: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+        named_source(&names.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     fn sorted_lines(b: &Body) -> Vec<String> {
