@@ -84,10 +84,11 @@ pub fn open(payload: Bytes) -> Result<Envelope> {
     if !payload.starts_with(&MAGIC) {
         return Err(Error::Magic(payload.iter().take(8).copied().collect()));
     }
-    let unknown = Unknown::decode(payload.slice(MAGIC.len()..)).map_err(|source| Error::Decode {
-        what: "runtime.Unknown",
-        source,
-    })?;
+    let unknown =
+        Unknown::decode(payload.slice(MAGIC.len()..)).map_err(|source| Error::Decode {
+            what: "runtime.Unknown",
+            source,
+        })?;
     if let Some(encoding) = unknown.content_encoding.filter(|e| !e.is_empty()) {
         return Err(Error::ContentEncoding(encoding));
     }
@@ -172,7 +173,10 @@ mod tests {
         let mut payload = MAGIC.to_vec();
         unknown.encode(&mut payload).unwrap();
         let err = open(Bytes::from(payload)).unwrap_err();
-        assert!(matches!(&err, Error::ContentEncoding(e) if e == "gzip"), "{err}");
+        assert!(
+            matches!(&err, Error::ContentEncoding(e) if e == "gzip"),
+            "{err}"
+        );
     }
 
     #[test]

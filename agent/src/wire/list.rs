@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn a_page_keeps_its_resource_version_continue_token_and_items_in_order() {
-        let items = [pod_message("a", "u1", "Running"), pod_message("b", "u2", "")];
+        let items = [
+            pod_message("a", "u1", "Running"),
+            pod_message("b", "u2", ""),
+        ];
         let page = decode_list(Bytes::from(encode_list("42", "next", &items))).unwrap();
         assert_eq!(page.resource_version.as_deref(), Some("42"));
         assert_eq!(page.continue_token.as_deref(), Some("next"));
@@ -147,9 +150,7 @@ mod tests {
             Decoded::Malformed { metadata, .. } => assert_eq!(metadata.uid, None),
             other => panic!("expected malformed, got {other:?}"),
         }
-        assert!(
-            matches!(&decoded[3], Decoded::Object(p) if p.meta().uid.as_deref() == Some("u3"))
-        );
+        assert!(matches!(&decoded[3], Decoded::Object(p) if p.meta().uid.as_deref() == Some("u3")));
     }
 
     #[test]

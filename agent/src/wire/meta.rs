@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(meta.creation_timestamp, None);
         assert_eq!(meta.labels, None);
         let owner = &meta.owner_references.unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("ReplicaSet", ""));
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("ReplicaSet", "")
+        );
         assert_eq!(owner.controller, None);
     }
 }

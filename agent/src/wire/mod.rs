@@ -67,7 +67,9 @@ pub enum Error {
     #[error("the API server answered {0:?}, not protobuf")]
     ContentType(String),
     /// The payload does not start with the `k8s\0` magic.
-    #[error("not a Kubernetes protobuf payload: it does not start with k8s\\0 (starts with {0:02x?})")]
+    #[error(
+        "not a Kubernetes protobuf payload: it does not start with k8s\\0 (starts with {0:02x?})"
+    )]
     Magic(Vec<u8>),
     /// The envelope holds another type than the one expected.
     #[error("the envelope holds {found}, expected {expected}")]

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use serde::de::IgnoredAny;
 
 use super::meta::{
-    ObjectMeta, Quantity, Time, always, nonempty_map, omitempty, omitempty_bool, quantities,
-    time,
+    ObjectMeta, Quantity, Time, always, nonempty_map, omitempty, omitempty_bool, quantities, time,
 };
 use super::{Message, Result};
 use crate::resources::pod as lean;
