@@ -9,4 +9,5 @@ mod deploy;
 mod harness;
 mod kinds;
 mod leader;
+mod protobuf;
 mod watches;
