@@ -491,3 +491,80 @@ fn container_state(state: Option<ContainerState>) -> Result<lean::ContainerState
             .transpose()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Decoded;
+    use prost::Message as _;
+
+    fn decoded(pod: &Pod) -> lean::Pod {
+        match super::super::decode::<Pod>(bytes::Bytes::from(pod.encode_to_vec())) {
+            Decoded::Object(p) => p,
+            Decoded::Malformed { error, .. } => panic!("{error}"),
+        }
+    }
+
+    #[test]
+    fn empty_values_read_as_json_gives_them_omitempty_absent_the_others_present() {
+        // What gogo writes for a pod whose strings and bools are all empty.
+        let pod = Pod {
+            spec: Some(PodSpec {
+                node_name: Some(String::new()),
+                host_network: Some(false),
+                containers: vec![Container {
+                    name: Some("c".into()),
+                    image: Some(String::new()),
+                    ..Default::default()
+                }],
+                volumes: vec![Volume {
+                    name: Some("scratch".into()),
+                    source: Some(VolumeSource {
+                        ephemeral: Some(Present {}),
+                        ..Default::default()
+                    }),
+                }],
+                ..Default::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some(String::new()),
+                container_statuses: vec![ContainerStatus {
+                    name: Some("c".into()),
+                    ready: Some(false),
+                    restart_count: Some(0),
+                    image: Some(String::new()),
+                    image_id: Some(String::new()),
+                    container_id: Some(String::new()),
+                    state: Some(ContainerState {
+                        running: Some(StateRunning {
+                            started_at: Some(Time::default()),
+                        }),
+                        ..Default::default()
+                    }),
+                    last_state: Some(ContainerState::default()),
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let p = decoded(&pod);
+        // `omitempty`: absent.
+        assert_eq!(p.spec.node_name, None);
+        assert_eq!(p.spec.host_network, None);
+        assert_eq!(p.spec.containers[0].image, None);
+        assert_eq!(p.status.phase, None);
+        assert_eq!(p.status.container_statuses[0].container_id, None);
+        // No `omitempty`: present, empty or zero.
+        let s = &p.status.container_statuses[0];
+        assert_eq!(s.image.as_deref(), Some(""));
+        assert_eq!(s.image_id.as_deref(), Some(""));
+        assert_eq!(s.ready, Some(false));
+        assert_eq!(s.restart_count, Some(0));
+        // A zero `Time` in a present state is JSON's `null`.
+        assert!(s.state.running.as_ref().unwrap().started_at.is_none());
+        assert!(s.last_state.running.is_none());
+        // An ephemeral volume is seen as such.
+        assert!(p.spec.volumes[0].ephemeral.is_some());
+        assert!(p.spec.volumes[0].persistent_volume_claim.is_none());
+    }
+}
