@@ -343,3 +343,144 @@ fn similar_lines(left: &str, right: &str) -> Vec<String> {
         .take(40)
         .collect()
 }
+
+/// Sum of the telemetry counter `name{filter}` of `agent`.
+async fn counter(agent: &AgentProcess, name: &str, filter: &[(&str, &str)]) -> f64 {
+    let (status, body) = agent.get_telemetry("/metrics").await.expect("telemetry");
+    assert_eq!(status, 200);
+    let telemetry = testkit::exposition::Exposition::parse(&body).expect("telemetry parses");
+    telemetry
+        .samples_of(name)
+        .filter(|s| filter.iter().all(|(k, v)| s.label(k) == Some(v)))
+        .map(|s| s.value)
+        .sum()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The figures of docs/benchmarks.md, "Protobuf on the wire": API bytes of a node agent
+/// (pods only) for the initial list of 100 pods on its node and per pod update event, over
+/// JSON and over protobuf, as `ksa_api_response_bytes_total` counts them (response bodies as
+/// received, gzip negotiated). The pods are `cluster-seed`'s (running, waiting, failed), the
+/// updates `bench-scale`'s (a container status rewritten through `/status`).
+#[tokio::test]
+#[ignore = "a measurement (about a minute); run by name with --ignored --nocapture to print it"]
+async fn api_bytes_of_a_100_pod_node_over_protobuf_and_json() {
+    const PODS: usize = 100;
+    const UPDATES: usize = 20;
+    const ROUNDS: usize = 5;
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "pb-bytes").await;
+    let node_name = unique("pb-bytes");
+    create_node(
+        &client,
+        testkit::objects::node(&node_name),
+        testkit::objects::node_status("True"),
+    )
+    .await;
+    for i in 0..PODS {
+        let b = pod_builder(&format!("web-{i}"))
+            .in_namespace(ns.name())
+            .on_node(&node_name)
+            .owned_by("ReplicaSet", "web-5d4f8");
+        let b = match i % 20 {
+            0 => b.waiting("CrashLoopBackOff"),
+            1 => b.failed("Error", 1),
+            2 => b.waiting("ContainerCreating"),
+            _ => b.running((i % 4) as i32),
+        };
+        create_pod(&client, ns.name(), b.build()).await;
+    }
+    let pods = [("resource", "pods")];
+    let mut figures: Vec<(&str, Vec<f64>, Vec<f64>)> =
+        vec![("json", vec![], vec![]), ("protobuf", vec![], vec![])];
+    let mut value = 100;
+    for _ in 0..ROUNDS {
+        let agents: Vec<AgentProcess> = figures
+            .iter()
+            .map(|(encoding, ..)| {
+                AgentProcess::start(
+                    &node_name,
+                    &[
+                        "--leader-election=false",
+                        "--resources=pods",
+                        &format!("--api-encoding={encoding}"),
+                    ],
+                )
+            })
+            .collect();
+        let mut agents = agents;
+        for agent in &mut agents {
+            agent.wait_ready(READY).await;
+        }
+        let mut before = Vec::new();
+        for (agent, figure) in agents.iter().zip(&mut figures) {
+            let list = counter(
+                agent,
+                "ksa_api_response_bytes_total",
+                &[("resource", "pods"), ("verb", "list")],
+            )
+            .await;
+            figure.1.push(list);
+            before.push((
+                counter(agent, "ksa_api_response_bytes_total", &pods).await,
+                counter(agent, "ksa_watch_events_total", &pods).await,
+            ));
+        }
+        for k in 0..UPDATES {
+            value += 1;
+            let statuses = pod_builder("x")
+                .running(value)
+                .build()
+                .status
+                .expect("status");
+            set_pod_status(
+                &client,
+                ns.name(),
+                &format!("web-{}", 3 + k % (PODS - 3)),
+                PodStatus {
+                    container_statuses: statuses.container_statuses,
+                    ..PodStatus::default()
+                },
+            )
+            .await;
+        }
+        for ((agent, figure), (bytes, events)) in agents.iter().zip(&mut figures).zip(before) {
+            poll_until("every update counted", CONVERGE, || async {
+                let seen = counter(agent, "ksa_watch_events_total", &pods).await - events;
+                if seen >= UPDATES as f64 {
+                    Ok(())
+                } else {
+                    Err(format!("{seen} of {UPDATES} events"))
+                }
+            })
+            .await;
+            let read = counter(agent, "ksa_api_response_bytes_total", &pods).await - bytes;
+            figure.2.push(read / UPDATES as f64);
+        }
+    }
+    let (list_json, event_json) = (median(figures[0].1.clone()), median(figures[0].2.clone()));
+    let (list_pb, event_pb) = (median(figures[1].1.clone()), median(figures[1].2.clone()));
+    println!(
+        "API bytes, node agent, pods only, {PODS} pods on the node, medians of {ROUNDS} runs ({UPDATES} updates each):"
+    );
+    println!("| | JSON | protobuf | protobuf / JSON |");
+    println!("|---|---|---|---|");
+    println!(
+        "| initial list | {list_json:.0} B | {list_pb:.0} B | {:.2} |",
+        list_pb / list_json
+    );
+    println!(
+        "| per pod update event | {event_json:.0} B | {event_pb:.0} B | {:.2} |",
+        event_pb / event_json
+    );
+    println!("raw: {figures:?}");
+    assert!(
+        event_pb < event_json,
+        "protobuf reads fewer bytes per event"
+    );
+    delete_node(&client, &node_name).await;
+}
