@@ -779,4 +779,85 @@ mod tests {
         assert_eq!(got[8..], ["Init", "InitApply u1@1", "InitDone"]);
         server.await.unwrap();
     }
+
+    #[tokio::test]
+    async fn a_pod_watch_over_protobuf_feeds_the_store_and_a_bad_pod_costs_only_itself() {
+        use crate::config::ApiEncoding;
+        use crate::exposition::RenderContext;
+        use crate::resources::FamilySelection;
+        use crate::resources::pod::KIND as POD;
+        use crate::telemetry::Telemetry;
+        use crate::watch::{ListOptions, WatchContext, WatchSpec, WatchTarget, Watchable};
+
+        let (client, mut handle) = client();
+        let server = tokio::spawn(async move {
+            let (req, respond) = handle.next_request().await.unwrap();
+            assert_eq!(accept(&req), wire::CONTENT_TYPE);
+            let mut bad = pod("u2", "1").encode_to_vec();
+            bad.extend_from_slice(&[0x18, 0x01]); // `status` as a varint: the body is malformed
+            let items = [pod("u1", "1").encode_to_vec(), bad, vec![0x0a, 0x7f]];
+            let body = envelope::seal("v1", "PodList", &list::encode_list("10", "", &items));
+            respond.send_response(whole(wire::CONTENT_TYPE, 200, &body));
+            let (req, respond) = handle.next_request().await.unwrap();
+            assert_eq!(accept(&req), wire::WATCH_CONTENT_TYPE);
+            let (res, tx) = streaming(wire::WATCH_CONTENT_TYPE, 200);
+            respond.send_response(res);
+            send(&tx, &frame(EventType::Added, &pod("u3", "11")));
+            (tx, handle)
+        });
+        let telemetry = Telemetry::new();
+        let (writer, reader) = crate::store::shard("pods", crate::store::ChangeSignal::default());
+        let spec = WatchSpec {
+            target: WatchTarget {
+                namespace: None,
+                field_selector: Some("spec.nodeName=n1".into()),
+            },
+            render: RenderContext::default(),
+            selection: FamilySelection::new(&POD.headers(), |_| true),
+            shape: None,
+            list: ListOptions {
+                encoding: ApiEncoding::Protobuf,
+                ..ListOptions::default()
+            },
+            shard: None,
+        };
+        let ctx = WatchContext {
+            client,
+            telemetry: telemetry.clone(),
+        };
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(POD.watch(spec, ctx, writer, stop));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let text = loop {
+            let text: String = reader
+                .rows()
+                .iter()
+                .map(|r| String::from_utf8(r.all().to_vec()).unwrap())
+                .collect();
+            if reader.is_ready() && text.contains("uid=\"u3\"") {
+                break text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the store never got the watched pod: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(text.contains("pod=\"pod-u1\""), "{text}");
+        assert!(
+            !text.contains("uid=\"u2\""),
+            "the malformed pod has no rows: {text}"
+        );
+        assert_eq!(
+            telemetry.value("ksa_decode_errors_total", &[("resource", "pods")]),
+            Some(2.0),
+            "the malformed pod and the undecodable item are counted"
+        );
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the watch stops when told")
+            .unwrap();
+        server.await.unwrap();
+    }
 }
