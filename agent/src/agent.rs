@@ -249,6 +249,7 @@ impl Pipeline {
             let list = ListOptions {
                 use_apiserver_cache: config.watch.use_apiserver_cache,
                 object_limit: config.watch.object_limit,
+                encoding: config.watch.encoding,
             };
             let selectors = kind.shape_selectors();
             let specs = |targets: Vec<WatchTarget>, shard| {

@@ -132,6 +132,21 @@ pub enum ScopeMode {
     Cluster,
 }
 
+/// How the watches ask the API server to encode objects (`--api-encoding`).
+///
+/// Kinds without a lean protobuf message (see `Object::PROTOBUF`; custom resources never
+/// have one) use JSON whatever this says.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ApiEncoding {
+    /// `application/vnd.kubernetes.protobuf`: fewer bytes per list and per event, and a
+    /// decode that skips undeclared fields.
+    #[default]
+    Protobuf,
+    /// `application/json`, as kube's own watcher asks (to compare, or to work around a
+    /// server that mishandles protobuf).
+    Json,
+}
+
 /// kube-state-agent: kube-state-metrics' series for the objects bound to one node, served from
 /// memory-lean snapshots. Run one per node (a DaemonSet).
 #[derive(Parser, Debug, Clone)]
@@ -296,6 +311,11 @@ pub struct Args {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub lean_watches: bool,
 
+    /// How lists and watches are encoded on the wire: `protobuf` for the kinds that have a
+    /// lean protobuf message (pods and nodes today), JSON for the rest; `json` for every kind.
+    #[arg(long, value_enum, default_value_t = ApiEncoding::Protobuf)]
+    pub api_encoding: ApiEncoding,
+
     // ----- Who may scrape what -----
     /// Require a bearer token on /metrics, checked by the API server (kube-state-metrics'
     /// flag): the right to `get` the non-resource URL /metrics gives every series; without it,
@@ -410,6 +430,8 @@ pub struct WatchOptions {
     pub shard: Option<Shard>,
     /// `--lean-watches`.
     pub lean: bool,
+    /// `--api-encoding`.
+    pub encoding: ApiEncoding,
 }
 
 /// Which namespaces' objects namespaced kinds are watched in, as kube-state-metrics does it:
@@ -617,6 +639,7 @@ impl Config {
             object_limit: (args.object_limit > 0).then_some(args.object_limit),
             shard: shard(args.shard, args.total_shards)?,
             lean: args.lean_watches,
+            encoding: args.api_encoding,
         };
         let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
             namespace: args.lease_namespace.clone(),

@@ -35,6 +35,11 @@ pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
     /// The watches that together cover the kind (with `--lean-watches`); one full watch
     /// unless the kind says otherwise.
     const WATCH_SHAPES: &'static [WatchShape<Self>] = &[WatchShape::FULL];
+
+    /// Decodes one object's protobuf message (a list item, or a watch event's object out of
+    /// its envelope) when the kind has a lean message (`protobuf = …` in [`impl_object!`]).
+    /// `None`: the kind is listed and watched as JSON whatever `--api-encoding` says.
+    const PROTOBUF: Option<fn(bytes::Bytes) -> Decoded<Self>> = None;
 }
 
 /// One of the watches that together cover a kind, and what of each object crosses the wire.
@@ -189,22 +194,27 @@ pub fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error
 
 /// Implements [`Object`] for a lean type with a `metadata: ObjectMeta` field.
 ///
-/// It takes these five arguments, and optionally `shapes = &[…]` ([`Object::WATCH_SHAPES`]).
-/// Scope is not one of them: it belongs to the kind's descriptor ([`crate::resources::Scope`]).
+/// It takes these five arguments, optionally `shapes = &[…]` ([`Object::WATCH_SHAPES`]), and
+/// optionally `protobuf = Message` (a [`crate::wire::Message`] whose object is this type:
+/// [`Object::PROTOBUF`]). Scope is not one of them: it belongs to the kind's descriptor
+/// ([`crate::resources::Scope`]).
 ///
 /// ```ignore
-/// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods");
+/// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods",
+///     protobuf = crate::wire::pod::Pod);
 /// ```
 #[macro_export]
 macro_rules! impl_object {
     ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal
-        $(, shapes = $shapes:expr)?) => {
+        $(, shapes = $shapes:expr)? $(, protobuf = $msg:ty)?) => {
         impl $crate::decode::Object for $ty {
             const GROUP: &'static str = $g;
             const VERSION: &'static str = $v;
             const KIND: &'static str = $k;
             const PLURAL: &'static str = $p;
             $(const WATCH_SHAPES: &'static [$crate::decode::WatchShape<Self>] = $shapes;)?
+            $(const PROTOBUF: Option<fn(bytes::Bytes) -> $crate::decode::Decoded<Self>> =
+                Some($crate::wire::decode::<$msg>);)?
             fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &self.metadata
             }

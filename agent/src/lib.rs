@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod store;
 pub mod telemetry;
 pub mod watch;
+pub mod wire;
 
 mod agent;
 

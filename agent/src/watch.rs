@@ -7,6 +7,12 @@
 //! protocol sweeps away objects that vanished meanwhile. Errors are retried with backoff,
 //! counted and logged: nothing here ends the process. This module owns all network code; it
 //! never touches HTTP serving or snapshot internals. See [`Watchable::watch`].
+//!
+//! Kinds with a lean protobuf message are listed and watched over protobuf (unless
+//! `--api-encoding=json`) by [`protobuf::watcher`], which yields the same events as kube's
+//! watcher; everything downstream of the event stream is shared.
+
+mod protobuf;
 
 use std::fmt;
 
@@ -21,6 +27,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
 use serde::Deserialize;
 
+use crate::config::ApiEncoding;
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
 use crate::resources::{FamilySelection, Kind, KindInfo};
@@ -75,9 +82,11 @@ pub struct WatchSpec {
     pub shard: Option<Shard>,
 }
 
-/// How a watch's lists read, as kube-state-metrics' flags set it.
+/// How a watch's lists (and watches) read, as kube-state-metrics' flags set it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ListOptions {
+    /// `--api-encoding`: protobuf where the kind has a lean message, else JSON.
+    pub encoding: ApiEncoding,
     /// `--use-apiserver-cache`: resourceVersion=0, served from the API server's watch cache.
     pub use_apiserver_cache: bool,
     /// `--object-limit`: the most objects one list keeps; the rest are dropped and counted.
@@ -147,16 +156,28 @@ async fn run<K: Object>(
         config = config.any_semantic();
         config.page_size = None;
     }
-    let open = || {
-        open_events::<K>(
+    // Metadata-only shapes ask for `PartialObjectMetadata`, which has no lean message yet.
+    let protobuf =
+        K::PROTOBUF.filter(|_| list.encoding == ApiEncoding::Protobuf && metadata_only.is_none());
+    let open = || match protobuf {
+        Some(decode) => protobuf::watcher(
+            ctx.client.clone(),
+            target.namespace.as_deref(),
+            &config,
+            decode,
+        )
+        .default_backoff()
+        .boxed(),
+        None => open_events::<K>(
             &ctx.client,
             target.namespace.as_deref(),
             &config,
             metadata_only,
-        )
+        ),
     };
     tracing::info!(resource = kind.resource, target = %target,
-        metadata_only = metadata_only.is_some(), "watch starting");
+        metadata_only = metadata_only.is_some(),
+        encoding = if protobuf.is_some() { "protobuf" } else { "json" }, "watch starting");
     writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
     let mut events = open();
@@ -613,7 +634,11 @@ mod tests {
             render: RenderContext::default(),
             selection: all(&POD),
             shape: None,
-            list: ListOptions::default(),
+            // The mock apiserver speaks JSON.
+            list: ListOptions {
+                encoding: ApiEncoding::Json,
+                ..ListOptions::default()
+            },
             shard: None,
         };
         let ctx = WatchContext {
@@ -679,7 +704,11 @@ mod tests {
             render: RenderContext::default(),
             selection: all(&POD),
             shape: None,
-            list: ListOptions::default(),
+            // The mock apiserver speaks JSON.
+            list: ListOptions {
+                encoding: ApiEncoding::Json,
+                ..ListOptions::default()
+            },
             shard: None,
         };
         let ctx = WatchContext {
@@ -769,6 +798,7 @@ mod tests {
             list: ListOptions {
                 use_apiserver_cache: true,
                 object_limit: Some(2),
+                encoding: ApiEncoding::Protobuf,
             },
             shard: None,
         };

@@ -11,4 +11,5 @@ mod kinds;
 mod leader;
 mod tenants;
 mod tls;
+mod protobuf;
 mod watches;

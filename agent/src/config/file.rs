@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::allowlist::{self, LabelsAllowList};
-use super::{Args, Config, Error, KindCatalog, Result, ScopeMode, parse_duration};
+use super::{ApiEncoding, Args, Config, Error, KindCatalog, Result, ScopeMode, parse_duration};
 
 /// The file a [`Config`] was read with: where it is, the command line it was applied over
 /// (to apply the next version of the file over), and the bytes that were read.
@@ -202,6 +202,8 @@ struct Settings {
     tls_config: Option<PathBuf>,
     #[serde(default, alias = "telemetry-tls")]
     telemetry_tls: Option<bool>,
+    #[serde(default, alias = "api-encoding")]
+    api_encoding: Option<Encoding>,
 }
 
 impl Settings {
@@ -272,6 +274,7 @@ impl Settings {
             args.tls_config = Some(f);
         }
         set(&mut args.telemetry_tls, self.telemetry_tls);
+        set(&mut args.api_encoding, self.api_encoding.map(|e| e.0));
     }
 }
 
@@ -372,6 +375,22 @@ impl<'de> Deserialize<'de> for Scope {
             "cluster" => Ok(Scope(ScopeMode::Cluster)),
             other => Err(de::Error::custom(format!(
                 "scope must be node or cluster, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// `protobuf` or `json`.
+#[derive(Debug)]
+struct Encoding(ApiEncoding);
+
+impl<'de> Deserialize<'de> for Encoding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "protobuf" => Ok(Encoding(ApiEncoding::Protobuf)),
+            "json" => Ok(Encoding(ApiEncoding::Json)),
+            other => Err(de::Error::custom(format!(
+                "api encoding must be protobuf or json, not {other:?}"
             ))),
         }
     }
@@ -533,6 +552,7 @@ object_limit: 500
 shard: 1
 total_shards: 3
 lean-watches: false
+api_encoding: json
 ",
         )
         .unwrap();
@@ -546,8 +566,14 @@ lean-watches: false
         let shard = c.watch.shard.expect("sharded");
         assert_eq!((shard.index, shard.total), (1, 3));
         assert!(!c.watch.lean);
-        let c = from_yaml(cli(&[]), "object-limit: 7\ntotal-shards: 2\nshard: 0\n").unwrap();
+        assert_eq!(c.watch.encoding, ApiEncoding::Json);
+        let c = from_yaml(
+            cli(&["--api-encoding", "json"]),
+            "object-limit: 7\ntotal-shards: 2\nshard: 0\napi-encoding: protobuf\n",
+        )
+        .unwrap();
         assert_eq!(c.watch.object_limit, Some(7));
+        assert_eq!(c.watch.encoding, ApiEncoding::Protobuf, "the file wins");
         assert_eq!(c.watch.shard.map(|s| s.total), Some(2));
     }
 
@@ -566,6 +592,7 @@ lean-watches: false
             ),
             ("metric_denylist: ['*_pod_info']\n", "\"*_pod_info\""),
             ("port: eighty\n", "port"),
+            ("api_encoding: yaml\n", "protobuf or json"),
             ("- a\n- b\n", "mapping"),
             ("metric_denylist: [a\n", "--config"),
         ] {

@@ -40,7 +40,8 @@ crate::impl_object!(
     group = "",
     version = "v1",
     kind = "Node",
-    plural = "nodes"
+    plural = "nodes",
+    protobuf = crate::wire::node::Node
 );
 
 /// `spec`, lean.

@@ -27,7 +27,8 @@ crate::impl_object!(
     group = "",
     version = "v1",
     kind = "Pod",
-    plural = "pods"
+    plural = "pods",
+    protobuf = crate::wire::pod::Pod
 );
 
 /// `spec`, lean.

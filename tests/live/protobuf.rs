@@ -1,0 +1,486 @@
+//! Protobuf on the wire, live: the golden `full` Pod and Node, as the 1.20 apiserver stores
+//! them, render the same rows from their protobuf form as from their JSON form; and an agent
+//! started with `--api-encoding=protobuf` exports exactly what one with `--api-encoding=json`
+//! exports for the same node, and follows a change.
+//!
+//! `KSA_CAPTURE_PROTOBUF=<dir>` also writes what the apiserver sent (`<kind>-full.pb`,
+//! `<kind>-full.json`): the fixtures of the offline equivalence test in
+//! `agent/tests/protobuf.rs` were captured this way.
+
+use std::time::Duration;
+
+use http::header::ACCEPT;
+use k8s_openapi::api::core::v1::{Node, NodeStatus, Pod, PodStatus};
+use kube::Client;
+use kube_state_agent::decode::{Decoded, Object};
+use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
+use kube_state_agent::resources::{FamilySelection, Kind, KindInfo, node, pod};
+use kube_state_agent::wire;
+use testkit::agent::{AgentProcess, workspace_root};
+use testkit::kubectl::kubectl;
+use testkit::objects::{
+    TestNamespace, create_node, create_pod, delete_node, pod as pod_builder, set_pod_status, unique,
+};
+use testkit::{Cluster, poll_until};
+
+const READY: Duration = Duration::from_secs(30);
+const CONVERGE: Duration = Duration::from_secs(30);
+
+/// A golden `full` object as the apiserver will take it: server-set metadata removed, the
+/// name and namespace ours. Fields the 1.20 apiserver does not know are dropped by it.
+fn golden(resource: &str, name: &str, namespace: Option<&str>) -> serde_json::Value {
+    let path = workspace_root().join(format!("agent/tests/golden/{resource}/full.yaml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut value: serde_json::Value = serde_yaml::from_str(&text).expect("golden YAML");
+    let meta = value["metadata"].as_object_mut().expect("metadata");
+    for server_set in [
+        "uid",
+        "resourceVersion",
+        "managedFields",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generateName",
+    ] {
+        meta.remove(server_set);
+    }
+    meta.insert("name".into(), name.into());
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), ns.into());
+    }
+    value
+}
+
+/// The cluster-wide objects the golden pod names: its PriorityClass and its RuntimeClass (whose
+/// overhead admission copies into the pod). Applied, never deleted: tests share them.
+const GOLDEN_POD_CLASSES: &str = "
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: shop-critical}
+value: 1000
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: kata}
+handler: kata
+overhead:
+  podFixed: {cpu: 250m, memory: 120Mi}
+";
+
+/// The golden full pod, bound to `node`, created with its status.
+async fn create_golden_pod(client: &Client, ns: &str, name: &str, node: &str) {
+    kubectl(&["apply", "-f", "-"], GOLDEN_POD_CLASSES).expect("the golden pod's classes");
+    let mut value = golden("pods", name, Some(ns));
+    value["spec"]["nodeName"] = node.into();
+    // Admission computes both from the classes and refuses them set by hand.
+    let spec = value["spec"].as_object_mut().expect("spec");
+    spec.remove("overhead");
+    spec.remove("priority");
+    // Generic ephemeral volumes are alpha (off) in 1.20: the scratch volume becomes an
+    // emptyDir (the protobuf `ephemeral` source is covered by the wire unit tests).
+    for volume in spec["volumes"].as_array_mut().expect("volumes") {
+        if let Some(v) = volume.as_object_mut()
+            && v.remove("ephemeral").is_some()
+        {
+            v.insert("emptyDir".into(), serde_json::json!({}));
+        }
+    }
+    let pod: Pod = serde_json::from_value(value).expect("golden pod is a Pod");
+    create_pod(client, ns, pod).await;
+}
+
+/// The golden full node, named `name`, created with its status.
+async fn create_golden_node(client: &Client, name: &str) {
+    let mut value = golden("nodes", name, None);
+    let status: NodeStatus =
+        serde_json::from_value(value["status"].take()).expect("golden node status");
+    let node: Node = serde_json::from_value(value).expect("golden node is a Node");
+    create_node(client, node, status).await;
+}
+
+/// GETs `path` as JSON and as protobuf: (JSON text, protobuf body).
+async fn get_both(client: &Client, path: &str) -> (String, bytes::Bytes) {
+    let json = client
+        .request_text(
+            http::Request::get(path)
+                .header(ACCEPT, "application/json")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} as JSON: {e}"));
+    let res = client
+        .send(
+            http::Request::get(path)
+                .header(ACCEPT, wire::CONTENT_TYPE)
+                .body(kube::client::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} as protobuf: {e}"));
+    assert!(res.status().is_success(), "GET {path}: {}", res.status());
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
+    assert_eq!(content_type, wire::CONTENT_TYPE, "GET {path}");
+    let body = res.into_body().collect_bytes().await.expect("body");
+    (json, body)
+}
+
+/// Writes what the apiserver sent when `KSA_CAPTURE_PROTOBUF` names a directory.
+fn capture(name: &str, json: &str, protobuf: &[u8]) {
+    if let Some(dir) = std::env::var_os("KSA_CAPTURE_PROTOBUF") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), json).unwrap();
+        std::fs::write(dir.join(format!("{name}.pb")), protobuf).unwrap();
+    }
+}
+
+/// Renders one object from each form with every family and every label and annotation, and
+/// asserts the lean objects and the rows are identical.
+fn assert_same_rows<M>(kind: &Kind<M::Object>, json: &str, protobuf: bytes::Bytes)
+where
+    M: wire::Message,
+    M::Object: std::fmt::Debug,
+{
+    let ctx = RenderContext {
+        labels: KeyAllowlist::all(),
+        annotations: KeyAllowlist::all(),
+    };
+    let selection = FamilySelection::new(&kind.family_headers(), |_| true);
+    let raw = wire::envelope::open(protobuf)
+        .and_then(|env| env.into_raw(&wire::api_version::<M::Object>(), M::Object::KIND))
+        .expect("a protobuf object in its envelope");
+    let from_protobuf = match wire::decode::<M>(raw) {
+        Decoded::Object(o) => o,
+        Decoded::Malformed { error, .. } => panic!("the protobuf form does not decode: {error}"),
+    };
+    let from_json: M::Object = serde_json::from_str(json).expect("the JSON form decodes");
+    assert_eq!(
+        format!("{from_protobuf:#?}"),
+        format!("{from_json:#?}"),
+        "the lean objects differ"
+    );
+    let rows_json = kind
+        .render_json(json, &ctx, &selection)
+        .expect("the JSON form renders");
+    let rows_protobuf = kind.render(&from_protobuf, &ctx, &selection);
+    let text = |rows: &[u8]| String::from_utf8(rows.to_vec()).unwrap();
+    assert_eq!(
+        text(rows_protobuf.all()),
+        text(rows_json.all()),
+        "rows from protobuf (left) and JSON (right) differ"
+    );
+    assert!(
+        rows_json.all().len() > 1000,
+        "the full object renders many rows"
+    );
+}
+
+#[tokio::test]
+async fn the_golden_full_pod_and_node_render_the_same_rows_from_protobuf_as_from_json() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "pb-golden").await;
+    let node_name = unique("pb-golden");
+    create_golden_node(&client, &node_name).await;
+    create_golden_pod(&client, ns.name(), "web-full", &node_name).await;
+
+    let (json, protobuf) = get_both(
+        &client,
+        &format!("/api/v1/namespaces/{}/pods/web-full", ns.name()),
+    )
+    .await;
+    capture("pod-full", &json, &protobuf);
+    assert!(
+        protobuf.len() < json.len(),
+        "protobuf {} B, JSON {} B",
+        protobuf.len(),
+        json.len()
+    );
+    assert_same_rows::<wire::pod::Pod>(&pod::KIND, &json, protobuf);
+
+    let (json, protobuf) = get_both(&client, &format!("/api/v1/nodes/{node_name}")).await;
+    capture("node-full", &json, &protobuf);
+    assert_same_rows::<wire::node::Node>(&node::KIND, &json, protobuf);
+    delete_node(&client, &node_name).await;
+}
+
+/// `/metrics` without the agent's self-metrics (served on the telemetry port, but dropped here
+/// too should a `ksa_` family ever be added to `/metrics`).
+fn exported(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.contains(" ksa_") && !l.starts_with("ksa_"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_agent_over_protobuf_exports_what_an_agent_over_json_exports_and_follows_a_change() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "pb-agent").await;
+    let node_name = unique("pb-agent");
+    create_golden_node(&client, &node_name).await;
+    create_golden_pod(&client, ns.name(), "web-full", &node_name).await;
+    for (name, restarts) in [("app-1", 0), ("app-2", 3)] {
+        let p = pod_builder(name)
+            .in_namespace(ns.name())
+            .on_node(&node_name)
+            .label("app", "shop")
+            .owned_by("ReplicaSet", "app-7d4b9c6f5d")
+            .running(restarts);
+        create_pod(&client, ns.name(), p.build()).await;
+    }
+    let flags = |encoding: &'static str| {
+        [
+            "--leader-election",
+            "false",
+            "--api-encoding",
+            encoding,
+            "--metric-labels-allowlist",
+            "pods=[*],nodes=[*]",
+            "--metric-annotations-allowlist",
+            "pods=[*],nodes=[*]",
+        ]
+    };
+    let mut over_protobuf = AgentProcess::start(&node_name, &flags("protobuf"));
+    let mut over_json = AgentProcess::start(&node_name, &flags("json"));
+    over_protobuf.wait_ready(READY).await;
+    over_json.wait_ready(READY).await;
+
+    // Both agents' expositions once they are identical and `shows` holds for them.
+    let same = |what: &'static str, shows: fn(&str) -> bool| {
+        let (a, b) = (&over_protobuf, &over_json);
+        poll_until(what, CONVERGE, move || async move {
+            let (_, from_protobuf) = a.get("/metrics").await?;
+            let (_, from_json) = b.get("/metrics").await?;
+            let (from_protobuf, from_json) = (exported(&from_protobuf), exported(&from_json));
+            if !shows(&from_protobuf) {
+                return Err("not yet in the protobuf agent".to_string());
+            }
+            if from_protobuf != from_json {
+                let diff: Vec<String> = similar_lines(&from_protobuf, &from_json);
+                return Err(format!("the expositions differ:\n{}", diff.join("\n")));
+            }
+            Ok(from_protobuf)
+        })
+    };
+    let text = same("both agents to export the same pods and node", |text| {
+        text.contains("pod=\"web-full\"") && text.contains("pod=\"app-2\"")
+    })
+    .await;
+    for needle in [
+        "pod=\"app-2\"",
+        "kube_node_info{",
+        "kube_pod_container_status_last_terminated_reason{",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    let (log_protobuf, log_json) = (plain(&over_protobuf.log()), plain(&over_json.log()));
+    for resource in ["pods", "nodes"] {
+        let line = format!("resource=\"{resource}\"");
+        let watches = |log: &str, encoding: &str| {
+            log.lines().any(|l| {
+                l.contains("watch starting")
+                    && l.contains(&line)
+                    && l.contains(&format!("encoding=\"{encoding}\""))
+            })
+        };
+        assert!(
+            watches(&log_protobuf, "protobuf"),
+            "{resource} over protobuf:\n{log_protobuf}"
+        );
+        assert!(
+            watches(&log_json, "json"),
+            "{resource} over JSON:\n{log_json}"
+        );
+    }
+
+    // A change reaches the protobuf agent (and both agree again).
+    let crashing: PodStatus = pod_builder("app-1")
+        .waiting("CrashLoopBackOff")
+        .build()
+        .status
+        .expect("a status");
+    set_pod_status(&client, ns.name(), "app-1", crashing).await;
+    same("app-1 crashing, in both agents", |text| {
+        text.lines().any(|l| {
+            l.starts_with("kube_pod_container_status_waiting_reason{")
+                && l.contains("pod=\"app-1\"")
+                && l.contains("reason=\"CrashLoopBackOff\"")
+                && l.ends_with(" 1")
+        })
+    })
+    .await;
+    delete_node(&client, &node_name).await;
+}
+
+/// `text` without its terminal colour codes.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC '[' parameters, ended by a letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The lines only one side has, marked `<` (protobuf) and `>` (JSON).
+fn similar_lines(left: &str, right: &str) -> Vec<String> {
+    let l: std::collections::BTreeSet<&str> = left.lines().collect();
+    let r: std::collections::BTreeSet<&str> = right.lines().collect();
+    l.difference(&r)
+        .map(|x| format!("< {x}"))
+        .chain(r.difference(&l).map(|x| format!("> {x}")))
+        .take(40)
+        .collect()
+}
+
+/// Sum of the telemetry counter `name{filter}` of `agent`.
+async fn counter(agent: &AgentProcess, name: &str, filter: &[(&str, &str)]) -> f64 {
+    let (status, body) = agent.get_telemetry("/metrics").await.expect("telemetry");
+    assert_eq!(status, 200);
+    let telemetry = testkit::exposition::Exposition::parse(&body).expect("telemetry parses");
+    telemetry
+        .samples_of(name)
+        .filter(|s| filter.iter().all(|(k, v)| s.label(k) == Some(v)))
+        .map(|s| s.value)
+        .sum()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The figures of docs/benchmarks.md, "Protobuf on the wire": API bytes of a node agent
+/// (pods only) for the initial list of 100 pods on its node and per pod update event, over
+/// JSON and over protobuf, as `ksa_api_response_bytes_total` counts them (response bodies as
+/// received, gzip negotiated). The pods are `cluster-seed`'s (running, waiting, failed), the
+/// updates `bench-scale`'s (a container status rewritten through `/status`).
+#[tokio::test]
+#[ignore = "a measurement (about a minute); run by name with --ignored --nocapture to print it"]
+async fn api_bytes_of_a_100_pod_node_over_protobuf_and_json() {
+    const PODS: usize = 100;
+    const UPDATES: usize = 20;
+    const ROUNDS: usize = 5;
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "pb-bytes").await;
+    let node_name = unique("pb-bytes");
+    create_node(
+        &client,
+        testkit::objects::node(&node_name),
+        testkit::objects::node_status("True"),
+    )
+    .await;
+    for i in 0..PODS {
+        let b = pod_builder(&format!("web-{i}"))
+            .in_namespace(ns.name())
+            .on_node(&node_name)
+            .owned_by("ReplicaSet", "web-5d4f8");
+        let b = match i % 20 {
+            0 => b.waiting("CrashLoopBackOff"),
+            1 => b.failed("Error", 1),
+            2 => b.waiting("ContainerCreating"),
+            _ => b.running((i % 4) as i32),
+        };
+        create_pod(&client, ns.name(), b.build()).await;
+    }
+    let pods = [("resource", "pods")];
+    let mut figures: Vec<(&str, Vec<f64>, Vec<f64>)> =
+        vec![("json", vec![], vec![]), ("protobuf", vec![], vec![])];
+    let mut value = 100;
+    for _ in 0..ROUNDS {
+        let agents: Vec<AgentProcess> = figures
+            .iter()
+            .map(|(encoding, ..)| {
+                AgentProcess::start(
+                    &node_name,
+                    &[
+                        "--leader-election=false",
+                        "--resources=pods",
+                        &format!("--api-encoding={encoding}"),
+                    ],
+                )
+            })
+            .collect();
+        let mut agents = agents;
+        for agent in &mut agents {
+            agent.wait_ready(READY).await;
+        }
+        let mut before = Vec::new();
+        for (agent, figure) in agents.iter().zip(&mut figures) {
+            let list = counter(
+                agent,
+                "ksa_api_response_bytes_total",
+                &[("resource", "pods"), ("verb", "list")],
+            )
+            .await;
+            figure.1.push(list);
+            before.push((
+                counter(agent, "ksa_api_response_bytes_total", &pods).await,
+                counter(agent, "ksa_watch_events_total", &pods).await,
+            ));
+        }
+        for k in 0..UPDATES {
+            value += 1;
+            let statuses = pod_builder("x")
+                .running(value)
+                .build()
+                .status
+                .expect("status");
+            set_pod_status(
+                &client,
+                ns.name(),
+                &format!("web-{}", 3 + k % (PODS - 3)),
+                PodStatus {
+                    container_statuses: statuses.container_statuses,
+                    ..PodStatus::default()
+                },
+            )
+            .await;
+        }
+        for ((agent, figure), (bytes, events)) in agents.iter().zip(&mut figures).zip(before) {
+            poll_until("every update counted", CONVERGE, || async {
+                let seen = counter(agent, "ksa_watch_events_total", &pods).await - events;
+                if seen >= UPDATES as f64 {
+                    Ok(())
+                } else {
+                    Err(format!("{seen} of {UPDATES} events"))
+                }
+            })
+            .await;
+            let read = counter(agent, "ksa_api_response_bytes_total", &pods).await - bytes;
+            figure.2.push(read / UPDATES as f64);
+        }
+    }
+    let (list_json, event_json) = (median(figures[0].1.clone()), median(figures[0].2.clone()));
+    let (list_pb, event_pb) = (median(figures[1].1.clone()), median(figures[1].2.clone()));
+    println!(
+        "API bytes, node agent, pods only, {PODS} pods on the node, medians of {ROUNDS} runs ({UPDATES} updates each):"
+    );
+    println!("| | JSON | protobuf | protobuf / JSON |");
+    println!("|---|---|---|---|");
+    println!(
+        "| initial list | {list_json:.0} B | {list_pb:.0} B | {:.2} |",
+        list_pb / list_json
+    );
+    println!(
+        "| per pod update event | {event_json:.0} B | {event_pb:.0} B | {:.2} |",
+        event_pb / event_json
+    );
+    println!("raw: {figures:?}");
+    assert!(
+        event_pb < event_json,
+        "protobuf reads fewer bytes per event"
+    );
+    delete_node(&client, &node_name).await;
+}
