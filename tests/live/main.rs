@@ -9,7 +9,7 @@ mod deploy;
 mod harness;
 mod kinds;
 mod leader;
+mod protobuf;
 mod tenants;
 mod tls;
-mod protobuf;
 mod watches;
