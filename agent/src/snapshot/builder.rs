@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{FamilyHead, FamilyPart, KindPart, Namespaces, Piece, Published, Segment, Snapshot};
-use crate::deflate::{self, Deflated};
+use crate::deflate::{self, Deflated, Effort};
 use crate::exposition::Format;
 use crate::resources::{FamilySelection, KindInfo, Rows};
 use crate::store::{ChangeSignal, Dirty, Reader, Uid};
@@ -19,6 +19,14 @@ use crate::store::{ChangeSignal, Dirty, Reader, Uid};
 /// plain bytes: large enough to compress nearly as well as one stream, small enough that
 /// recompressing the runs a change touched stays far below the rebuild budget.
 const RUN_BYTES: usize = 32 * 1024;
+
+/// Plain bytes of stable runs recompressed at [`Effort::Thorough`] per build, at most: about
+/// 2–3 ms of CPU, so polishing never holds a change back for long.
+const POLISH_BYTES_PER_BUILD: usize = 128 * 1024;
+
+/// A run is polished once it came through this many builds unchanged: runs that change all
+/// the time are not worth the effort.
+const POLISH_AFTER_BUILDS: u32 = 2;
 
 /// Buckets are sized for about this many objects: small enough that re-rendering and
 /// compressing one bucket after a change stays far below the rebuild budget, large enough that
@@ -182,6 +190,10 @@ impl ShardCache {
 struct CachedRun {
     pieces: Vec<Bytes>,
     deflated: Deflated,
+    /// Builds this run came through unchanged.
+    age: u32,
+    /// Compressed at [`Effort::Thorough`].
+    polished: bool,
 }
 
 /// Keeps the pieces of every source between builds and makes snapshots from them.
@@ -197,6 +209,8 @@ pub struct Builder {
     /// Per source, per enabled family: the last build's runs, by the address of their first
     /// piece.
     runs: Vec<Vec<HashMap<usize, CachedRun>>>,
+    /// Whether the last build left runs to polish (see [`Builder::wants_polish`]).
+    polish_pending: bool,
     generation: u64,
 }
 
@@ -230,8 +244,15 @@ impl Builder {
             heads,
             caches,
             runs,
+            polish_pending: false,
             generation: 0,
         }
+    }
+
+    /// Whether the last build left stable runs compressed at [`Effort::Fast`]: another build,
+    /// even without a change, would make the gzip body smaller.
+    pub fn wants_polish(&self) -> bool {
+        self.polish_pending
     }
 
     /// Also deflates every piece, so that views of some namespaces (tenants under
@@ -254,6 +275,10 @@ impl Builder {
         let mut objects_by_resource = Vec::with_capacity(self.sources.len());
         let mut ready = true;
         let deflate_pieces = self.gzip && self.namespace_views;
+        let mut polish = Polish {
+            budget: POLISH_BYTES_PER_BUILD,
+            pending: false,
+        };
         for (((source, heads), caches), runs) in self
             .sources
             .iter()
@@ -286,11 +311,12 @@ impl Builder {
             let mut kind = kind_part(source.info.resource(), heads, caches);
             if self.gzip {
                 for (family, cache) in kind.families.iter_mut().zip(runs.iter_mut()) {
-                    family.runs = deflate_runs(&family.segments, cache);
+                    family.runs = deflate_runs(&family.segments, cache, &mut polish);
                 }
             }
             kinds.push(kind);
         }
+        self.polish_pending = polish.pending;
         let mut snapshot = Snapshot {
             kinds,
             text: super::Chunks::default(),
@@ -354,6 +380,12 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
     }
 }
 
+/// What one build may still spend on recompressing stable runs, and whether any was left.
+struct Polish {
+    budget: usize,
+    pending: bool,
+}
+
 /// The family's pieces grouped into runs of about [`RUN_BYTES`], each deflated as one unit.
 ///
 /// Boundaries must stay put when a piece changes, or one change would recompress every run
@@ -361,7 +393,15 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
 /// from the family's average namespace size, a power of two so it rarely moves), or once it
 /// holds [`RUN_BYTES`]. A run made of the same pieces as in the last build reuses its
 /// compressed bytes; `cache` is left holding this build's runs.
-fn deflate_runs(segments: &[Segment], cache: &mut HashMap<usize, CachedRun>) -> Vec<Deflated> {
+///
+/// A new or changed run is compressed at [`Effort::Fast`]; one that stayed the same for
+/// [`POLISH_AFTER_BUILDS`] builds is recompressed at [`Effort::Thorough`] while `polish` has
+/// budget, so the body converges to `gzip -6`'s size without slowing down a change.
+fn deflate_runs(
+    segments: &[Segment],
+    cache: &mut HashMap<usize, CachedRun>,
+    polish: &mut Polish,
+) -> Vec<Deflated> {
     let total: usize = segments
         .iter()
         .flat_map(|s| &s.pieces)
@@ -391,37 +431,55 @@ fn deflate_runs(segments: &[Segment], cache: &mut HashMap<usize, CachedRun>) -> 
     if !current.is_empty() {
         groups.push(current);
     }
+    let joined = |pieces: &[&Bytes]| {
+        let mut plain = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        for p in pieces {
+            plain.extend_from_slice(p);
+        }
+        plain
+    };
     let mut previous = std::mem::take(cache);
     groups
         .into_iter()
         .map(|pieces| {
             let first = pieces[0].as_ptr() as usize;
-            let deflated = match previous.remove(&first) {
-                Some(run)
-                    if run.pieces.len() == pieces.len()
-                        && run
-                            .pieces
-                            .iter()
-                            .zip(&pieces)
-                            .all(|(a, b)| a.as_ptr() == b.as_ptr() && a.len() == b.len()) =>
-                {
-                    run.deflated
+            let same = |run: &CachedRun| {
+                run.pieces.len() == pieces.len()
+                    && run
+                        .pieces
+                        .iter()
+                        .zip(&pieces)
+                        .all(|(a, b)| a.as_ptr() == b.as_ptr() && a.len() == b.len())
+            };
+            let run = match previous.remove(&first) {
+                Some(mut run) if same(&run) => {
+                    run.age = run.age.saturating_add(1);
+                    if !run.polished && run.age >= POLISH_AFTER_BUILDS {
+                        let len = run.deflated.plain_len();
+                        if len <= polish.budget {
+                            polish.budget -= len;
+                            run.deflated = deflate::piece_with(&joined(&pieces), Effort::Thorough);
+                            run.polished = true;
+                        } else {
+                            polish.pending = true;
+                        }
+                    } else if !run.polished {
+                        polish.pending = true;
+                    }
+                    run
                 }
                 _ => {
-                    let mut plain = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
-                    for p in &pieces {
-                        plain.extend_from_slice(p);
+                    polish.pending = true;
+                    CachedRun {
+                        deflated: deflate::piece(&joined(&pieces)),
+                        pieces: pieces.iter().map(|p| (*p).clone()).collect(),
+                        age: 0,
+                        polished: false,
                     }
-                    deflate::piece(&plain)
                 }
             };
-            cache.insert(
-                first,
-                CachedRun {
-                    pieces: pieces.into_iter().cloned().collect(),
-                    deflated: deflated.clone(),
-                },
-            );
+            let deflated = run.deflated.clone();
+            cache.insert(first, run);
             deflated
         })
         .collect()
@@ -506,8 +564,18 @@ pub async fn run_builder(
     };
     let mut builder = Some(fresh());
     let mut last_build: Option<Instant> = None;
+    let mut polish = false;
     loop {
-        signal.changed().await;
+        if polish {
+            // Stable runs are left to recompress: build again after the interval even if
+            // nothing changes (a change arriving meanwhile is taken by the same build).
+            tokio::select! {
+                () = signal.changed() => {}
+                () = tokio::time::sleep(interval) => {}
+            }
+        } else {
+            signal.changed().await;
+        }
         if let Some(last) = last_build {
             let since = last.elapsed();
             if since < interval {
@@ -530,6 +598,7 @@ pub async fn run_builder(
                 continue;
             }
         };
+        polish = b.wants_polish();
         builder = Some(b);
         let took = started.elapsed();
         let text_bytes = snapshot.text_len();
@@ -855,6 +924,40 @@ mod tests {
             gunzip(&second.body(Format::Text, true)),
             second.body(Format::Text, false).chunks.to_vec()
         );
+    }
+
+    #[test]
+    fn stable_runs_are_polished_over_later_builds_until_nothing_is_left() {
+        let names: Vec<String> = (0..4000).map(|i| format!("ns{}-{i}", i % 40)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (mut w, src) = named_source(&names);
+        let mut builder = Builder::new(Arc::new(vec![src]), true);
+        let first = builder.build();
+        let plain = first.body(Format::Text, false).chunks.to_vec();
+        let fast = first.body(Format::Text, true).chunks.len();
+        assert!(builder.wants_polish(), "a first build compresses fast");
+        let mut builds = 1;
+        let mut last = first;
+        while builder.wants_polish() {
+            last = builder.build();
+            builds += 1;
+            assert!(builds < 100, "polishing never ends");
+        }
+        let polished = last.body(Format::Text, true);
+        assert_eq!(gunzip(&polished), plain, "same text, smaller body");
+        assert!(
+            polished.chunks.len() * 100 < fast * 90,
+            "{} bytes polished, {fast} fast",
+            polished.chunks.len()
+        );
+        // A change costs a fast recompression of its run only; the rest stays polished.
+        w.apply(Change::Apply("ns3-3".into(), thing_rows("ns3-3", 1.5)));
+        let changed = builder.build();
+        assert!(builder.wants_polish());
+        let size = changed.body(Format::Text, true).chunks.len();
+        assert!(size < fast, "{size} after one change, {fast} all fast");
+        let text = String::from_utf8(gunzip(&changed.body(Format::Text, true))).unwrap();
+        assert!(text.contains("thing_value{thing=\"ns3-3\"} 1.5\n"));
     }
 
     #[test]
