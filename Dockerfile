@@ -7,6 +7,10 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+# ksa_build_info's revision and branch when the context has no .git:
+# --build-arg KSA_REVISION=$(git rev-parse --short=12 HEAD) --build-arg KSA_BRANCH=…
+ARG KSA_REVISION=""
+ARG KSA_BRANCH=""
 # --locked: exactly the dependency versions of Cargo.lock, or fail.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target,sharing=locked \

@@ -380,34 +380,6 @@ impl Pipeline {
     }
 }
 
-/// Settings a reload cannot change while the process runs: each one that the new config
-/// changes is named (by its flag) and set back to the running value.
-fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    macro_rules! keep {
-        ($field:ident, $flag:literal) => {
-            if new.$field != running.$field {
-                changed.push($flag);
-                new.$field = running.$field.clone();
-            }
-        };
-    }
-    keep!(scope, "--scope");
-    keep!(node, "--node");
-    keep!(kubeconfig, "--kubeconfig");
-    keep!(listen, "--host/--port");
-    keep!(telemetry_listen, "--telemetry-host/--telemetry-port");
-    keep!(tls, "--tls-config/--telemetry-tls");
-    keep!(log_format, "--log-format");
-    keep!(election, "--leader-election/--lease-*");
-    // The shard names the Lease this agent runs for, which is fixed with the election.
-    if new.watch.shard != running.watch.shard {
-        changed.push("--shard/--total-shards");
-        new.watch.shard = running.watch.shard;
-    }
-    changed
-}
-
 /// Reads the `--config` file again and builds the config it asks for. `None` when the file is
 /// unchanged since the last attempt, or when it is bad (logged and counted: the running config
 /// stays).
@@ -440,9 +412,9 @@ fn reload_config(
             for warning in &new.warnings {
                 tracing::warn!("{warning}");
             }
-            let restart = keep_restart_only_settings(running, &mut new);
+            let restart = config::keep_restart_only_settings(running, &mut new);
             if !restart.is_empty() {
-                tracing::warn!(settings = ?restart,
+                tracing::warn!(settings = %restart.join(","),
                     "the config file changes settings that take effect only after a restart; \
                      they are ignored until then");
             }
@@ -554,10 +526,12 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let telemetry_tls = tls
         .clone()
         .filter(|_| config.tls.as_ref().is_some_and(|t| t.telemetry));
-    tracing::info!(scope = ?config.scope, node = %config.node, metrics = %config.listen,
+    tracing::info!(resources = %config.resources.join(","), count = config.resources.len(),
+        from = %config.resources_from, "resources enabled");
+    tracing::info!(scope = %config.scope, node = %config.node, metrics = %config.listen,
         telemetry = %config.telemetry_listen, tls = tls.is_some(),
         telemetry_tls = telemetry_tls.is_some(), election = config.election.is_some(),
-        resources = ?config.resources, config = ?config.file.as_ref().map(|f| &f.path),
+        config = %config.file.as_ref().map_or("none".into(), |f| f.path.display().to_string()),
         "serving");
 
     let wait = |mut rx: watch::Receiver<bool>| async move {
@@ -623,7 +597,8 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
                 }
                 next.publish(&new, published.clone(), telemetry.clone());
                 std::mem::replace(&mut current, next).stop().await;
-                tracing::info!(resources = ?new.resources, "new configuration in effect");
+                tracing::info!(resources = %new.resources.join(","),
+                    from = %new.resources_from, "new configuration in effect");
                 running = new;
             }
         }

@@ -106,6 +106,10 @@ fn client_from_config(config: Config, telemetry: Telemetry) -> kube::Result<Clie
 /// What a request to the API server was, for counting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiCall {
+    /// The API group the path names, `""` for the core group.
+    pub group: String,
+    /// The API version the path names, e.g. `v1`.
+    pub version: String,
     /// The resource (plural) the path names, e.g. `pods`.
     pub resource: String,
     /// `list`, `watch`, or another verb.
@@ -117,10 +121,14 @@ impl ApiCall {
     pub fn of(method: &http::Method, uri: &http::Uri) -> ApiCall {
         let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
         // /api/v1/[namespaces/NS/]RES[/NAME[/SUB]] or /apis/G/V/[namespaces/NS/]RES[/NAME[/SUB]]
-        let rest = match segments.first() {
-            Some(&"api") => segments.get(2..).unwrap_or(&[]),
-            Some(&"apis") => segments.get(3..).unwrap_or(&[]),
-            _ => &[][..],
+        let (group, version, rest) = match segments.first() {
+            Some(&"api") => ("", segments.get(1), segments.get(2..).unwrap_or(&[])),
+            Some(&"apis") => (
+                segments.get(1).copied().unwrap_or(""),
+                segments.get(2),
+                segments.get(3..).unwrap_or(&[]),
+            ),
+            _ => ("", None, &[][..]),
         };
         let rest = match rest {
             ["namespaces", _ns, tail @ ..] if !tail.is_empty() => tail,
@@ -140,7 +148,19 @@ impl ApiCall {
             ("DELETE", ..) => "delete",
             _ => "other",
         };
-        ApiCall { resource, verb }
+        ApiCall {
+            group: group.to_string(),
+            version: version.copied().unwrap_or("").to_string(),
+            resource,
+            verb,
+        }
+    }
+
+    /// The `resource` label of kube-state-metrics' list and watch counters: its informer type
+    /// (`*v1.Deployment`) for a kind the agent exports, the plural otherwise.
+    pub fn ksm_resource(&self) -> String {
+        crate::registry::informer_type(&self.group, &self.version, &self.resource)
+            .unwrap_or_else(|| self.resource.clone())
     }
 }
 
@@ -190,7 +210,7 @@ where
         Box::pin(async move {
             let result = fut.await;
             let ok = matches!(&result, Ok(r) if r.status().is_success());
-            telemetry.api_request(&call.resource, call.verb, ok);
+            telemetry.api_request(&call.resource, &call.ksm_resource(), call.verb, ok);
             let res = result?;
             let counter = telemetry.api_bytes_counter(&call.resource, call.verb);
             Ok(res.map(|inner| CountedBody { inner, counter }))
@@ -257,6 +277,23 @@ mod tests {
         assert_eq!((c.resource.as_str(), c.verb), ("leases", "update"));
         let c = call("GET", "/api/v1/nodes/n1");
         assert_eq!((c.resource.as_str(), c.verb), ("nodes", "get"));
+        let c = call(
+            "GET",
+            "/apis/autoscaling/v2/horizontalpodautoscalers?watch=true",
+        );
+        assert_eq!(
+            (c.group.as_str(), c.version.as_str(), c.verb),
+            ("autoscaling", "v2", "watch")
+        );
+        assert_eq!(c.ksm_resource(), "*v2.HorizontalPodAutoscaler");
+        let c = call("GET", "/api/v1/namespaces/ns/pods?limit=500");
+        assert_eq!(c.ksm_resource(), "*v1.Pod");
+        let c = call("POST", "/apis/authentication.k8s.io/v1/tokenreviews");
+        assert_eq!(
+            c.ksm_resource(),
+            "tokenreviews",
+            "not a kind the agent exports"
+        );
         let c = call("GET", "/api/v1/namespaces");
         assert_eq!((c.resource.as_str(), c.verb), ("namespaces", "list"));
         let c = call("GET", "/version");

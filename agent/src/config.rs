@@ -32,7 +32,8 @@ use metrics::MetricFilter;
 pub enum Error {
     /// `--node` was not given and `NODE_NAME` is not set, in `--scope=node`.
     #[error(
-        "--node is required with --scope=node (or set NODE_NAME): the agent exports what is bound to its node"
+        "--node is required with --scope=node (or set NODE_NAME): a node agent exports what is bound to its node; \
+         to run one instance that watches every object, as kube-state-metrics' Deployment does, use --scope=cluster"
     )]
     MissingNode,
     /// `--resources` names a kind the agent does not know.
@@ -147,10 +148,23 @@ pub enum ApiEncoding {
     Json,
 }
 
+/// As the flag spells it (`node`, `cluster`), for logs.
+impl std::fmt::Display for ScopeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ScopeMode::Node => "node",
+            ScopeMode::Cluster => "cluster",
+        })
+    }
+}
+
 /// kube-state-agent: kube-state-metrics' series for the objects bound to one node, served from
 /// memory-lean snapshots. Run one per node (a DaemonSet).
 #[derive(Parser, Debug, Clone)]
-#[command(name = "kube-state-agent", version, about, long_about = None)]
+// `args_override_self`: a repeated flag takes its last value, as kube-state-metrics' (pflag)
+// flags do, so a chart can append overrides to its defaults. List flags (`Vec`, clap's Append)
+// still accumulate their values, as KSM's `ResourceSet`, `MetricSet` and `NamespaceList` do.
+#[command(name = "kube-state-agent", version, about, long_about = None, args_override_self = true)]
 pub struct Args {
     /// The node this agent serves: it watches the pods bound to it and its Node object.
     #[arg(long, env = "NODE_NAME")]
@@ -194,8 +208,8 @@ pub struct Args {
     pub telemetry_tls: bool,
 
     /// Comma-separated resources to export (kube-state-metrics' names). Default:
-    /// kube-state-metrics' default set (everything but RBAC, service accounts, endpoint slices,
-    /// ingress classes and admission policies).
+    /// kube-state-metrics' `DefaultResources` (every kind but RBAC, service accounts,
+    /// endpoints and ingress classes).
     #[arg(long, value_delimiter = ',')]
     pub resources: Option<Vec<String>>,
 
@@ -284,7 +298,8 @@ pub struct Args {
     pub namespaces: Vec<String>,
 
     /// Comma-separated namespaces whose objects are not exported, filtered by the API server
-    /// (`metadata.namespace!=…`). With --namespaces, the namespaces of both lists are skipped.
+    /// (`metadata.namespace!=…`). With --namespaces, the allowed namespaces that are not
+    /// denied are watched.
     #[arg(long, value_delimiter = ',')]
     pub namespaces_denylist: Vec<String>,
 
@@ -383,6 +398,8 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// Enabled resources, in registry order.
     pub resources: Vec<&'static str>,
+    /// Where [`Config::resources`] came from, for the startup log line.
+    pub resources_from: ResourcesFrom,
     /// Per-resource label allowlists (`*` for every resource).
     pub labels_allowlist: BTreeMap<String, KeyAllowlist>,
     /// Per-resource annotation allowlists (`*` for every resource).
@@ -405,6 +422,27 @@ pub struct Config {
     pub watch: WatchOptions,
     /// `--auth-filter` and its settings; `None`: /metrics is open.
     pub auth: Option<auth::AuthOptions>,
+}
+
+/// Where the enabled resources were chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourcesFrom {
+    /// No `--resources`: kube-state-metrics' `DefaultResources`.
+    Default,
+    /// The `--resources` flag.
+    Flag,
+    /// The `resources` key of the `--config` file.
+    ConfigFile,
+}
+
+impl std::fmt::Display for ResourcesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ResourcesFrom::Default => "default (kube-state-metrics' DefaultResources)",
+            ResourcesFrom::Flag => "--resources",
+            ResourcesFrom::ConfigFile => "the config file's resources key",
+        })
+    }
 }
 
 /// `--tls-config` and the ports it covers. The file itself is read by `http::tls`.
@@ -538,6 +576,9 @@ pub trait KindCatalog {
     fn default_resources(&self) -> Vec<&'static str>;
     /// Every family name, with whether it is opt-in.
     fn families(&self) -> Vec<(&'static str, bool)>;
+    /// The resources a node agent exports only while it leads (every kind not bound to a
+    /// node); pods are not among them although the leader also exports the unscheduled ones.
+    fn leader_only(&self) -> Vec<&'static str>;
 }
 
 impl Config {
@@ -553,6 +594,11 @@ impl Config {
             (ScopeMode::Node, None) => return Err(Error::MissingNode),
         };
         let known = kinds.resources();
+        let resources_from = if args.resources.is_some() {
+            ResourcesFrom::Flag
+        } else {
+            ResourcesFrom::Default
+        };
         let resources = match &args.resources {
             None => kinds.default_resources(),
             Some(list) => {
@@ -641,6 +687,26 @@ impl Config {
             lean: args.lean_watches,
             encoding: args.api_encoding,
         };
+        // A warning, not a failure: a DaemonSet without election beside a `--scope=cluster`
+        // instance for the other kinds is a sound setup whose only flaw is the unused
+        // resources; the warning names them and both ways out.
+        if args.scope == ScopeMode::Node && !args.leader_election {
+            let leader_only = kinds.leader_only();
+            let orphaned: Vec<&str> = resources
+                .iter()
+                .copied()
+                .filter(|r| leader_only.contains(r))
+                .collect();
+            if !orphaned.is_empty() {
+                warnings.push(format!(
+                    "--scope=node with --leader-election=false: nothing exports {} (and the \
+                     unscheduled pods), because only the elected leader watches kinds not bound \
+                     to a node; enable the election, or leave them out of --resources and run one \
+                     --scope=cluster instance for them",
+                    orphaned.join(",")
+                ));
+            }
+        }
         let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
             namespace: args.lease_namespace.clone(),
             // One Lease per shard: each shard elects its own leader.
@@ -688,6 +754,7 @@ impl Config {
             telemetry_listen: SocketAddr::new(args.telemetry_host, args.telemetry_port),
             tls,
             resources,
+            resources_from,
             labels_allowlist,
             annotations_allowlist,
             metrics,
@@ -709,6 +776,37 @@ impl Config {
     pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.annotations_allowlist, resource)
     }
+}
+
+/// Settings a reload cannot change while the process runs: each one that the new config
+/// changes is named (by its flag) and set back to the running value. Everything else a reload
+/// changes takes effect (the agent starts the new watches beside the running ones).
+pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    macro_rules! keep {
+        ($field:ident, $flag:literal) => {
+            if new.$field != running.$field {
+                changed.push($flag);
+                new.$field = running.$field.clone();
+            }
+        };
+    }
+    keep!(scope, "--scope");
+    keep!(node, "--node");
+    keep!(kubeconfig, "--kubeconfig");
+    keep!(listen, "--host/--port");
+    keep!(telemetry_listen, "--telemetry-host/--telemetry-port");
+    keep!(tls, "--tls-config/--telemetry-tls");
+    keep!(log_format, "--log-format");
+    keep!(election, "--leader-election/--lease-*");
+    // The authorizer and its cache are built once, at start.
+    keep!(auth, "--auth-filter/--tenant-access/--auth-cache-*");
+    // The shard names the Lease this agent runs for, which is fixed with the election.
+    if new.watch.shard != running.watch.shard {
+        changed.push("--shard/--total-shards");
+        new.watch.shard = running.watch.shard;
+    }
+    changed
 }
 
 /// `None` for a single shard; the shard otherwise, checked against the total.
@@ -769,6 +867,9 @@ mod tests {
                 ("kube_node_info", false),
             ]
         }
+        fn leader_only(&self) -> Vec<&'static str> {
+            vec!["roles"]
+        }
     }
 
     fn config(extra: &[&str]) -> Result<Config> {
@@ -781,6 +882,7 @@ mod tests {
     fn defaults_enable_ksms_default_resources_and_ports() {
         let c = config(&[]).unwrap();
         assert_eq!(c.resources, vec!["pods", "nodes"]);
+        assert_eq!(c.resources_from, ResourcesFrom::Default);
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.telemetry_listen.port(), 8081);
         assert!(c.gzip, "gzip is served by default");
@@ -841,17 +943,77 @@ mod tests {
     fn resources_keep_registry_order_and_an_unknown_one_is_named() {
         let c = config(&["--resources", "roles,nodes,pods"]).unwrap();
         assert_eq!(c.resources, vec!["pods", "nodes", "roles"]);
+        assert_eq!(c.resources_from, ResourcesFrom::Flag);
         let err = config(&["--resources", "pods,deploymnets"]).unwrap_err();
         assert!(err.to_string().contains("--resources"), "{err}");
         assert!(err.to_string().contains("deploymnets"), "{err}");
     }
 
     #[test]
-    fn missing_node_fails_naming_the_flag() {
+    fn missing_node_fails_naming_the_flag_and_cluster_scope() {
         let args = Args::try_parse_from(["kube-state-agent"]).unwrap();
         let args = Args { node: None, ..args };
         let err = Config::from_args(args, &Kinds).unwrap_err();
         assert!(err.to_string().contains("--node"), "{err}");
+        assert!(err.to_string().contains("--scope=cluster"), "{err}");
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_its_last_value_and_a_repeated_list_accumulates_as_in_ksm() {
+        let c = config(&["--port", "9000", "--port", "9001", "--scope=node"]).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        let c = config(&["--leader-election=false", "--leader-election=true"]).unwrap();
+        assert!(c.election.is_some());
+        let c = config(&["--use-apiserver-cache", "--use-apiserver-cache"]).unwrap();
+        assert!(c.watch.use_apiserver_cache);
+        // KSM's ResourceSet/MetricSet/NamespaceList add each occurrence's values.
+        let c = config(&["--resources", "pods", "--resources", "roles"]).unwrap();
+        assert_eq!(c.resources, ["pods", "roles"]);
+        // KSM's LabelsAllowList replaces its map on each occurrence.
+        let c = config(&[
+            "--metric-labels-allowlist",
+            "pods=[app]",
+            "--metric-labels-allowlist",
+            "nodes=[zone]",
+        ])
+        .unwrap();
+        assert!(c.labels_for("pods").is_empty());
+        assert_eq!(c.labels_for("nodes").entries(), ["zone"]);
+        // `config` already gives `--node node-1`.
+        let c = config(&["--node", "node-2"]).unwrap();
+        assert_eq!(c.node, "node-2");
+    }
+
+    #[test]
+    fn node_scope_without_election_warns_about_the_resources_nobody_exports() {
+        let c = config(&["--leader-election=false", "--resources", "pods,nodes,roles"]).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let w = &c.warnings[0];
+        assert!(
+            w.contains("--leader-election=false") && w.contains("roles") && !w.contains("pods,"),
+            "{w}"
+        );
+        assert!(w.contains("--scope=cluster"), "{w}");
+        let c = config(&["--leader-election=false", "--resources", "pods,nodes"]).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = config(&["--resources", "pods,roles"]).unwrap();
+        assert!(
+            c.warnings.is_empty(),
+            "the leader exports roles: {:?}",
+            c.warnings
+        );
+        let args = Args::try_parse_from([
+            "x",
+            "--scope=cluster",
+            "--leader-election=false",
+            "--resources=roles",
+        ])
+        .unwrap();
+        let c = Config::from_args(Args { node: None, ..args }, &Kinds).unwrap();
+        assert!(
+            c.warnings.is_empty(),
+            "cluster scope watches everything itself"
+        );
     }
 
     #[test]
@@ -1082,6 +1244,80 @@ mod tests {
             ["--telemetry-tls=false has no effect without --tls-config"]
         );
         assert!(Args::try_parse_from(["x", "--telemetry-tls", "maybe"]).is_err());
+    }
+
+    /// The rows of docs/flags.md's flag table: each row's `--flags` and its default cell.
+    fn documented_flags() -> Vec<(Vec<String>, String)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/flags.md");
+        let text = std::fs::read_to_string(path).expect("docs/flags.md");
+        let table = text.split("\n## ").next().expect("the flag section");
+        table
+            .lines()
+            .filter(|l| l.starts_with("| `--"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                let flags = cells[0]
+                    .split('`')
+                    .filter(|t| t.starts_with("--"))
+                    .map(str::to_string)
+                    .collect();
+                (flags, cells[1].to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_flag_of_help_is_documented_in_flags_md_with_its_default_and_back() {
+        use clap::CommandFactory as _;
+        let command = Args::command();
+        let docs = documented_flags();
+        let mut in_help = BTreeMap::new();
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            in_help.insert(format!("--{long}"), arg);
+        }
+        let in_docs: Vec<&String> = docs.iter().flat_map(|(flags, _)| flags).collect();
+        for flag in &in_docs {
+            assert!(
+                in_help.contains_key(flag.as_str()),
+                "docs/flags.md documents {flag}, which --help does not have"
+            );
+        }
+        for (flag, arg) in &in_help {
+            let (_, default) = docs
+                .iter()
+                .find(|(flags, _)| flags.contains(flag))
+                .unwrap_or_else(|| panic!("{flag} is in --help but not in docs/flags.md"));
+            assert!(
+                arg.get_help().is_some_and(|h| !h.to_string().is_empty()),
+                "{flag} has no help text"
+            );
+            // The default the code applies is the one the docs state (true/false may be
+            // written on/off).
+            for value in arg.get_default_values() {
+                let value = value.to_string_lossy();
+                let spelled: Vec<String> = match value.as_ref() {
+                    "true" => vec!["`true`".into(), "on".into()],
+                    "false" => vec!["`false`".into(), "off".into()],
+                    "" => vec!["empty".into(), "—".into()],
+                    v => vec![format!("`{v}`")],
+                };
+                assert!(
+                    spelled.iter().any(|s| default.contains(s)),
+                    "{flag}: --help's default {value:?} is not docs/flags.md's {default:?}"
+                );
+            }
+            if let Some(env) = arg.get_env() {
+                let env = format!("${}", env.to_string_lossy());
+                assert!(
+                    default.contains(&env),
+                    "{flag} reads {env}; docs/flags.md says {default:?}"
+                );
+            }
+        }
     }
 
     #[test]

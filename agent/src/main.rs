@@ -24,8 +24,9 @@ fn main() -> ExitCode {
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("kube-state-agent: {e:#}");
+            // Once, through the log (a JSON line under --log-format=json): stderr is where
+            // both would go.
+            tracing::error!(error = %format!("{e:#}"), "kube-state-agent stopped");
             // A --tls-config that cannot be served is a bad setting, like a bad flag.
             match e.downcast_ref::<kube_state_agent::Error>() {
                 Some(kube_state_agent::Error::Tls(_)) => ExitCode::from(2),

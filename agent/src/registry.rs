@@ -55,27 +55,35 @@ pub static KINDS: &[&(dyn Watchable + 'static)] = &[
     &mutatingadmissionpolicybinding::KIND,
 ];
 
-/// The resources enabled without `--resources`: kube-state-metrics' `DefaultResources`
-/// (`pkg/options/resource.go`). The other kinds (RBAC, service accounts, endpoint slices,
-/// ingress classes, admission policies) are enabled by naming them.
+/// The resources enabled without `--resources`: kube-state-metrics' `DefaultResources`, copied
+/// from `pkg/options/resource.go` at kubernetes/kube-state-metrics@c92fe0c5ce02 (2026-08-20),
+/// where it has 32 entries: `endpointslices` and not `endpoints`, and the four admission-policy
+/// kinds. The other kinds (RBAC, service accounts, `endpoints`, ingress classes) are enabled by
+/// naming them, as in KSM. Kept in KSM's (alphabetical) order so a diff against the Go map is
+/// one glance; [`Catalog::default_resources`] returns them in registry order.
+///
+/// NOTE: `tests::default_resources_are_ksms_default_resources` holds an independent copy of
+/// KSM's map; a change here MUST be a change in KSM first.
 pub const DEFAULT_RESOURCES: &[&str] = &[
     "certificatesigningrequests",
     "configmaps",
     "cronjobs",
     "daemonsets",
     "deployments",
-    "endpoints",
+    "endpointslices",
     "horizontalpodautoscalers",
     "ingresses",
     "jobs",
     "leases",
     "limitranges",
+    "mutatingadmissionpolicies",
+    "mutatingadmissionpolicybindings",
     "mutatingwebhookconfigurations",
     "namespaces",
     "networkpolicies",
     "nodes",
-    "persistentvolumeclaims",
     "persistentvolumes",
+    "persistentvolumeclaims",
     "poddisruptionbudgets",
     "pods",
     "replicasets",
@@ -85,6 +93,8 @@ pub const DEFAULT_RESOURCES: &[&str] = &[
     "services",
     "statefulsets",
     "storageclasses",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicybindings",
     "validatingwebhookconfigurations",
     "volumeattachments",
 ];
@@ -92,6 +102,16 @@ pub const DEFAULT_RESOURCES: &[&str] = &[
 /// The kind named `resource` (as `--resources` spells it).
 pub fn kind(resource: &str) -> Option<&'static dyn Watchable> {
     KINDS.iter().copied().find(|k| k.resource() == resource)
+}
+
+/// The `resource` label of `kube_state_metrics_list_total`/`_watch_total` for a request to
+/// `group`/`version`/`plural`: kube-state-metrics' informer type (`*v1.Deployment`, see
+/// [`KindInfo::informer_type`]) for a registered kind, at the version the request named;
+/// `None` for anything else.
+pub fn informer_type(group: &str, version: &str, plural: &str) -> Option<String> {
+    infos()
+        .find(|k| k.api_group() == group && k.plural() == plural)
+        .map(|k| crate::resources::informer_type(version, k.kind_name()))
 }
 
 /// [`KINDS`] as the config validator sees it.
@@ -117,6 +137,14 @@ impl KindCatalog for Catalog {
             .map(|h| (h.name, h.opt_in))
             .collect()
     }
+
+    fn leader_only(&self) -> Vec<&'static str> {
+        KINDS
+            .iter()
+            .filter(|k| matches!(k.scope(), Scope::Namespaced | Scope::Cluster))
+            .map(|k| k.resource())
+            .collect()
+    }
 }
 
 /// Every kind as plain [`KindInfo`], for callers that do not watch.
@@ -136,6 +164,63 @@ mod tests {
                 "{r} is a default resource but not registered"
             );
         }
+    }
+
+    /// KSM's `DefaultResources` as written in `pkg/options/resource.go` at
+    /// kubernetes/kube-state-metrics@c92fe0c5ce02d3b52abf54490e00db6c706f2ba5.
+    const KSM_DEFAULT_RESOURCES: &str = "
+        certificatesigningrequests configmaps cronjobs daemonsets deployments endpointslices
+        horizontalpodautoscalers ingresses jobs leases limitranges mutatingadmissionpolicies
+        mutatingadmissionpolicybindings mutatingwebhookconfigurations namespaces networkpolicies
+        nodes persistentvolumes persistentvolumeclaims poddisruptionbudgets pods replicasets
+        replicationcontrollers resourcequotas secrets services statefulsets storageclasses
+        validatingadmissionpolicies validatingadmissionpolicybindings
+        validatingwebhookconfigurations volumeattachments";
+
+    #[test]
+    fn default_resources_are_ksms_default_resources() {
+        let mut ksm: Vec<&str> = KSM_DEFAULT_RESOURCES.split_whitespace().collect();
+        ksm.sort_unstable();
+        assert_eq!(ksm.len(), 32, "KSM's map has 32 entries");
+        let mut ours = Catalog.default_resources();
+        ours.sort_unstable();
+        assert_eq!(ours, ksm);
+        assert!(!ours.contains(&"endpoints"), "KSM dropped endpoints");
+    }
+
+    #[test]
+    fn list_and_watch_counters_are_labelled_with_ksms_informer_types() {
+        // As kube-state-metrics writes them (reflect.TypeOf of the k8s.io/api type).
+        for (resource, ksm) in [
+            ("pods", "*v1.Pod"),
+            ("deployments", "*v1.Deployment"),
+            ("horizontalpodautoscalers", "*v2.HorizontalPodAutoscaler"),
+            ("poddisruptionbudgets", "*v1.PodDisruptionBudget"),
+            ("endpoints", "*v1.Endpoints"),
+            ("endpointslices", "*v1.EndpointSlice"),
+            ("cronjobs", "*v1.CronJob"),
+            (
+                "certificatesigningrequests",
+                "*v1.CertificateSigningRequest",
+            ),
+            (
+                "validatingadmissionpolicies",
+                "*v1.ValidatingAdmissionPolicy",
+            ),
+        ] {
+            let kind = kind(resource).expect("registered");
+            assert_eq!(kind.informer_type(), ksm, "{resource}");
+            assert_eq!(
+                informer_type(kind.api_group(), kind.api_version(), kind.plural()).as_deref(),
+                Some(ksm)
+            );
+        }
+        assert_eq!(informer_type("", "v1", "bindings"), None);
+        assert_eq!(
+            informer_type("apps", "v1", "pods"),
+            None,
+            "group and resource together"
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub struct Telemetry {
     snapshot_objects: IntGauge,
     ready: IntGauge,
     scrape_seconds: HistogramVec,
+    http_request_seconds: HistogramVec,
     watches_active: IntGaugeVec,
     kinds_unserved: IntGaugeVec,
     leader: IntGauge,
@@ -123,6 +124,21 @@ impl Telemetry {
         .expect("valid metric");
         r.register(Box::new(scrape_seconds.clone()))
             .expect("unique metric");
+        // kube-state-metrics' own histogram for its metrics handler (`pkg/app/server.go`,
+        // `RunKubeStateMetrics`): same name, const label, label and default buckets.
+        let http_request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "A histogram of requests for kube-state-metrics metrics handler.",
+            )
+            .const_label("handler", "metrics")
+            .buckets(prometheus::DEFAULT_BUCKETS.to_vec()),
+            &["method"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(http_request_seconds.clone()))
+            .expect("unique metric");
+        register_process_and_build_info(&r);
         let watches_active = IntGaugeVec::new(
             Opts::new("ksa_watches_active", "Watches running now, by resource."),
             &["resource"],
@@ -173,13 +189,13 @@ impl Telemetry {
             list_total: counter_vec(
                 &r,
                 "kube_state_metrics_list_total",
-                "Number of list requests to the API server, by resource and result.",
+                "Number of total resource list calls in kube-state-metrics",
                 &["resource", "result"],
             ),
             watch_total: counter_vec(
                 &r,
                 "kube_state_metrics_watch_total",
-                "Number of watch requests to the API server, by resource and result.",
+                "Number of total resource watch calls in kube-state-metrics",
                 &["resource", "result"],
             ),
             api_requests: counter_vec(
@@ -280,6 +296,7 @@ impl Telemetry {
                 "1 once every enabled watch finished its first list.",
             ),
             scrape_seconds,
+            http_request_seconds,
             auth_decisions: counter_vec(
                 &r,
                 "ksa_auth_decisions_total",
@@ -316,17 +333,21 @@ impl Telemetry {
         self.auth_cache_hits.inc();
     }
 
-    /// Counts one API request; lists and watches also count in KSM's own counters.
-    pub fn api_request(&self, resource: &str, verb: &str, ok: bool) {
+    /// Counts one API request of `resource` (the plural); lists and watches also count in
+    /// KSM's own counters, under `ksm_resource` (KSM's informer type, `*v1.Pod`).
+    pub fn api_request(&self, resource: &str, ksm_resource: &str, verb: &str, ok: bool) {
         let result = if ok { "success" } else { "error" };
         self.api_requests
             .with_label_values(&[resource, verb, result])
             .inc();
         match verb {
-            "list" => self.list_total.with_label_values(&[resource, result]).inc(),
+            "list" => self
+                .list_total
+                .with_label_values(&[ksm_resource, result])
+                .inc(),
             "watch" => self
                 .watch_total
-                .with_label_values(&[resource, result])
+                .with_label_values(&[ksm_resource, result])
                 .inc(),
             _ => {}
         }
@@ -375,6 +396,15 @@ impl Telemetry {
     pub fn scrape(&self, format: &'static str, encoding: &'static str, took: Duration) {
         self.scrape_seconds
             .with_label_values(&[format, encoding])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Observes one answer of the `/metrics` handler, whatever its status, under KSM's
+    /// `http_request_duration_seconds{handler="metrics"}`; `method` is lowercase, as
+    /// client_golang's `promhttp` writes it.
+    pub fn metrics_request(&self, method: &str, took: Duration) {
+        self.http_request_seconds
+            .with_label_values(&[method])
             .observe(took.as_secs_f64());
     }
 
@@ -480,7 +510,7 @@ impl Telemetry {
             .into_iter()
             .find(|f| f.name() == name)
             .and_then(|f| {
-                let counter = f.get_field_type() == prometheus::proto::MetricType::COUNTER;
+                let kind = f.get_field_type();
                 f.get_metric()
                     .iter()
                     .find(|m| {
@@ -490,15 +520,53 @@ impl Telemetry {
                                 .any(|l| l.name() == *k && l.value() == *v)
                         })
                     })
-                    .map(|m| {
-                        if counter {
-                            m.get_counter().get_value()
-                        } else {
-                            m.get_gauge().get_value()
+                    .map(|m| match kind {
+                        prometheus::proto::MetricType::COUNTER => m.get_counter().get_value(),
+                        // A histogram's value, for tests, is its sample count.
+                        prometheus::proto::MetricType::HISTOGRAM => {
+                            m.get_histogram().get_sample_count() as f64
                         }
+                        _ => m.get_gauge().get_value(),
                     })
             })
     }
+}
+
+/// What `ksa_build_info` reports: the crate version, and what `build.rs` found at build time.
+pub const BUILD_INFO: [(&str, &str); 6] = [
+    ("version", env!("CARGO_PKG_VERSION")),
+    ("revision", env!("KSA_BUILD_REVISION")),
+    ("branch", env!("KSA_BUILD_BRANCH")),
+    ("rustversion", env!("KSA_BUILD_RUSTC")),
+    ("os", std::env::consts::OS),
+    ("arch", std::env::consts::ARCH),
+];
+
+/// The series every Prometheus exporter has: the standard `process_*` metrics (CPU seconds,
+/// resident and virtual memory, open and maximum file descriptors, start time, threads; Linux
+/// only, as client_golang's process collector reads /proc too), and a build-info gauge with the
+/// labels of client_golang's version collector where they apply (`version`, `revision`,
+/// `branch`, and `rustversion`/`os`/`arch` for `goversion`/`goos`/`goarch`). KSM names its
+/// own `kube_state_metrics_build_info`; ours is `ksa_build_info`, because its `version` is
+/// this agent's, not a KSM release a dashboard could compare with.
+fn register_process_and_build_info(r: &Registry) {
+    #[cfg(target_os = "linux")]
+    r.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))
+    .expect("unique metric");
+    let labels: Vec<&str> = BUILD_INFO.iter().map(|(k, _)| *k).collect();
+    let values: Vec<&str> = BUILD_INFO.iter().map(|(_, v)| *v).collect();
+    let build_info = IntGaugeVec::new(
+        Opts::new(
+            "ksa_build_info",
+            "A metric with a constant '1' value labeled by version, revision, branch, rustversion, os and arch from which kube-state-agent was built.",
+        ),
+        &labels,
+    )
+    .expect("valid metric");
+    build_info.with_label_values(&values).set(1);
+    r.register(Box::new(build_info)).expect("unique metric");
 }
 
 /// KSM's `md5HashAsMetricValue`: the first 48 bits of the MD5 sum, little-endian, as a float
@@ -539,13 +607,20 @@ impl BuildObserver for SnapshotTelemetry {
     }
 }
 
-/// Installs the global tracing subscriber: level from `RUST_LOG` (default `info`), text or
-/// JSON lines on stderr.
+/// Installs the global tracing subscriber: level from `RUST_LOG` (see [`filter_directives`]),
+/// text or JSON lines on stderr, coloured only as [`use_colour`] decides.
 pub fn init_tracing(json: bool) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let directives = filter_directives(std::env::var("RUST_LOG").ok().as_deref());
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour && !json)
         .with_writer(std::io::stderr);
     // A second init (tests) is not an error worth reporting.
     let _ = if json {
@@ -555,9 +630,111 @@ pub fn init_tracing(json: bool) {
     };
 }
 
+/// The filter without `RUST_LOG`.
+const DEFAULT_LOG: &str = "info";
+
+/// kube-runtime's watcher logs each 403 at warn (and every other error at debug) with neither
+/// the kind nor the watch target, right before the agent logs the same error with both. It is
+/// raised to `error` so each watch error appears once, unless `RUST_LOG` names `kube_runtime`
+/// (`RUST_LOG=info,kube_runtime=debug` shows kube's own lines again).
+const KUBE_WATCHER_QUIET: &str = "kube_runtime::watcher=error";
+
+/// The `EnvFilter` directives for a `RUST_LOG` value (`None` or empty: [`DEFAULT_LOG`]), with
+/// [`KUBE_WATCHER_QUIET`] appended unless the value mentions `kube_runtime`.
+pub fn filter_directives(rust_log: Option<&str>) -> String {
+    let given = rust_log.map(str::trim).filter(|s| !s.is_empty());
+    match given {
+        Some(v) if v.contains("kube_runtime") => v.to_string(),
+        Some(v) => format!("{v},{KUBE_WATCHER_QUIET}"),
+        None => format!("{DEFAULT_LOG},{KUBE_WATCHER_QUIET}"),
+    }
+}
+
+/// Whether text logs carry ANSI colours: only on a terminal, and never when `NO_COLOR` is set
+/// to a non-empty value (<https://no-color.org>). A DaemonSet's stderr is a pipe to the
+/// container runtime, so its logs reach collectors without escape codes.
+pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_metrics_and_build_info_are_exported() {
+        let text = String::from_utf8(Telemetry::new().encode()).unwrap();
+        #[cfg(target_os = "linux")]
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                text.contains(&format!("\n{name} ")),
+                "{name} missing:\n{text}"
+            );
+        }
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("ksa_build_info{"))
+            .expect("ksa_build_info");
+        assert!(line.ends_with("} 1"), "{line}");
+        for (k, v) in BUILD_INFO {
+            assert!(!v.is_empty(), "{k} is empty");
+            assert!(line.contains(&format!("{k}=\"{v}\"")), "{line}");
+        }
+        assert!(BUILD_INFO[3].1.starts_with("rustc "), "{:?}", BUILD_INFO[3]);
+    }
+
+    #[test]
+    fn list_and_watch_counters_carry_ksms_resource_label() {
+        let t = Telemetry::new();
+        t.api_request("deployments", "*v1.Deployment", "list", true);
+        t.api_request("deployments", "*v1.Deployment", "watch", false);
+        t.api_request("leases", "leases", "get", true);
+        let list = [("resource", "*v1.Deployment"), ("result", "success")];
+        assert_eq!(t.value("kube_state_metrics_list_total", &list), Some(1.0));
+        let watch = [("resource", "*v1.Deployment"), ("result", "error")];
+        assert_eq!(t.value("kube_state_metrics_watch_total", &watch), Some(1.0));
+        let ours = [("resource", "deployments"), ("verb", "list")];
+        assert_eq!(t.value("ksa_api_requests_total", &ours), Some(1.0));
+    }
+
+    #[test]
+    fn colour_is_used_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(use_colour(true, None));
+        assert!(!use_colour(false, None), "a pipe gets no escape codes");
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(
+            use_colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR does not count (no-color.org)"
+        );
+    }
+
+    #[test]
+    fn kubes_watcher_is_quieted_unless_rust_log_names_it() {
+        assert_eq!(filter_directives(None), "info,kube_runtime::watcher=error");
+        assert_eq!(
+            filter_directives(Some("  ")),
+            "info,kube_runtime::watcher=error"
+        );
+        assert_eq!(
+            filter_directives(Some("debug")),
+            "debug,kube_runtime::watcher=error"
+        );
+        assert_eq!(
+            filter_directives(Some("info,kube_runtime=debug")),
+            "info,kube_runtime=debug"
+        );
+        for d in [None, Some("debug"), Some("info,kube_runtime=trace")] {
+            tracing_subscriber::EnvFilter::try_new(filter_directives(d)).expect("valid filter");
+        }
+    }
 
     #[test]
     fn the_shard_ordinal_is_reported_only_while_serving() {

@@ -197,7 +197,8 @@ async fn run<K: Object>(
                 if unserved {
                     unserved = false;
                     ctx.telemetry.kind_unserved(kind.resource, false);
-                    tracing::info!(resource = kind.resource, "the API is served now");
+                    tracing::info!(resource = kind.resource, target = %target,
+                        "the API is served now");
                     writer.activate();
                 }
                 match &event {
@@ -230,7 +231,7 @@ async fn run<K: Object>(
                 if !unserved {
                     unserved = true;
                     ctx.telemetry.kind_unserved(kind.resource, true);
-                    tracing::warn!(resource = kind.resource,
+                    tracing::warn!(resource = kind.resource, target = %target,
                         api = %format!("{}/{}", K::GROUP, K::VERSION),
                         "this apiserver does not serve the kind's API; checking again every {} s",
                         UNSERVED_RECHECK.as_secs());
@@ -354,7 +355,11 @@ fn to_change<K: Object>(
     let rendered = |obj: Decoded<K>, telemetry: &Telemetry| -> Option<(String, Option<_>)> {
         let Some(uid) = obj.meta().uid.clone() else {
             telemetry.decode_error(resource);
-            tracing::warn!(resource, name = ?obj.meta().name, "object without a uid; skipped");
+            tracing::warn!(
+                resource,
+                name = obj.meta().name.as_deref().unwrap_or(""),
+                "object without a uid; skipped"
+            );
             return None;
         };
         if view.shard.is_some_and(|s| !s.owns(&uid)) {
@@ -364,7 +369,8 @@ fn to_change<K: Object>(
             Decoded::Object(o) => Some((uid, Some(kind.render(&o, view.render, view.selection)))),
             Decoded::Malformed { metadata, error } => {
                 telemetry.decode_error(resource);
-                tracing::warn!(resource, namespace = ?metadata.namespace, name = ?metadata.name,
+                tracing::warn!(resource, namespace = metadata.namespace.as_deref().unwrap_or(""),
+                    name = metadata.name.as_deref().unwrap_or(""),
                     %error, "object does not decode; its rows are dropped");
                 Some((uid, None))
             }

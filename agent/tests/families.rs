@@ -196,3 +196,22 @@ fn docs_metrics_md_lists_every_family() {
         "docs/metrics.md is stale: run UPDATE_DOCS=1 cargo test -p kube-state-agent --test families"
     );
 }
+
+#[test]
+fn the_readme_and_compatibility_doc_state_the_registered_kind_and_family_counts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let kinds = registry::KINDS.len();
+    let families = ksm_families().len();
+    for doc in ["README.md", "docs/compatibility.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect(doc);
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            text.contains(&format!("{families} families")),
+            "{doc} must say {families} families"
+        );
+        assert!(
+            text.contains(&format!("{kinds} kinds")),
+            "{doc} must say {kinds} kinds (the registry has {kinds})"
+        );
+    }
+}

@@ -204,6 +204,8 @@ fn the_daemonset_runs_unprivileged_on_every_node_with_downward_api_env_and_probe
     let args = strings(at(c, "args"));
     assert_eq!(flag(&args, "--scope"), Some("node"), "{args:?}");
     assert_eq!(flag(&args, "--leader-election"), Some("true"), "{args:?}");
+    // Log collectors read the DaemonSet's stderr: one JSON object per line.
+    assert_eq!(flag(&args, "--log-format"), Some("json"), "{args:?}");
     assert!(
         !args.iter().any(|a| a.starts_with("--kubeconfig")),
         "in-cluster config"
@@ -927,9 +929,10 @@ async fn the_manifests_apply_and_grant_the_agent_what_it_uses_and_nothing_more()
         .filter_map(|s| s.label("resource").map(str::to_string))
         .collect();
     for kind in registry::infos() {
+        // KSM's label: the informer type, `*v1.Deployment`.
         let listed = value(
             "kube_state_metrics_list_total",
-            &[("resource", kind.plural()), ("result", "success")],
+            &[("resource", &kind.informer_type()), ("result", "success")],
         );
         assert!(
             listed > 0.0 || unserved.contains(kind.resource()),

@@ -1,15 +1,18 @@
 //! `--config FILE`: the same settings as the flags, in YAML, as kube-state-metrics' `--config`.
 //!
-//! Keys are KSM's (`pkg/options/options.go` yaml tags: `metric_denylist`, `labels_allow_list`,
-//! `resources`, `port`, …); the flags' own names (`metric-denylist`, `metric-labels-allowlist`)
-//! are accepted as well. List values take KSM's form (a mapping whose keys are the entries,
+//! [`KEYS`] is the one list of keys the file may hold and what each does: every key of
+//! kube-state-metrics' `Options` (`pkg/options/options.go` yaml tags, at
+//! kubernetes/kube-state-metrics@c92fe0c5ce02) plus the agent's own settings. A key the agent
+//! implements is applied, at once on a reload or at the next restart ([`Effect`]); a KSM key it
+//! does not implement gives one warning naming the key and what to do instead, and never stops
+//! the agent; any other key is an error, so a typo does not go unnoticed (KSM ignores unknown
+//! keys silently). Each setting may also be spelled as its flag (`metric-denylist`,
+//! `namespaces-denylist`). List values take KSM's form (a mapping whose keys are the entries,
 //! `resources: {pods: {}}`), a YAML sequence, or the flag's comma-separated string; the
 //! label/annotation allowlists take KSM's mapping (`pods: [app, team]`) or the flag syntax.
 //!
 //! As in KSM, a value in the file overrides the same setting on the command line. Each load
 //! starts again from the command line, so a key removed from the file falls back to its flag.
-//! KSM options the agent does not have are accepted and reported in [`Config::warnings`];
-//! any other key is an error, so a typo does not go unnoticed.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -67,14 +70,19 @@ pub fn load_contents(
     };
     let (settings, ignored) = parse(&contents).map_err(bad)?;
     let mut args = command_line.clone();
+    let file_sets_resources = settings.resources.is_some();
     settings.apply(&mut args);
     let mut config = Config::from_args(args, kinds).map_err(|e| Error::InConfigFile {
         path: path.to_path_buf(),
         source: Box::new(e),
     })?;
-    for key in ignored {
+    if file_sets_resources {
+        config.resources_from = super::ResourcesFrom::ConfigFile;
+    }
+    for (key, advice) in ignored {
         config.warnings.push(format!(
-            "--config {}: {key:?} is a kube-state-metrics option this agent does not have; ignored",
+            "--config {}: {key:?} is a kube-state-metrics setting this agent does not implement; \
+             ignored: {advice}",
             path.display()
         ));
     }
@@ -86,26 +94,273 @@ pub fn load_contents(
     Ok(config)
 }
 
-/// KSM `Options` keys the agent has no setting for: accepted, reported, ignored.
-const KSM_KEYS_WITHOUT_SETTING: &[&str] = &[
-    "apiserver",
-    "auto-gomemlimit",
-    "auto-gomemlimit-ratio",
-    "custom_resource_config",
-    "custom_resource_config_file",
-    "custom_resources_only",
-    "help",
-    "namespace",
-    "pod",
-    "server_idle_timeout",
-    "server_read_header_timeout",
-    "server_read_timeout",
-    "server_write_timeout",
-    "track_unscheduled_pods",
+/// How a key of the file takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Applied at start and again by every reload of the changed file.
+    Reloaded,
+    /// Applied at start; a reload that changes it is logged, shown by
+    /// `ksa_config_restart_required`, and waits for a restart
+    /// ([`super::keep_restart_only_settings`]).
+    RestartOnly,
+    /// A kube-state-metrics key without a setting here: one warning at each load, naming the
+    /// key and saying this (what to do instead); the value is not used.
+    Ignored(&'static str),
+}
+
+/// One key the file may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Key {
+    /// The key as kube-state-metrics' yaml tag spells it (or, for the agent's own settings,
+    /// the flag's name in snake case).
+    pub name: &'static str,
+    /// The flag's spelling, accepted too, where it differs from `name`.
+    pub flag_name: Option<&'static str>,
+    /// Whether it comes from kube-state-metrics' `Options`.
+    pub ksm: bool,
+    /// What it does.
+    pub effect: Effect,
+}
+
+const fn key(
+    name: &'static str,
+    flag_name: Option<&'static str>,
+    ksm: bool,
+    effect: Effect,
+) -> Key {
+    Key {
+        name,
+        flag_name,
+        ksm,
+        effect,
+    }
+}
+
+use Effect::{Ignored, Reloaded, RestartOnly};
+
+const CUSTOM_RESOURCES: &str = "custom resource state metrics are not implemented yet, so no \
+     custom resource series are exported; remove the key";
+
+/// Every key the file may hold. Docs: docs/flags.md, "Config file" (a test compares them).
+pub const KEYS: &[Key] = &[
+    // kube-state-metrics' keys the agent implements.
+    key("metric_allowlist", Some("metric-allowlist"), true, Reloaded),
+    key("metric_denylist", Some("metric-denylist"), true, Reloaded),
+    key(
+        "metric_opt_in_list",
+        Some("metric-opt-in-list"),
+        true,
+        Reloaded,
+    ),
+    key(
+        "labels_allow_list",
+        Some("metric-labels-allowlist"),
+        true,
+        Reloaded,
+    ),
+    key(
+        "annotations_allow_list",
+        Some("metric-annotations-allowlist"),
+        true,
+        Reloaded,
+    ),
+    key("resources", None, true, Reloaded),
+    key(
+        "enable_gzip_encoding",
+        Some("enable-gzip-encoding"),
+        true,
+        Reloaded,
+    ),
+    key("namespaces", None, true, Reloaded),
+    key(
+        "namespaces_denylist",
+        Some("namespaces-denylist"),
+        true,
+        Reloaded,
+    ),
+    key(
+        "use_api_server_cache",
+        Some("use-apiserver-cache"),
+        true,
+        Reloaded,
+    ),
+    key("object_limit", Some("object-limit"), true, Reloaded),
+    key("shard", None, true, RestartOnly),
+    key("total_shards", Some("total-shards"), true, RestartOnly),
+    key("host", None, true, RestartOnly),
+    key("port", None, true, RestartOnly),
+    key("telemetry_host", Some("telemetry-host"), true, RestartOnly),
+    key("telemetry_port", Some("telemetry-port"), true, RestartOnly),
+    key("node", None, true, RestartOnly),
+    key("kubeconfig", None, true, RestartOnly),
+    key("tls_config", Some("tls-config"), true, RestartOnly),
+    key("auth_filter", Some("auth-filter"), true, RestartOnly),
+    // The agent's own settings.
+    key("scope", None, false, RestartOnly),
+    key(
+        "snapshot_interval",
+        Some("snapshot-interval"),
+        false,
+        Reloaded,
+    ),
+    key("lean_watches", Some("lean-watches"), false, Reloaded),
+    key("api_encoding", Some("api-encoding"), false, Reloaded),
+    key(
+        "leader_election",
+        Some("leader-election"),
+        false,
+        RestartOnly,
+    ),
+    key(
+        "lease_namespace",
+        Some("lease-namespace"),
+        false,
+        RestartOnly,
+    ),
+    key("lease_name", Some("lease-name"), false, RestartOnly),
+    key("lease_identity", Some("lease-identity"), false, RestartOnly),
+    key("lease_duration", Some("lease-duration"), false, RestartOnly),
+    key("renew_deadline", Some("renew-deadline"), false, RestartOnly),
+    key("retry_period", Some("retry-period"), false, RestartOnly),
+    key("log_format", Some("log-format"), false, RestartOnly),
+    key("telemetry_tls", Some("telemetry-tls"), false, RestartOnly),
+    key("tenant_access", Some("tenant-access"), false, RestartOnly),
+    key("auth_cache_ttl", Some("auth-cache-ttl"), false, RestartOnly),
+    key(
+        "auth_cache_negative_ttl",
+        Some("auth-cache-negative-ttl"),
+        false,
+        RestartOnly,
+    ),
+    key(
+        "auth_cache_size",
+        Some("auth-cache-size"),
+        false,
+        RestartOnly,
+    ),
+    // kube-state-metrics' keys without a setting here.
+    key(
+        "apiserver",
+        None,
+        true,
+        Ignored("put the API server's URL in a kubeconfig and pass --kubeconfig"),
+    ),
+    key(
+        "auto-gomemlimit",
+        None,
+        true,
+        Ignored(
+            "a Go runtime setting; there is no garbage collector to tune: size the container's memory limit",
+        ),
+    ),
+    key(
+        "auto-gomemlimit-ratio",
+        None,
+        true,
+        Ignored(
+            "a Go runtime setting; there is no garbage collector to tune: size the container's memory limit",
+        ),
+    ),
+    key(
+        "config",
+        None,
+        true,
+        Ignored("a config file cannot name another one; remove the key"),
+    ),
+    key(
+        "continue_without_config",
+        None,
+        true,
+        Ignored(
+            "the file was read, so it has no effect; a --config file missing at start fails the start: mount the ConfigMap without `optional`",
+        ),
+    ),
+    key(
+        "custom_resource_config",
+        None,
+        true,
+        Ignored(CUSTOM_RESOURCES),
+    ),
+    key(
+        "custom_resource_state_config_file",
+        None,
+        true,
+        Ignored(CUSTOM_RESOURCES),
+    ),
+    key(
+        "custom_resource_config_file",
+        None,
+        true,
+        Ignored(CUSTOM_RESOURCES),
+    ),
+    key(
+        "continue_without_custom_resource_state_config_file",
+        None,
+        true,
+        Ignored(CUSTOM_RESOURCES),
+    ),
+    key(
+        "custom_resources_only",
+        None,
+        true,
+        Ignored(CUSTOM_RESOURCES),
+    ),
+    key("help", None, true, Ignored("remove the key")),
+    key(
+        "namespace",
+        None,
+        true,
+        Ignored(
+            "StatefulSet auto-sharding (--pod/--pod-namespace) is not supported; set shard and total_shards",
+        ),
+    ),
+    key(
+        "pod",
+        None,
+        true,
+        Ignored(
+            "StatefulSet auto-sharding (--pod/--pod-namespace) is not supported; set shard and total_shards",
+        ),
+    ),
+    key(
+        "server_idle_timeout",
+        None,
+        true,
+        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
+    ),
+    key(
+        "server_read_header_timeout",
+        None,
+        true,
+        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
+    ),
+    key(
+        "server_read_timeout",
+        None,
+        true,
+        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
+    ),
+    key(
+        "server_write_timeout",
+        None,
+        true,
+        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
+    ),
+    key(
+        "track_unscheduled_pods",
+        None,
+        true,
+        Ignored(
+            "not needed: the elected leader always exports the unscheduled pods; remove the key",
+        ),
+    ),
 ];
 
-/// Parses the file into settings, plus the KSM keys it sets that the agent ignores.
-fn parse(contents: &[u8]) -> std::result::Result<(Settings, Vec<String>), String> {
+/// Parses the file into settings, plus the KSM keys it sets that the agent ignores (with what
+/// to do about each).
+type IgnoredKeys = Vec<(&'static str, &'static str)>;
+
+fn parse(contents: &[u8]) -> std::result::Result<(Settings, IgnoredKeys), String> {
     let value: serde_yaml::Value = serde_yaml::from_slice(contents).map_err(|e| e.to_string())?;
     let mut mapping = match value {
         serde_yaml::Value::Null => serde_yaml::Mapping::new(),
@@ -113,9 +368,11 @@ fn parse(contents: &[u8]) -> std::result::Result<(Settings, Vec<String>), String
         _ => return Err("the file must be a YAML mapping of settings".to_string()),
     };
     let mut ignored = Vec::new();
-    for key in KSM_KEYS_WITHOUT_SETTING {
-        if mapping.remove(*key).is_some() {
-            ignored.push((*key).to_string());
+    for key in KEYS {
+        if let Ignored(advice) = key.effect
+            && mapping.remove(key.name).is_some()
+        {
+            ignored.push((key.name, advice));
         }
     }
     match serde_yaml::from_value(serde_yaml::Value::Mapping(mapping.clone())) {
@@ -204,6 +461,16 @@ struct Settings {
     telemetry_tls: Option<bool>,
     #[serde(default, alias = "api-encoding")]
     api_encoding: Option<Encoding>,
+    #[serde(default, alias = "auth-filter")]
+    auth_filter: Option<bool>,
+    #[serde(default, alias = "tenant-access")]
+    tenant_access: Option<TenantAccess>,
+    #[serde(default, alias = "auth-cache-ttl")]
+    auth_cache_ttl: Option<FileDuration>,
+    #[serde(default, alias = "auth-cache-negative-ttl")]
+    auth_cache_negative_ttl: Option<FileDuration>,
+    #[serde(default, alias = "auth-cache-size")]
+    auth_cache_size: Option<u64>,
 }
 
 impl Settings {
@@ -275,6 +542,27 @@ impl Settings {
         }
         set(&mut args.telemetry_tls, self.telemetry_tls);
         set(&mut args.api_encoding, self.api_encoding.map(|e| e.0));
+        set(&mut args.auth_filter, self.auth_filter);
+        set(&mut args.tenant_access, self.tenant_access.map(|t| t.0));
+        set(&mut args.auth_cache_ttl, self.auth_cache_ttl.map(|d| d.0));
+        set(
+            &mut args.auth_cache_negative_ttl,
+            self.auth_cache_negative_ttl.map(|d| d.0),
+        );
+        set(&mut args.auth_cache_size, self.auth_cache_size);
+    }
+}
+
+/// `--tenant-access`'s value: `VERB:RESOURCE[.GROUP]` or `none`.
+#[derive(Debug)]
+struct TenantAccess(Option<super::auth::TenantAccess>);
+
+impl<'de> Deserialize<'de> for TenantAccess {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        super::auth::parse_tenant_access(&s)
+            .map(TenantAccess)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -434,6 +722,9 @@ mod tests {
                 ("kube_node_info", false),
             ]
         }
+        fn leader_only(&self) -> Vec<&'static str> {
+            vec!["services"]
+        }
     }
 
     fn cli(extra: &[&str]) -> Args {
@@ -470,6 +761,7 @@ port: 9090
         assert!(!c.metrics.enables("kube_pod_info", false));
         assert!(c.metrics.enables("kube_pod_nodeselectors", true));
         assert_eq!(c.resources, ["pods", "services"]);
+        assert_eq!(c.resources_from, super::super::ResourcesFrom::ConfigFile);
         assert_eq!(c.labels_for("nodes").entries(), ["app.kubernetes.io/*"]);
         assert_eq!(c.annotations_for("pods").entries(), ["owner"]);
         assert!(c.gzip);
@@ -506,16 +798,220 @@ port: 9090
         );
     }
 
+    /// A value for each applied key that differs from [`baseline_args`]'s.
+    fn sample(key: &str) -> &'static str {
+        match key {
+            "metric_allowlist" | "metric_denylist" => "[kube_pod_info]",
+            "metric_opt_in_list" => "[kube_pod_nodeselectors]",
+            "labels_allow_list" => "{pods: [app]}",
+            "annotations_allow_list" => "{pods: [owner]}",
+            "resources" => "[pods]",
+            "enable_gzip_encoding" | "use_api_server_cache" | "lean_watches" => "false",
+            "namespaces" => "[team-a]",
+            "namespaces_denylist" => "[team-b]",
+            "object_limit" | "auth_cache_size" => "5",
+            "shard" => "1",
+            "total_shards" => "2",
+            "host" | "telemetry_host" => "'127.0.0.1'",
+            "port" => "9999",
+            "telemetry_port" => "9998",
+            "node" => "n2",
+            "kubeconfig" => "/etc/ksa/kubeconfig",
+            "tls_config" => "/etc/ksa/web.yaml",
+            "auth_filter" | "leader_election" | "telemetry_tls" => "false",
+            "scope" => "cluster",
+            "snapshot_interval" => "1s",
+            "lease_namespace" | "lease_name" | "lease_identity" => "other",
+            "lease_duration" => "20s",
+            "renew_deadline" => "5s",
+            "retry_period" => "1s",
+            "log_format" => "json",
+            "api_encoding" => "json",
+            "tenant_access" => "get:pods",
+            "auth_cache_ttl" => "30s",
+            "auth_cache_negative_ttl" => "5s",
+            _ => "anything",
+        }
+    }
+
+    /// A command line where every setting has a value the file can change: use-apiserver-cache
+    /// on (the sample turns it off), TLS, auth filter and sharding on.
+    fn baseline_args() -> Args {
+        cli(&[
+            "--use-apiserver-cache",
+            "--total-shards",
+            "3",
+            "--tls-config",
+            "/base/web.yaml",
+            "--auth-filter",
+        ])
+    }
+
+    /// `config` without what every load differs in (the file and its contents).
+    fn settings_of(mut config: Config) -> String {
+        config.file = None;
+        config.warnings.clear();
+        format!("{config:?}")
+    }
+
+    #[test]
+    fn every_key_is_recognized_applied_with_its_reload_effect_or_warned_about_once() {
+        let baseline = from_yaml(baseline_args(), "{}").unwrap();
+        assert!(baseline.warnings.is_empty(), "{:?}", baseline.warnings);
+        for key in KEYS {
+            let yaml = format!("{}: {}\n", key.name, sample(key.name));
+            let loaded = from_yaml(baseline_args(), &yaml)
+                .unwrap_or_else(|e| panic!("{}: refused: {e}", key.name));
+            match key.effect {
+                Ignored(advice) => {
+                    assert_eq!(
+                        loaded.warnings.len(),
+                        1,
+                        "{}: {:?}",
+                        key.name,
+                        loaded.warnings
+                    );
+                    let w = &loaded.warnings[0];
+                    assert!(
+                        w.contains(&format!("{:?}", key.name)) && w.contains(advice),
+                        "{w}"
+                    );
+                    assert_eq!(
+                        settings_of(loaded),
+                        settings_of(baseline.clone()),
+                        "{}",
+                        key.name
+                    );
+                }
+                Reloaded | RestartOnly => {
+                    assert!(
+                        loaded.warnings.is_empty(),
+                        "{}: {:?}",
+                        key.name,
+                        loaded.warnings
+                    );
+                    let mut reloaded = loaded.clone();
+                    let kept = super::super::keep_restart_only_settings(&baseline, &mut reloaded);
+                    assert_ne!(
+                        settings_of(loaded.clone()),
+                        settings_of(baseline.clone()),
+                        "{} is not applied",
+                        key.name
+                    );
+                    if key.effect == RestartOnly {
+                        assert!(!kept.is_empty(), "{}: a reload would apply it", key.name);
+                        assert_eq!(
+                            settings_of(reloaded),
+                            settings_of(baseline.clone()),
+                            "{}: a reload keeps the running value",
+                            key.name
+                        );
+                    } else {
+                        assert!(kept.is_empty(), "{}: a reload keeps {kept:?}", key.name);
+                    }
+                    if let Some(flag_name) = key.flag_name {
+                        let yaml = format!("{flag_name}: {}\n", sample(key.name));
+                        let by_flag = from_yaml(baseline_args(), &yaml).unwrap();
+                        assert_eq!(settings_of(by_flag), settings_of(loaded), "{flag_name}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_ksm_options_key_is_in_the_table() {
+        // The yaml tags of `Options` in kube-state-metrics' pkg/options/options.go at
+        // kubernetes/kube-state-metrics@c92fe0c5ce02 (`config` is its untagged `Config` field,
+        // which yaml.v3 reads under its lowercased name).
+        let ksm = "annotations_allow_list labels_allow_list metric_allowlist metric_denylist
+            metric_opt_in_list resources apiserver custom_resource_config
+            custom_resource_state_config_file custom_resource_config_file
+            continue_without_custom_resource_state_config_file host kubeconfig namespace node pod
+            tls_config telemetry_host config continue_without_config namespaces
+            namespaces_denylist auto-gomemlimit-ratio port telemetry_port total_shards
+            server_read_timeout server_write_timeout server_idle_timeout
+            server_read_header_timeout shard auto-gomemlimit custom_resources_only
+            enable_gzip_encoding help track_unscheduled_pods use_api_server_cache object_limit
+            auth_filter";
+        let mut ksm: Vec<&str> = ksm.split_whitespace().collect();
+        ksm.sort_unstable();
+        let mut ours: Vec<&str> = KEYS.iter().filter(|k| k.ksm).map(|k| k.name).collect();
+        ours.sort_unstable();
+        assert_eq!(ours, ksm);
+        let mut all: Vec<&str> = KEYS
+            .iter()
+            .flat_map(|k| std::iter::once(k.name).chain(k.flag_name))
+            .collect();
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n, "a key is listed twice");
+    }
+
+    #[test]
+    fn docs_describe_every_key_with_its_effect() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/flags.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        let section = text
+            .split("\n## Config file\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("a Config file section");
+        // Its table: | what | keys |, one row per effect.
+        let mut documented: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for line in section
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+        {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let effect = if cells[0].contains("reloaded") {
+                "reloaded"
+            } else if cells[0].contains("restart") {
+                "restart"
+            } else if cells[0].contains("warn") {
+                "ignored"
+            } else {
+                continue;
+            };
+            documented
+                .entry(effect)
+                .or_default()
+                .extend(cells[1].split('`').skip(1).step_by(2).map(str::to_string));
+        }
+        for key in KEYS {
+            let effect = match key.effect {
+                Reloaded => "reloaded",
+                RestartOnly => "restart",
+                Ignored(_) => "ignored",
+            };
+            let keys = documented.get(effect).cloned().unwrap_or_default();
+            assert!(
+                keys.iter().any(|k| k == key.name),
+                "docs/flags.md: {} is not in the {effect} row",
+                key.name
+            );
+        }
+        for (effect, keys) in &documented {
+            for k in keys {
+                assert!(
+                    KEYS.iter().any(|key| key.name == k),
+                    "docs/flags.md lists {k} ({effect}), which the code does not know"
+                );
+            }
+        }
+    }
+
     #[test]
     fn ksm_options_without_a_setting_are_reported_and_unknown_keys_refused() {
         let c = from_yaml(
             cli(&[]),
-            "track_unscheduled_pods: true\nserver_read_timeout: 1m\n",
+            "track_unscheduled_pods: true\nserver_read_timeout: 1m\ncontinue_without_config: true\n",
         )
         .unwrap();
-        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
         assert!(
-            c.warnings[0].contains("\"server_read_timeout\""),
+            c.warnings[0].contains("\"continue_without_config\""),
             "{:?}",
             c.warnings
         );

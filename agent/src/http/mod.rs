@@ -30,6 +30,26 @@ use crate::snapshot::{Namespaces, Published};
 use crate::telemetry::Telemetry;
 
 const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long after start `/metrics` answers 503 while no complete snapshot exists yet.
+///
+/// Why 503 and not an empty or partial 200: Prometheus treats a failed scrape like an empty
+/// one for staleness (every series of the previous scrape of that target gets a stale
+/// marker either way), so neither answer keeps the last values alive across a restart. What
+/// differs is what gets recorded. An empty or partial 200 is stored as the cluster's state:
+/// `up` is 1, `count(kube_pod_info)` drops to a fraction, `absent()` alerts fire and recording
+/// rules write wrong sums for that instant. A 503 is recorded as what it is, `up=0` for one or
+/// two scrapes, and the first complete snapshot follows. Once a complete snapshot was served
+/// the agent never goes back to 503 (a new leader's kinds appear when listed).
+///
+/// The grace is bounded so that a kind that can never list (RBAC forbids it) does not hide
+/// every other series forever: after it, the partial snapshot is served, as before the first
+/// list finished in earlier versions, and `/readyz` stays 503 to flag it.
+pub const FIRST_SNAPSHOT_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `Retry-After` of the 503 before the first complete snapshot, in seconds. Prometheus does
+/// not read it (it scrapes at its interval); other clients may.
+const FIRST_SNAPSHOT_RETRY_AFTER: &str = "5";
 const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// What the handlers share.
@@ -97,9 +117,21 @@ async fn metrics(
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
+    let snapshot = state.published.load();
+    if !snapshot.is_ready()
+        && !state.published.was_ever_ready()
+        && state.published.age() < FIRST_SNAPSHOT_GRACE
+    {
+        state.telemetry.metrics_request("get", started.elapsed());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, FIRST_SNAPSHOT_RETRY_AFTER)],
+            "not ready: the first lists have not finished\n",
+        )
+            .into_response();
+    }
     let format = negotiate_format(headers.get(header::ACCEPT));
     let gzip = accepts_gzip(headers.get(header::ACCEPT_ENCODING));
-    let snapshot = state.published.load();
     let include = resources_param(&query, "resources");
     let exclude = resources_param(&query, "exclude_resources");
     let granted = granted.map_or(Namespaces::All, |Extension(n)| n);
@@ -140,6 +172,7 @@ async fn metrics(
         if body.gzip { "gzip" } else { "identity" },
         started.elapsed(),
     );
+    state.telemetry.metrics_request("get", started.elapsed());
     response
 }
 
@@ -290,18 +323,128 @@ mod tests {
         }
     }
 
+    async fn status_of(app: Router, uri: &str) -> StatusCode {
+        app.oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap()
+            .status()
+    }
+
     #[tokio::test]
     async fn readyz_is_503_until_a_ready_snapshot_is_published() {
-        let res = router(state())
-            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        let state = state();
+        let app = router(state.clone());
+        assert_eq!(
+            status_of(app.clone(), "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status_of(app.clone(), "/livez").await, StatusCode::OK);
+        // The same handle, now holding a snapshot whose every watch has listed.
+        state.published.publish(pod_snapshot(true));
+        assert_eq!(status_of(app.clone(), "/readyz").await, StatusCode::OK);
+        // A watch that starts listing again (a new leader's kinds) makes it 503 again.
+        state.published.publish(pod_snapshot(false));
+        assert_eq!(
+            status_of(app, "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    /// A snapshot with one service, listed, and one pod whose watch is done listing
+    /// (`pods_listed`) or still at it (then the snapshot is partial: not ready, no pod rows).
+    fn pod_snapshot(pods_listed: bool) -> crate::snapshot::Snapshot {
+        use crate::resources::{FamilySelection, KindInfo};
+        use crate::snapshot::{KindSource, build};
+        use crate::store::{Change, ChangeSignal, shard};
+        let source = |kind: &'static dyn KindInfo, json: &str, listed: bool| {
+            let selection = FamilySelection::new(&kind.family_headers(), |_| false);
+            let rows = kind
+                .render_json(json, &Default::default(), &selection)
+                .unwrap();
+            let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
+            w.activate();
+            w.apply(Change::Init);
+            w.apply(Change::InitApply("uid".into(), rows));
+            if listed {
+                w.apply(Change::InitDone);
+            }
+            KindSource {
+                info: kind,
+                selection,
+                shards: vec![r],
+            }
+        };
+        build(
+            &[
+                source(
+                    &crate::resources::pod::KIND,
+                    r#"{"metadata":{"name":"p","namespace":"ns","uid":"u1"}}"#,
+                    pods_listed,
+                ),
+                source(
+                    &crate::resources::service::KIND,
+                    r#"{"metadata":{"name":"s","namespace":"ns","uid":"u2"},"spec":{"type":"ClusterIP"}}"#,
+                    true,
+                ),
+            ],
+            false,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn metrics_is_503_with_retry_after_until_the_first_complete_snapshot() {
+        let state = state();
+        let app = router(state.clone());
+        let res = app
+            .clone()
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let res = router(state())
-            .oneshot(Request::get("/livez").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        // A partial snapshot (the pod watch still listing) is not served either.
+        state.published.publish(pod_snapshot(false));
+        assert_eq!(
+            status_of(app.clone(), "/metrics").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        state.published.publish(pod_snapshot(true));
+        let body = body_of(app.clone(), "/metrics").await;
+        assert!(body.contains("kube_pod_info{"), "{body}");
+        // Once complete, a relisting watch never brings the 503 back: its last rows are served.
+        state.published.publish(pod_snapshot(false));
+        assert_eq!(status_of(app, "/metrics").await, StatusCode::OK);
+        assert_eq!(
+            state.telemetry.value(
+                "http_request_duration_seconds",
+                &[("handler", "metrics"), ("method", "get")]
+            ),
+            Some(4.0),
+            "every answer is timed, the 503s too"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn metrics_serves_the_partial_snapshot_once_the_grace_is_over() {
+        let state = state();
+        let app = router(state.clone());
+        state.published.publish(pod_snapshot(false));
+        tokio::time::advance(FIRST_SNAPSHOT_GRACE - std::time::Duration::from_secs(1)).await;
+        assert_eq!(
+            status_of(app.clone(), "/metrics").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+        let body = body_of(app.clone(), "/metrics").await;
+        assert!(
+            body.contains("kube_service_info{") && !body.contains("kube_pod_info{"),
+            "a kind that never lists hides nothing else: {body}"
+        );
+        assert_eq!(
+            status_of(app, "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "readiness still says so"
+        );
     }
 
     fn query(q: &str) -> Vec<(String, String)> {
@@ -404,7 +547,9 @@ mod tests {
 
     #[tokio::test]
     async fn metrics_sets_the_negotiated_content_type() {
-        let res = router(state())
+        let state = state();
+        state.published.publish(pod_snapshot(true));
+        let res = router(state)
             .oneshot(
                 Request::get("/metrics")
                     .header("accept", "application/openmetrics-text;version=1.0.0")
@@ -421,6 +566,6 @@ mod tests {
         let body = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .unwrap();
-        assert_eq!(&body[..], b"# EOF\n");
+        assert!(body.ends_with(b"# EOF\n"), "{body:?}");
     }
 }

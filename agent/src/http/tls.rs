@@ -270,7 +270,7 @@ impl ServerTls {
                 self.resolver.publish(next);
                 telemetry.tls_reload(true);
                 telemetry.tls_certificate_expiry(expiry);
-                tracing::info!(cert = %cert_file.display(), not_after = ?expiry,
+                tracing::info!(cert = %cert_file.display(), not_after = expiry.unwrap_or_default(),
                     "serving a new TLS certificate");
             }
             Err(e) => {

@@ -308,6 +308,11 @@ impl<K: Object> Kind<K> {
     }
 }
 
+/// kube-state-metrics' informer type name for `kind` read at `version`: `*v1.Deployment`.
+pub fn informer_type(version: &str, kind: &str) -> String {
+    format!("*{version}.{kind}")
+}
+
 /// A kind with its object type erased: what the config, snapshot and test layers need.
 pub trait KindInfo: Send + Sync {
     /// The `--resources` name.
@@ -317,6 +322,18 @@ pub trait KindInfo: Send + Sync {
     fn api_group(&self) -> &'static str;
     /// The resource as URLs and RBAC rules spell it (`pods`, `endpointslices`).
     fn plural(&self) -> &'static str;
+    /// The API version within the group the kind is read from (`v1`, `v2`).
+    fn api_version(&self) -> &'static str;
+    /// `kind` as the API spells it (`Pod`, `HorizontalPodAutoscaler`).
+    fn kind_name(&self) -> &'static str;
+    /// The `resource` label kube-state-metrics puts on `kube_state_metrics_list_total` and
+    /// `_watch_total`: its informer's Go type, `reflect.TypeOf(expectedType).String()` in
+    /// `internal/store/builder.go` (`startReflector`), e.g. `*v1.Pod`,
+    /// `*v2.HorizontalPodAutoscaler`. Go names a package by its last path element, which for
+    /// `k8s.io/api/<group>/<version>` is the API version.
+    fn informer_type(&self) -> String {
+        informer_type(self.api_version(), self.kind_name())
+    }
     /// Who watches it.
     fn scope(&self) -> Scope;
     /// The family headers in table order.
@@ -342,6 +359,12 @@ impl<K: Object> KindInfo for Kind<K> {
     }
     fn plural(&self) -> &'static str {
         K::PLURAL
+    }
+    fn api_version(&self) -> &'static str {
+        K::VERSION
+    }
+    fn kind_name(&self) -> &'static str {
+        K::KIND
     }
     fn scope(&self) -> Scope {
         self.scope

@@ -26,6 +26,7 @@
 pub mod body;
 mod builder;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -355,15 +356,27 @@ impl Snapshot {
 }
 
 /// Where the current snapshot lives. Cheap to clone; loads never block.
+///
+/// It also remembers whether a ready snapshot (every watch listed) was ever published, and
+/// since when it has been waiting for one: `/metrics` answers 503 until then rather than serve
+/// an empty or partial body as if it were the cluster's state.
+///
+/// # Invariants
+/// Once [`Published::was_ever_ready`] is true it stays true (a later not-ready snapshot, e.g.
+/// while a new leader's kinds list, never turns it back).
 #[derive(Clone, Debug)]
 pub struct Published {
     current: Arc<ArcSwap<Snapshot>>,
+    ever_ready: Arc<AtomicBool>,
+    created: tokio::time::Instant,
 }
 
 impl Default for Published {
     fn default() -> Self {
         Published {
             current: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
+            ever_ready: Arc::new(AtomicBool::new(false)),
+            created: tokio::time::Instant::now(),
         }
     }
 }
@@ -376,7 +389,20 @@ impl Published {
 
     /// Publishes `snapshot`; scrapes see it from their next load.
     pub fn publish(&self, snapshot: Snapshot) {
+        if snapshot.is_ready() {
+            self.ever_ready.store(true, Ordering::Release);
+        }
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// Whether a ready snapshot was ever published through this handle (or its clones).
+    pub fn was_ever_ready(&self) -> bool {
+        self.ever_ready.load(Ordering::Acquire)
+    }
+
+    /// How long ago this handle was created (at start, before any watch).
+    pub fn age(&self) -> std::time::Duration {
+        self.created.elapsed()
     }
 }
 
