@@ -466,6 +466,60 @@ pub async fn follow_namespace_names(client: Client, publish: impl Fn(Vec<std::sy
     }
 }
 
+/// A pod watch started for a test against a mock API server, with what the test observes.
+#[cfg(test)]
+pub(crate) struct TestPodWatch {
+    /// The rows the watch writes.
+    pub reader: crate::store::Reader,
+    /// The watch's self-metrics.
+    pub telemetry: Telemetry,
+    /// Send `true` to stop the watch.
+    pub stop: tokio::sync::watch::Sender<bool>,
+    /// The watch task.
+    pub task: tokio::task::JoinHandle<crate::store::Writer>,
+}
+
+#[cfg(test)]
+impl TestPodWatch {
+    /// Starts the pod watch of `field_selector` over `encoding` against `client`, feeding a
+    /// fresh shard, every family enabled.
+    pub(crate) fn start(
+        client: Client,
+        field_selector: Option<&str>,
+        encoding: crate::config::ApiEncoding,
+    ) -> TestPodWatch {
+        use crate::resources::pod::KIND as POD;
+        let telemetry = Telemetry::new();
+        let (writer, reader) = crate::store::shard("pods", crate::store::ChangeSignal::default());
+        let spec = WatchSpec {
+            target: WatchTarget {
+                namespace: None,
+                field_selector: field_selector.map(str::to_string),
+            },
+            render: RenderContext::default(),
+            selection: FamilySelection::new(&POD.headers(), |_| true),
+            shape: None,
+            list: ListOptions {
+                encoding,
+                ..ListOptions::default()
+            },
+            shard: None,
+        };
+        let ctx = WatchContext {
+            client,
+            telemetry: telemetry.clone(),
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(POD.watch(spec, ctx, writer, stopped));
+        TestPodWatch {
+            reader,
+            telemetry,
+            stop,
+            task,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,9 +662,6 @@ mod tests {
     async fn a_malformed_pod_is_counted_and_every_other_pod_keeps_flowing() {
         let (mock, handle) = tower_test::mock::pair();
         let client = Client::new(mock, "default");
-        let telemetry = Telemetry::new();
-        let signal = crate::store::ChangeSignal::default();
-        let (writer, reader) = crate::store::shard("pods", signal);
         let mut server = tokio::spawn(serve(
             handle,
             vec![
@@ -632,27 +683,12 @@ mod tests {
                 },
             ],
         ));
-        let spec = WatchSpec {
-            target: WatchTarget {
-                namespace: None,
-                field_selector: Some("spec.nodeName=n1".into()),
-            },
-            render: RenderContext::default(),
-            selection: all(&POD),
-            shape: None,
-            // The mock apiserver speaks JSON.
-            list: ListOptions {
-                encoding: ApiEncoding::Json,
-                ..ListOptions::default()
-            },
-            shard: None,
-        };
-        let ctx = WatchContext {
-            client,
-            telemetry: telemetry.clone(),
-        };
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(POD.watch(spec, ctx, writer, stop));
+        let TestPodWatch {
+            reader,
+            telemetry,
+            stop: stop_tx,
+            task,
+        } = TestPodWatch::start(client, Some("spec.nodeName=n1"), ApiEncoding::Json);
 
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         let text = loop {
@@ -699,30 +735,13 @@ mod tests {
     async fn a_kind_the_apiserver_does_not_serve_is_reported_and_leaves_readiness() {
         let (mock, handle) = tower_test::mock::pair();
         let client = Client::new(mock, "default");
-        let telemetry = Telemetry::new();
-        let (writer, reader) = crate::store::shard("pods", crate::store::ChangeSignal::default());
         let server = tokio::spawn(serve(handle, vec![Scenario::NotServed]));
-        let spec = WatchSpec {
-            target: WatchTarget {
-                namespace: None,
-                field_selector: None,
-            },
-            render: RenderContext::default(),
-            selection: all(&POD),
-            shape: None,
-            // The mock apiserver speaks JSON.
-            list: ListOptions {
-                encoding: ApiEncoding::Json,
-                ..ListOptions::default()
-            },
-            shard: None,
-        };
-        let ctx = WatchContext {
-            client,
-            telemetry: telemetry.clone(),
-        };
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(POD.watch(spec, ctx, writer, stop));
+        let TestPodWatch {
+            reader,
+            telemetry,
+            stop: stop_tx,
+            task,
+        } = TestPodWatch::start(client, None, ApiEncoding::Json);
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
         while telemetry.value("ksa_kind_unserved", &[("resource", "pods")]) != Some(1.0) {
             assert!(

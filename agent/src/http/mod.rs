@@ -350,42 +350,43 @@ mod tests {
         );
     }
 
+    const POD_JSON: &str = r#"{"metadata":{"name":"p","namespace":"ns","uid":"u1"}}"#;
+    const SERVICE_JSON: &str =
+        r#"{"metadata":{"name":"s","namespace":"ns","uid":"u2"},"spec":{"type":"ClusterIP"}}"#;
+
+    /// A one-shard source of `kind` holding the object `json`, whose watch finished its first
+    /// list when `listed`.
+    fn source(
+        kind: &'static dyn crate::resources::KindInfo,
+        json: &str,
+        listed: bool,
+    ) -> crate::snapshot::KindSource {
+        use crate::store::{Change, ChangeSignal, shard};
+        let selection = crate::resources::FamilySelection::new(&kind.family_headers(), |_| false);
+        let rows = kind
+            .render_json(json, &Default::default(), &selection)
+            .unwrap();
+        let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
+        w.activate();
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("uid".into(), rows));
+        if listed {
+            w.apply(Change::InitDone);
+        }
+        crate::snapshot::KindSource {
+            info: kind,
+            selection,
+            shards: vec![r],
+        }
+    }
+
     /// A snapshot with one service, listed, and one pod whose watch is done listing
     /// (`pods_listed`) or still at it (then the snapshot is partial: not ready, no pod rows).
     fn pod_snapshot(pods_listed: bool) -> crate::snapshot::Snapshot {
-        use crate::resources::{FamilySelection, KindInfo};
-        use crate::snapshot::{KindSource, build};
-        use crate::store::{Change, ChangeSignal, shard};
-        let source = |kind: &'static dyn KindInfo, json: &str, listed: bool| {
-            let selection = FamilySelection::new(&kind.family_headers(), |_| false);
-            let rows = kind
-                .render_json(json, &Default::default(), &selection)
-                .unwrap();
-            let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
-            w.activate();
-            w.apply(Change::Init);
-            w.apply(Change::InitApply("uid".into(), rows));
-            if listed {
-                w.apply(Change::InitDone);
-            }
-            KindSource {
-                info: kind,
-                selection,
-                shards: vec![r],
-            }
-        };
-        build(
+        crate::snapshot::build(
             &[
-                source(
-                    &crate::resources::pod::KIND,
-                    r#"{"metadata":{"name":"p","namespace":"ns","uid":"u1"}}"#,
-                    pods_listed,
-                ),
-                source(
-                    &crate::resources::service::KIND,
-                    r#"{"metadata":{"name":"s","namespace":"ns","uid":"u2"},"spec":{"type":"ClusterIP"}}"#,
-                    true,
-                ),
+                source(&crate::resources::pod::KIND, POD_JSON, pods_listed),
+                source(&crate::resources::service::KIND, SERVICE_JSON, true),
             ],
             false,
         )
@@ -470,34 +471,8 @@ mod tests {
 
     /// A published snapshot with rows of `pods` and `services`.
     fn state_with_pods_and_services() -> AppState {
-        use crate::resources::{FamilySelection, KindInfo};
-        use crate::snapshot::{KindSource, build};
-        use crate::store::{Change, ChangeSignal, shard};
-        let pod = r#"{"metadata":{"name":"p","namespace":"ns","uid":"u1"}}"#;
-        let svc =
-            r#"{"metadata":{"name":"s","namespace":"ns","uid":"u2"},"spec":{"type":"ClusterIP"}}"#;
-        let source = |kind: &'static dyn KindInfo, json: &str| {
-            let selection = FamilySelection::new(&kind.family_headers(), |_| false);
-            let rows = kind
-                .render_json(json, &Default::default(), &selection)
-                .unwrap();
-            let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
-            w.activate();
-            w.apply(Change::Init);
-            w.apply(Change::InitApply("uid".into(), rows));
-            w.apply(Change::InitDone);
-            KindSource {
-                info: kind,
-                selection,
-                shards: vec![r],
-            }
-        };
-        let sources = [
-            source(&crate::resources::pod::KIND, pod),
-            source(&crate::resources::service::KIND, svc),
-        ];
         let state = state();
-        state.published.publish(build(&sources, false));
+        state.published.publish(pod_snapshot(true));
         state
     }
 

@@ -783,11 +783,7 @@ mod tests {
     #[tokio::test]
     async fn a_pod_watch_over_protobuf_feeds_the_store_and_a_bad_pod_costs_only_itself() {
         use crate::config::ApiEncoding;
-        use crate::exposition::RenderContext;
-        use crate::resources::FamilySelection;
-        use crate::resources::pod::KIND as POD;
-        use crate::telemetry::Telemetry;
-        use crate::watch::{ListOptions, WatchContext, WatchSpec, WatchTarget, Watchable};
+        use crate::watch::TestPodWatch;
 
         let (client, mut handle) = client();
         let server = tokio::spawn(async move {
@@ -805,28 +801,12 @@ mod tests {
             send(&tx, &frame(EventType::Added, &pod("u3", "11")));
             (tx, handle)
         });
-        let telemetry = Telemetry::new();
-        let (writer, reader) = crate::store::shard("pods", crate::store::ChangeSignal::default());
-        let spec = WatchSpec {
-            target: WatchTarget {
-                namespace: None,
-                field_selector: Some("spec.nodeName=n1".into()),
-            },
-            render: RenderContext::default(),
-            selection: FamilySelection::new(&POD.headers(), |_| true),
-            shape: None,
-            list: ListOptions {
-                encoding: ApiEncoding::Protobuf,
-                ..ListOptions::default()
-            },
-            shard: None,
-        };
-        let ctx = WatchContext {
-            client,
-            telemetry: telemetry.clone(),
-        };
-        let (stop_tx, stop) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(POD.watch(spec, ctx, writer, stop));
+        let TestPodWatch {
+            reader,
+            telemetry,
+            stop: stop_tx,
+            task,
+        } = TestPodWatch::start(client, Some("spec.nodeName=n1"), ApiEncoding::Protobuf);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         let text = loop {
             let text: String = reader
