@@ -113,6 +113,10 @@ fn deflate_with(enc: &mut Compress, plain: &[u8]) -> Bytes {
         }
         out.reserve(out.capacity().max(64));
     }
+    // `Bytes::from(Vec)` keeps the whole allocation, and the first guess above is about 3–8 ×
+    // what exposition text compresses to: give the rest back, since pieces live for many
+    // snapshots.
+    out.shrink_to_fit();
     Bytes::from(out)
 }
 
