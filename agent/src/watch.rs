@@ -180,8 +180,22 @@ async fn run<K: Object>(
         encoding = if protobuf.is_some() { "protobuf" } else { "json" }, "watch starting");
     writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
-    let mut events = open();
     let mut unserved = false;
+    let mut stop_wait = stop.clone();
+    let mut events = if until_served(
+        kind,
+        &target,
+        &ctx,
+        &mut writer,
+        &mut stop_wait,
+        &mut unserved,
+    )
+    .await
+    {
+        open()
+    } else {
+        futures::stream::empty().boxed()
+    };
     let mut listed: u64 = 0;
     loop {
         let item = tokio::select! {
@@ -227,19 +241,20 @@ async fn run<K: Object>(
                 }
             }
             Err(err) if is_not_served(&err) => {
-                // Reported once; the kind leaves readiness and everything else runs.
-                if !unserved {
-                    unserved = true;
-                    ctx.telemetry.kind_unserved(kind.resource, true);
-                    tracing::warn!(resource = kind.resource, target = %target,
-                        api = %format!("{}/{}", K::GROUP, K::VERSION),
-                        "this apiserver does not serve the kind's API; checking again every {} s",
-                        UNSERVED_RECHECK.as_secs());
-                    writer.clear();
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(UNSERVED_RECHECK) => {}
-                    _ = stop.wait_for(|s| *s) => break,
+                // Discovery said served, the list said 404 (the API went away meanwhile):
+                // back to discovery, which reports it and waits for it to come back.
+                let mut stop_wait = stop.clone();
+                if !until_served(
+                    kind,
+                    &target,
+                    &ctx,
+                    &mut writer,
+                    &mut stop_wait,
+                    &mut unserved,
+                )
+                .await
+                {
+                    break;
                 }
                 events = open();
             }
@@ -400,6 +415,78 @@ fn to_change<K: Object>(
     }
 }
 
+/// Waits until discovery says the API server serves `K`, reporting the kind unserved (once per
+/// change: telemetry, one log line, its rows cleared and readiness released) meanwhile, and
+/// served again when it comes. `false` when told to stop first.
+///
+/// Unserved kinds are found by discovery (`GET /apis/<group>/<version>`), never by failing
+/// lists: each failed list would count in `kube_state_metrics_list_total{result="error"}` and
+/// fire kube-state-metrics' `KubeStateMetricsListErrors` alert on a cluster that simply predates
+/// the kind's API version. When discovery itself fails (the API server is down), the watch
+/// starts anyway and its list reports the error as usual.
+async fn until_served<K: Object>(
+    kind: &Kind<K>,
+    target: &WatchTarget,
+    ctx: &WatchContext,
+    writer: &mut Writer,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    unserved: &mut bool,
+) -> bool {
+    loop {
+        match served::<K>(&ctx.client).await {
+            Ok(true) | Err(_) => {
+                if *unserved {
+                    *unserved = false;
+                    ctx.telemetry.kind_unserved(kind.resource, false);
+                    tracing::info!(resource = kind.resource, target = %target,
+                        "the API is served now");
+                    writer.activate();
+                }
+                return true;
+            }
+            Ok(false) => {
+                if !*unserved {
+                    *unserved = true;
+                    ctx.telemetry.kind_unserved(kind.resource, true);
+                    tracing::warn!(resource = kind.resource, target = %target,
+                        api = %format!("{}/{}", K::GROUP, K::VERSION),
+                        "this apiserver does not serve the kind's API; checking discovery again every {} s",
+                        UNSERVED_RECHECK.as_secs());
+                    writer.clear();
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(UNSERVED_RECHECK) => {}
+            _ = stop.wait_for(|s| *s) => return false,
+        }
+    }
+}
+
+/// Whether discovery lists `K`'s resource: `Ok(false)` when its group version or the resource
+/// is missing.
+///
+/// # Errors
+/// When discovery itself fails (not a 404).
+async fn served<K: Object>(client: &Client) -> Result<bool, kube::Error> {
+    let resources = if K::GROUP.is_empty() {
+        client.list_core_api_resources(K::VERSION).await
+    } else {
+        client
+            .list_api_group_resources(&format!("{}/{}", K::GROUP, K::VERSION))
+            .await
+    };
+    match resources {
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == K::PLURAL)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(e) => {
+            tracing::debug!(api = %format!("{}/{}", K::GROUP, K::VERSION), error = %e,
+                "discovery failed; listing anyway");
+            Err(e)
+        }
+    }
+}
+
 /// How often a kind whose API the apiserver does not serve is looked for again.
 const UNSERVED_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -520,6 +607,29 @@ impl TestPodWatch {
     }
 }
 
+/// A discovery answer (`APIResourceList`) listing `plurals`, for mock API servers in tests.
+#[cfg(test)]
+pub(crate) fn discovery_answer(plurals: &[&str]) -> http::Response<kube::client::Body> {
+    http::Response::new(kube::client::Body::from(
+        discovery_json(plurals).into_bytes(),
+    ))
+}
+
+/// The JSON of [`discovery_answer`].
+#[cfg(test)]
+pub(crate) fn discovery_json(plurals: &[&str]) -> String {
+    let resources: Vec<serde_json::Value> = plurals
+        .iter()
+        .map(|p| {
+            serde_json::json!({"name": p, "singularName": "", "namespaced": true, "kind": "Thing",
+                "verbs": ["list", "watch"]})
+        })
+        .collect();
+    serde_json::json!({"kind": "APIResourceList", "apiVersion": "v1",
+        "groupVersion": "v1", "resources": resources})
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -589,6 +699,8 @@ mod tests {
         },
         /// Any request, answered 404 as for an API version the apiserver does not serve.
         NotServed,
+        /// A discovery request, answered with these resources.
+        Discovery { plurals: &'static [&'static str] },
         /// A watch from resourceVersion 10, answered with these (type, object) events.
         Watch {
             events: Vec<(&'static str, serde_json::Value)>,
@@ -617,8 +729,17 @@ mod tests {
                 send.send_response(res);
                 continue;
             }
+            if let Scenario::Discovery { plurals } = step {
+                assert!(
+                    req.uri().path() == "/api/v1" || req.uri().path().starts_with("/apis/"),
+                    "expected discovery: {}",
+                    req.uri()
+                );
+                send.send_response(discovery_answer(plurals));
+                continue;
+            }
             let body = match step {
-                Scenario::NotServed => unreachable!(),
+                Scenario::NotServed | Scenario::Discovery { .. } => unreachable!(),
                 Scenario::List { selector, items } => {
                     assert!(!query.contains("watch=true"), "expected a list: {query}");
                     assert!(
@@ -665,6 +786,7 @@ mod tests {
         let mut server = tokio::spawn(serve(
             handle,
             vec![
+                Scenario::Discovery { plurals: &["pods"] },
                 Scenario::List {
                     selector: "fieldSelector=spec.nodeName%3Dn1",
                     items: vec![
@@ -792,6 +914,8 @@ mod tests {
         let (writer, reader) =
             crate::store::shard("secrets", crate::store::ChangeSignal::default());
         let server = tokio::spawn(async move {
+            let (_, send) = handle.next_request().await.expect("discovery");
+            send.send_response(discovery_answer(&["secrets"]));
             let (req, send) = handle.next_request().await.expect("a list");
             let accept = req.headers()[http::header::ACCEPT]
                 .to_str()

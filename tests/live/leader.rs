@@ -8,7 +8,9 @@
 use std::time::{Duration, Instant};
 
 use testkit::agent::AgentProcess;
+use testkit::exposition::Exposition;
 use testkit::objects::{TestNamespace, bind_pod, create_pod, pod, unique};
+use testkit::prometheus::Prometheus;
 use testkit::proxy::FaultProxy;
 use testkit::{Cluster, poll_until};
 
@@ -292,15 +294,46 @@ async fn an_unscheduled_pod_moves_from_the_leader_to_its_nodes_agent_when_bound(
     assert_eq!(info.label("node"), Some(nodes[target].as_str()));
 }
 
+/// kube-state-metrics' own mixin alerts on list and watch errors
+/// (`jsonnet/kube-state-metrics-mixin/alerts.libsonnet`), with `for: 0s` so a single bad
+/// evaluation shows.
+const KSM_ERROR_ALERTS: &str = r#"groups:
+- name: kube-state-metrics
+  rules:
+  - alert: KubeStateMetricsListErrors
+    expr: |
+      (sum by (cluster) (rate(kube_state_metrics_list_total{job="kube-state-metrics",result="error"}[5m]))
+        /
+      sum by (cluster) (rate(kube_state_metrics_list_total{job="kube-state-metrics"}[5m])))
+      > 0.01
+    for: 0s
+    labels: {severity: critical}
+  - alert: KubeStateMetricsWatchErrors
+    expr: |
+      (sum by (cluster) (rate(kube_state_metrics_watch_total{job="kube-state-metrics",result="error"}[5m]))
+        /
+      sum by (cluster) (rate(kube_state_metrics_watch_total{job="kube-state-metrics"}[5m])))
+      > 0.01
+    for: 0s
+    labels: {severity: critical}
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kind_this_apiserver_does_not_serve_is_reported_once_and_the_rest_runs() {
-    // Kubernetes 1.20 serves no batch/v1 CronJob: the leader reports it and stays ready.
+async fn kinds_this_apiserver_does_not_serve_are_found_by_discovery_and_fire_no_ksm_alert() {
+    // Kubernetes 1.20 serves no batch/v1 CronJob, policy/v1 PodDisruptionBudget or
+    // autoscaling/v2 HorizontalPodAutoscaler: the leader reports each once, lists none of them
+    // (so counts no list error), and stays ready.
+    let unserved = [
+        "cronjobs",
+        "poddisruptionbudgets",
+        "horizontalpodautoscalers",
+    ];
     let (ns, lease, nodes) = setup("unserved").await;
     let mut agent = AgentProcess::start(
         &nodes[0],
         &[
             "--resources",
-            "pods,nodes,cronjobs",
+            "pods,nodes,cronjobs,poddisruptionbudgets,horizontalpodautoscalers",
             "--lease-namespace",
             ns.name(),
             "--lease-name",
@@ -309,25 +342,65 @@ async fn a_kind_this_apiserver_does_not_serve_is_reported_once_and_the_rest_runs
     );
     agent.wait_ready(READY).await;
     wait_until_exports(&agent, ns.name(), "the leader exports the unscheduled pod").await;
-    let (_, telemetry) = poll_until(
-        "cronjobs reported unserved",
+    let telemetry = poll_until(
+        "the three kinds reported unserved",
         Duration::from_secs(30),
         || async {
-            let (status, body) = agent.get_telemetry("/metrics").await?;
-            if body.contains("ksa_kind_unserved{resource=\"cronjobs\"} 1") {
-                Ok((status, body))
-            } else {
-                Err("not yet".into())
-            }
+            let (_, body) = agent.get_telemetry("/metrics").await?;
+            let all = unserved
+                .iter()
+                .all(|k| body.contains(&format!("ksa_kind_unserved{{resource=\"{k}\"}} 1")));
+            all.then_some(body).ok_or_else(|| "not yet".to_string())
         },
     )
     .await;
     assert!(telemetry.contains("ksa_leader 1"), "{telemetry}");
     assert_eq!(agent.get("/readyz").await.unwrap().0, 200);
+    let t = Exposition::parse(&telemetry).unwrap();
+    let failed: Vec<String> = t
+        .samples_of("kube_state_metrics_list_total")
+        .filter(|s| s.label("result") == Some("error") && s.value > 0.0)
+        .map(|s| format!("{:?}", s.labels))
+        .collect();
+    assert!(failed.is_empty(), "failed lists: {failed:?}");
     assert_eq!(
         agent.log().matches("does not serve the kind's API").count(),
-        1,
+        unserved.len(),
         "{}",
         agent.log()
     );
+
+    // kube-state-metrics' own alerts, evaluated by a real Prometheus on the agent's telemetry.
+    let rules = std::env::temp_dir()
+        .join(unique("ksm-alerts"))
+        .with_extension("yaml");
+    std::fs::write(&rules, KSM_ERROR_ALERTS).unwrap();
+    let prometheus = Prometheus::start(&format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: ['{}']\nscrape_configs:\n- job_name: kube-state-metrics\n  static_configs:\n  - targets: ['127.0.0.1:{}']\n",
+        rules.display(),
+        agent.telemetry_port
+    ));
+    poll_until(
+        "ten scrapes of the agent's telemetry, with the rules loaded",
+        Duration::from_secs(60),
+        || async {
+            let (_, rules) = testkit::agent::http_get(prometheus.port, "/api/v1/rules").await?;
+            let (_, scrapes) = prometheus
+                .query("count_over_time(kube_state_metrics_list_total{resource=\"*v1.Pod\",result=\"success\"}[1m])")
+                .await?;
+            let enough = scrapes
+                .split("\"")
+                .filter_map(|v| v.parse::<f64>().ok())
+                .any(|n| n >= 10.0);
+            (rules.contains("KubeStateMetricsListErrors") && enough)
+                .then_some(())
+                .ok_or_else(|| format!("{rules} {scrapes}"))
+        },
+    )
+    .await;
+    let (_, alerts) = testkit::agent::http_get(prometheus.port, "/api/v1/alerts")
+        .await
+        .unwrap();
+    assert!(alerts.contains("\"alerts\":[]"), "{alerts}");
+    let _ = std::fs::remove_file(&rules);
 }

@@ -787,6 +787,9 @@ mod tests {
 
         let (client, mut handle) = client();
         let server = tokio::spawn(async move {
+            let (_, respond) = handle.next_request().await.unwrap();
+            let discovery = crate::watch::discovery_json(&["pods"]);
+            respond.send_response(whole("application/json", 200, discovery.as_bytes()));
             let (req, respond) = handle.next_request().await.unwrap();
             assert_eq!(accept(&req), wire::CONTENT_TYPE);
             let mut bad = pod("u2", "1").encode_to_vec();
