@@ -134,7 +134,13 @@ impl ApiCall {
             ["namespaces", _ns, tail @ ..] if !tail.is_empty() => tail,
             other => other,
         };
-        let resource = rest.first().copied().unwrap_or("other").to_string();
+        // `/api/v1` and `/apis/G/V` themselves are discovery: which resources a version serves.
+        let discovery = version.is_some() && rest.is_empty();
+        let resource = match rest.first() {
+            Some(r) => r.to_string(),
+            None if discovery => "discovery".to_string(),
+            None => "other".to_string(),
+        };
         let watch = uri
             .query()
             .is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
@@ -209,7 +215,9 @@ where
         let fut = self.inner.call(req);
         Box::pin(async move {
             let result = fut.await;
-            let ok = matches!(&result, Ok(r) if r.status().is_success());
+            // Discovery's 404 is an answer ("this group version is not served"), not a failure.
+            let ok = matches!(&result, Ok(r) if r.status().is_success()
+                || (call.resource == "discovery" && r.status() == http::StatusCode::NOT_FOUND));
             telemetry.api_request(&call.resource, &call.ksm_resource(), call.verb, ok);
             let res = result?;
             let counter = telemetry.api_bytes_counter(&call.resource, call.verb);
@@ -288,6 +296,10 @@ mod tests {
         assert_eq!(c.ksm_resource(), "*v2.HorizontalPodAutoscaler");
         let c = call("GET", "/api/v1/namespaces/ns/pods?limit=500");
         assert_eq!(c.ksm_resource(), "*v1.Pod");
+        let c = call("GET", "/apis/policy/v1");
+        assert_eq!((c.resource.as_str(), c.verb), ("discovery", "get"));
+        let c = call("GET", "/api/v1");
+        assert_eq!((c.resource.as_str(), c.verb), ("discovery", "get"));
         let c = call("POST", "/apis/authentication.k8s.io/v1/tokenreviews");
         assert_eq!(
             c.ksm_resource(),
