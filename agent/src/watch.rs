@@ -181,21 +181,13 @@ async fn run<K: Object>(
     writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
     let mut unserved = false;
-    let mut stop_wait = stop.clone();
-    let mut events = if until_served(
-        kind,
-        &target,
-        &ctx,
-        &mut writer,
-        &mut stop_wait,
-        &mut unserved,
-    )
-    .await
-    {
-        open()
-    } else {
-        futures::stream::empty().boxed()
-    };
+    let mut events =
+        if until_served(kind, &target, &ctx, &mut writer, &mut stop, &mut unserved).await {
+            open()
+        } else {
+            // Told to stop while waiting: the loop below sees the stop, not a stream that ended.
+            futures::stream::pending().boxed()
+        };
     let mut listed: u64 = 0;
     loop {
         let item = tokio::select! {
@@ -243,17 +235,7 @@ async fn run<K: Object>(
             Err(err) if is_not_served(&err) => {
                 // Discovery said served, the list said 404 (the API went away meanwhile):
                 // back to discovery, which reports it and waits for it to come back.
-                let mut stop_wait = stop.clone();
-                if !until_served(
-                    kind,
-                    &target,
-                    &ctx,
-                    &mut writer,
-                    &mut stop_wait,
-                    &mut unserved,
-                )
-                .await
-                {
+                if !until_served(kind, &target, &ctx, &mut writer, &mut stop, &mut unserved).await {
                     break;
                 }
                 events = open();

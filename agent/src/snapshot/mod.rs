@@ -295,18 +295,6 @@ impl Snapshot {
         }
     }
 
-    /// The namespaces holding at least one object of this snapshot, sorted.
-    pub fn namespaces(&self) -> Vec<Arc<str>> {
-        let mut all: Vec<Arc<str>> = self
-            .kinds
-            .iter()
-            .flat_map(|k| k.namespaces.iter().filter(|n| !n.is_empty()).cloned())
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
-    }
-
     fn assemble(
         &self,
         format: Format,
