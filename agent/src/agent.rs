@@ -21,12 +21,13 @@ use crate::http::tls::{self, ServerTls};
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::leader;
 use crate::registry;
+use crate::registry::KindInfo;
 use crate::reload::FileWatch;
 use crate::resources::{FamilySelection, Scope};
 use crate::snapshot::{Compression, KindSource, Published, run_builder};
 use crate::store::{self, ChangeSignal, Reader, Writer};
 use crate::telemetry::{SnapshotTelemetry, Telemetry};
-use crate::watch::{ListOptions, WatchContext, WatchSpec, WatchTarget, Watchable};
+use crate::watch::{ListOptions, WatchContext, WatchSpec, WatchTarget};
 
 /// Why the agent stopped.
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +145,7 @@ fn shaped(
 
 /// A watch that runs only while this agent leads; its writer rests here in between.
 struct LeaderWatch {
-    kind: &'static dyn Watchable,
+    kind: &'static dyn KindInfo,
     spec: WatchSpec,
     writer: Option<Writer>,
 }
@@ -406,7 +407,7 @@ fn reload_config(
         file.command_line.clone(),
         &file.path,
         contents.clone(),
-        &registry::Catalog,
+        &registry::catalog(),
     ) {
         Ok(mut new) => {
             for warning in &new.warnings {

@@ -568,17 +568,19 @@ pub struct Election {
     pub retry_period: Duration,
 }
 
-/// What [`Config::from_args`] needs to know about the kinds the agent has.
-pub trait KindCatalog {
+/// What [`Config::from_args`] needs to know about the kinds the agent has: plain data, built
+/// from the registry by `crate::registry::catalog` (tests build their own).
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
     /// Every resource name, in registry order.
-    fn resources(&self) -> Vec<&'static str>;
+    pub resources: Vec<&'static str>,
     /// The resources enabled when `--resources` is not given, in registry order.
-    fn default_resources(&self) -> Vec<&'static str>;
+    pub default_resources: Vec<&'static str>,
     /// Every family name, with whether it is opt-in.
-    fn families(&self) -> Vec<(&'static str, bool)>;
+    pub families: Vec<(&'static str, bool)>,
     /// The resources a node agent exports only while it leads (every kind not bound to a
     /// node); pods are not among them although the leader also exports the unscheduled ones.
-    fn leader_only(&self) -> Vec<&'static str>;
+    pub leader_only: Vec<&'static str>,
 }
 
 impl Config {
@@ -586,21 +588,21 @@ impl Config {
     ///
     /// # Errors
     /// The first flag with a bad value, named.
-    pub fn from_args(args: Args, kinds: &dyn KindCatalog) -> Result<Config> {
+    pub fn from_args(args: Args, kinds: &Catalog) -> Result<Config> {
         let node = args.node.filter(|n| !n.trim().is_empty());
         let node = match (args.scope, node) {
             (_, Some(n)) => n,
             (ScopeMode::Cluster, None) => String::new(),
             (ScopeMode::Node, None) => return Err(Error::MissingNode),
         };
-        let known = kinds.resources();
+        let known = kinds.resources.clone();
         let resources_from = if args.resources.is_some() {
             ResourcesFrom::Flag
         } else {
             ResourcesFrom::Default
         };
         let resources = match &args.resources {
-            None => kinds.default_resources(),
+            None => kinds.default_resources.clone(),
             Some(list) => {
                 let mut chosen = Vec::new();
                 for name in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -643,7 +645,7 @@ impl Config {
             &entries(&args.metric_denylist),
             &entries(&args.metric_opt_in_list),
         )?;
-        let families = kinds.families();
+        let families = &kinds.families;
         let opt_in_families: Vec<&str> = families
             .iter()
             .filter(|(_, opt_in)| *opt_in)
@@ -691,7 +693,7 @@ impl Config {
         // instance for the other kinds is a sound setup whose only flaw is the unused
         // resources; the warning names them and both ways out.
         if args.scope == ScopeMode::Node && !args.leader_election {
-            let leader_only = kinds.leader_only();
+            let leader_only = &kinds.leader_only;
             let orphaned: Vec<&str> = resources
                 .iter()
                 .copied()
@@ -852,30 +854,23 @@ fn resolve_allowlist(
 mod tests {
     use super::*;
 
-    struct Kinds;
-    impl KindCatalog for Kinds {
-        fn resources(&self) -> Vec<&'static str> {
-            vec!["pods", "nodes", "roles"]
-        }
-        fn default_resources(&self) -> Vec<&'static str> {
-            vec!["pods", "nodes"]
-        }
-        fn families(&self) -> Vec<(&'static str, bool)> {
-            vec![
+    fn kinds() -> Catalog {
+        Catalog {
+            resources: vec!["pods", "nodes", "roles"],
+            default_resources: vec!["pods", "nodes"],
+            families: vec![
                 ("kube_pod_info", false),
                 ("kube_pod_nodeselectors", true),
                 ("kube_node_info", false),
-            ]
-        }
-        fn leader_only(&self) -> Vec<&'static str> {
-            vec!["roles"]
+            ],
+            leader_only: vec!["roles"],
         }
     }
 
     fn config(extra: &[&str]) -> Result<Config> {
         let mut argv = vec!["kube-state-agent", "--node", "node-1"];
         argv.extend_from_slice(extra);
-        Config::from_args(Args::try_parse_from(argv).expect("clap accepts"), &Kinds)
+        Config::from_args(Args::try_parse_from(argv).expect("clap accepts"), &kinds())
     }
 
     #[test]
@@ -953,7 +948,7 @@ mod tests {
     fn missing_node_fails_naming_the_flag_and_cluster_scope() {
         let args = Args::try_parse_from(["kube-state-agent"]).unwrap();
         let args = Args { node: None, ..args };
-        let err = Config::from_args(args, &Kinds).unwrap_err();
+        let err = Config::from_args(args, &kinds()).unwrap_err();
         assert!(err.to_string().contains("--node"), "{err}");
         assert!(err.to_string().contains("--scope=cluster"), "{err}");
     }
@@ -1009,7 +1004,7 @@ mod tests {
             "--resources=roles",
         ])
         .unwrap();
-        let c = Config::from_args(Args { node: None, ..args }, &Kinds).unwrap();
+        let c = Config::from_args(Args { node: None, ..args }, &kinds()).unwrap();
         assert!(
             c.warnings.is_empty(),
             "cluster scope watches everything itself"
@@ -1019,7 +1014,7 @@ mod tests {
     #[test]
     fn cluster_scope_needs_no_node() {
         let args = Args::try_parse_from(["kube-state-agent", "--scope", "cluster"]).unwrap();
-        let c = Config::from_args(Args { node: None, ..args }, &Kinds).unwrap();
+        let c = Config::from_args(Args { node: None, ..args }, &kinds()).unwrap();
         assert_eq!(c.scope, ScopeMode::Cluster);
         assert!(Args::try_parse_from(["kube-state-agent", "--scope", "everything"]).is_err());
     }

@@ -15,52 +15,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference,
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-/// A lean Kubernetes type the agent can watch: its API coordinates plus access to the metadata
-/// the watcher tracks (uid, resourceVersion).
+use crate::resources::Kind;
+
+/// A lean Kubernetes type the agent can watch: the way back to its kind's descriptor, plus
+/// access to the metadata the watcher tracks (uid, resourceVersion). Implemented by
+/// [`impl_object!`] next to the kind's [`Kind`] descriptor.
 pub trait Object: DeserializeOwned + Clone + Debug + Send + Sync + 'static {
-    /// API group, `""` for the core group.
-    const GROUP: &'static str;
-    /// API version within the group.
-    const VERSION: &'static str;
-    /// `kind` as the API spells it.
-    const KIND: &'static str;
-    /// The resource (plural) used in URLs.
-    const PLURAL: &'static str;
+    /// The kind's descriptor: API type, scope, watch shapes, families.
+    const KIND: &'static Kind<Self>;
 
     /// The object's metadata.
     fn meta(&self) -> &ObjectMeta;
     /// The object's metadata, mutably (the watcher never needs more).
     fn meta_mut(&mut self) -> &mut ObjectMeta;
-
-    /// The watches that together cover the kind (with `--lean-watches`); one full watch
-    /// unless the kind says otherwise.
-    const WATCH_SHAPES: &'static [WatchShape<Self>] = &[WatchShape::FULL];
-
-    /// Decodes one object's protobuf message (a list item, or a watch event's object out of
-    /// its envelope) when the kind has a lean message (`protobuf = …` in [`impl_object!`]).
-    /// `None`: the kind is listed and watched as JSON whatever `--api-encoding` says.
-    const PROTOBUF: Option<fn(bytes::Bytes) -> Decoded<Self>> = None;
-}
-
-/// One of the watches that together cover a kind, and what of each object crosses the wire.
-///
-/// # Invariants
-/// The field selectors of a kind's shapes select disjoint sets whose union is every object, so
-/// each object arrives through exactly one of them.
-pub struct WatchShape<K> {
-    /// ANDed with the watch target's field selector; `""` for none.
-    pub field_selector: &'static str,
-    /// `Some`: only metadata is requested (`PartialObjectMetadata`), and this fills in what the
-    /// selector fixed (e.g. a Secret's `type`). `None`: the whole object.
-    pub metadata_only: Option<fn(&mut K)>,
-}
-
-impl<K> WatchShape<K> {
-    /// The whole object, no extra selector.
-    pub const FULL: WatchShape<K> = WatchShape {
-        field_selector: "",
-        metadata_only: None,
-    };
 }
 
 /// One object as received: either decoded into its lean type, or malformed with its metadata
@@ -128,16 +95,16 @@ impl<K: Object> kube::Resource for Decoded<K> {
     type Scope = kube::core::DynamicResourceScope;
 
     fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::KIND)
+        Cow::Borrowed(K::KIND.api.kind)
     }
     fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::GROUP)
+        Cow::Borrowed(K::KIND.api.group)
     }
     fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::VERSION)
+        Cow::Borrowed(K::KIND.api.version)
     }
     fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::PLURAL)
+        Cow::Borrowed(K::KIND.api.plural)
     }
     fn meta(&self) -> &ObjectMeta {
         match self {
@@ -192,29 +159,17 @@ pub fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error
     })
 }
 
-/// Implements [`Object`] for a lean type with a `metadata: ObjectMeta` field.
-///
-/// It takes these five arguments, optionally `shapes = &[…]` ([`Object::WATCH_SHAPES`]), and
-/// optionally `protobuf = Message` (a [`crate::wire::Message`] whose object is this type:
-/// [`Object::PROTOBUF`]). Scope is not one of them: it belongs to the kind's descriptor
-/// ([`crate::resources::Scope`]).
+/// Implements [`Object`] for a lean type with a `metadata: ObjectMeta` field, naming its kind's
+/// descriptor (a path to the `static` [`Kind`]).
 ///
 /// ```ignore
-/// impl_object!(Pod, group = "", version = "v1", kind = "Pod", plural = "pods",
-///     protobuf = crate::wire::pod::Pod);
+/// impl_object!(Lease => KIND);
 /// ```
 #[macro_export]
 macro_rules! impl_object {
-    ($ty:ty, group = $g:literal, version = $v:literal, kind = $k:literal, plural = $p:literal
-        $(, shapes = $shapes:expr)? $(, protobuf = $msg:ty)?) => {
+    ($ty:ty => $kind:path) => {
         impl $crate::decode::Object for $ty {
-            const GROUP: &'static str = $g;
-            const VERSION: &'static str = $v;
-            const KIND: &'static str = $k;
-            const PLURAL: &'static str = $p;
-            $(const WATCH_SHAPES: &'static [$crate::decode::WatchShape<Self>] = $shapes;)?
-            $(const PROTOBUF: Option<fn(bytes::Bytes) -> $crate::decode::Decoded<Self>> =
-                Some($crate::wire::decode::<$msg>);)?
+            const KIND: &'static $crate::resources::Kind<Self> = &$kind;
             fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &self.metadata
             }
@@ -238,13 +193,16 @@ mod tests {
         #[serde(default)]
         count: i64,
     }
-    crate::impl_object!(
-        Thing,
-        group = "example.com",
-        version = "v1",
-        kind = "Thing",
-        plural = "things"
-    );
+    static KIND: Kind<Thing> = Kind {
+        resource: "things",
+        api: crate::resources::ApiType::new("example.com", "v1", "Thing", "things"),
+        scope: crate::resources::Scope::Namespaced,
+        shapes: &[crate::resources::WatchShape::FULL],
+        protobuf: None,
+        identity: |_| crate::exposition::Identity::new([]),
+        families: &[],
+    };
+    crate::impl_object!(Thing => KIND);
 
     #[test]
     fn a_wrong_field_type_yields_malformed_with_metadata_and_the_rest_of_a_list_decodes() {

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use kube_state_agent::config::{self, Args, Config};
-use kube_state_agent::registry::Catalog;
+use kube_state_agent::registry;
 use kube_state_agent::telemetry::{self, Telemetry};
 
 fn main() -> ExitCode {
-    let config = match config::load(Args::parse(), &Catalog) {
+    let config = match config::load(Args::parse(), &registry::catalog()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kube-state-agent: {e}");

@@ -1,66 +1,144 @@
-//! Every kind the agent knows, in the order their families appear in a scrape.
+//! The registry: every kind the agent knows, seen without its object type ([`KindInfo`]),
+//! with kube-state-metrics' default set and the lookups built on the list.
 //!
-//! Adding a kind is one file under `resources/` and one line in [`KINDS`].
+//! # Adding a kind
+//! 1. `resources/<kind>.rs`: the lean type(s) the families read (serde skips the rest), then
+//!    `crate::impl_object!(Lean => KIND);` and the descriptor `pub static KIND: Kind<Lean>` —
+//!    resource name, [`ApiType`], [`Scope`], watch shapes, protobuf decoder (`None` until the kind
+//!    has a lean message in `crate::wire`), identity labels and the family table in
+//!    kube-state-metrics' order. Unit tests for its families sit in the same file.
+//! 2. One line in the `kinds!` list of `resources/mod.rs`, where its families should appear in
+//!    a scrape. That list is the only one: modules, [`KINDS`], the config's catalog, the
+//!    informer types and every check below derive from it.
+//! 3. `agent/tests/golden/<resource>/full.yaml` (every family renders a sample) and
+//!    `minimal.yaml`, then `UPDATE_GOLDEN=1 cargo test -p kube-state-agent --test golden
+//!    --test generated` writes the expected `.prom` files, the ClusterRole's rules
+//!    (`deploy/daemonset/clusterrole.yaml`) and the kinds table of `docs/metrics.md`. Review
+//!    that diff; without the update those tests fail, naming the kind.
+//! 4. If kube-state-metrics enables it by default, add it to [`DEFAULT_RESOURCES`] (KSM first).
+//!
+//! The live test (`tests/live/kinds.rs`) creates each kind the test apiserver serves from its
+//! golden `minimal.yaml` (or a richer object in `tests/live/fixtures/every-kind.yaml`) and
+//! fails when one exports nothing.
 
-use crate::config::KindCatalog;
-use crate::resources::*;
-use crate::watch::Watchable;
+use futures::future::BoxFuture;
 
-/// The registry. Order is exposition order.
-pub static KINDS: &[&(dyn Watchable + 'static)] = &[
-    // Node scope: every agent.
-    &pod::KIND,
-    &node::KIND,
-    // Workloads.
-    &daemonset::KIND,
-    &deployment::KIND,
-    &replicaset::KIND,
-    &replicationcontroller::KIND,
-    &statefulset::KIND,
-    // Batch, autoscaling, policy.
-    &job::KIND,
-    &cronjob::KIND,
-    &horizontalpodautoscaler::KIND,
-    &poddisruptionbudget::KIND,
-    // Storage, namespaces, quotas.
-    &persistentvolume::KIND,
-    &persistentvolumeclaim::KIND,
-    &storageclass::KIND,
-    &volumeattachment::KIND,
-    &namespace::KIND,
-    &resourcequota::KIND,
-    &limitrange::KIND,
-    // Configuration, services, endpoints.
-    &configmap::KIND,
-    &endpoint::KIND,
-    &endpointslice::KIND,
-    &secret::KIND,
-    &service::KIND,
-    &serviceaccount::KIND,
-    // Networking, RBAC, admission, certificates, leases.
-    &ingress::KIND,
-    &ingressclass::KIND,
-    &networkpolicy::KIND,
-    &lease::KIND,
-    &certificatesigningrequest::KIND,
-    &role::KIND,
-    &rolebinding::KIND,
-    &clusterrole::KIND,
-    &clusterrolebinding::KIND,
-    &mutatingwebhookconfiguration::KIND,
-    &validatingwebhookconfiguration::KIND,
-    &validatingadmissionpolicy::KIND,
-    &validatingadmissionpolicybinding::KIND,
-    &mutatingadmissionpolicy::KIND,
-    &mutatingadmissionpolicybinding::KIND,
-];
+use crate::config::Catalog;
+use crate::decode::Object;
+use crate::exposition::RenderContext;
+pub use crate::resources::KINDS;
+use crate::resources::{ApiType, FamilyHeader, FamilySelection, Kind, Rows, Scope};
+use crate::store::Writer;
+use crate::watch::{StopSignal, WatchContext, WatchSpec};
+
+/// A kind with its object type erased: what the config, planning, snapshot and test layers see
+/// of a [`Kind`] descriptor, and the door to its typed watch loop.
+pub trait KindInfo: Send + Sync {
+    /// The `--resources` name.
+    fn resource(&self) -> &'static str;
+    /// Where the API server serves it.
+    fn api(&self) -> ApiType;
+    /// The API group, `""` for the core group. With [`Self::plural`] it is what an RBAC rule
+    /// names to grant `list`/`watch` on the kind.
+    fn api_group(&self) -> &'static str {
+        self.api().group
+    }
+    /// The resource as URLs and RBAC rules spell it (`pods`, `endpointslices`).
+    fn plural(&self) -> &'static str {
+        self.api().plural
+    }
+    /// The API version within the group the kind is read from (`v1`, `v2`).
+    fn api_version(&self) -> &'static str {
+        self.api().version
+    }
+    /// `kind` as the API spells it (`Pod`, `HorizontalPodAutoscaler`).
+    fn kind_name(&self) -> &'static str {
+        self.api().kind
+    }
+    /// The `resource` label kube-state-metrics puts on `kube_state_metrics_list_total` and
+    /// `_watch_total`: its informer's Go type, `reflect.TypeOf(expectedType).String()` in
+    /// `internal/store/builder.go` (`startReflector`), e.g. `*v1.Pod`,
+    /// `*v2.HorizontalPodAutoscaler`. Go names a package by its last path element, which for
+    /// `k8s.io/api/<group>/<version>` is the API version.
+    fn informer_type(&self) -> String {
+        informer_type_at(self.api_version(), self.kind_name())
+    }
+    /// Who watches it.
+    fn scope(&self) -> Scope;
+    /// The family headers in table order.
+    fn family_headers(&self) -> Vec<FamilyHeader>;
+    /// The extra field selector of each of the kind's lean watch shapes, in shape order (`""`
+    /// for none).
+    fn shape_selectors(&self) -> Vec<&'static str>;
+    /// Whether the kind is listed and watched as protobuf unless `--api-encoding=json`.
+    fn has_protobuf(&self) -> bool;
+    /// Decodes one object from its JSON and renders it, as a watch would.
+    ///
+    /// # Errors
+    /// The decode error when the JSON does not match the kind's lean type.
+    fn render_json(
+        &self,
+        json: &str,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Result<Rows, serde_json::Error>;
+    /// Watches `spec.target`, feeding `writer`, until `stop` turns true; then clears the
+    /// shard (its rows leave the next snapshot) and hands the writer back for a later watch.
+    /// See `crate::watch`.
+    fn watch(
+        &'static self,
+        spec: WatchSpec,
+        ctx: WatchContext,
+        writer: Writer,
+        stop: StopSignal,
+    ) -> BoxFuture<'static, Writer>;
+}
+
+impl<K: Object> KindInfo for Kind<K> {
+    fn resource(&self) -> &'static str {
+        self.resource
+    }
+    fn api(&self) -> ApiType {
+        self.api
+    }
+    fn scope(&self) -> Scope {
+        self.scope
+    }
+    fn family_headers(&self) -> Vec<FamilyHeader> {
+        self.headers()
+    }
+    fn shape_selectors(&self) -> Vec<&'static str> {
+        self.shapes.iter().map(|s| s.field_selector).collect()
+    }
+    fn has_protobuf(&self) -> bool {
+        self.protobuf.is_some()
+    }
+    fn render_json(
+        &self,
+        json: &str,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Result<Rows, serde_json::Error> {
+        let obj: K = serde_json::from_str(json)?;
+        Ok(self.render(&obj, ctx, selection))
+    }
+    fn watch(
+        &'static self,
+        spec: WatchSpec,
+        ctx: WatchContext,
+        writer: Writer,
+        stop: StopSignal,
+    ) -> BoxFuture<'static, Writer> {
+        Box::pin(crate::watch::run(self, spec, ctx, writer, stop))
+    }
+}
 
 /// The resources enabled without `--resources`: kube-state-metrics' `DefaultResources`, copied
 /// from `pkg/options/resource.go` at kubernetes/kube-state-metrics@c92fe0c5ce02 (2026-08-20),
 /// where it has 32 entries: `endpointslices` and not `endpoints`, and the four admission-policy
 /// kinds. The other kinds (RBAC, service accounts, `endpoints`, ingress classes) are enabled by
 /// naming them, as in KSM. Kept in KSM's (alphabetical) order so a diff against the Go map is
-/// one glance; [`Catalog::default_resources`] returns them in registry order.
+/// one glance; [`catalog`] returns them in registry order.
 ///
 /// NOTE: `tests::default_resources_are_ksms_default_resources` holds an independent copy of
 /// KSM's map; a change here MUST be a change in KSM first.
@@ -100,7 +178,7 @@ pub const DEFAULT_RESOURCES: &[&str] = &[
 ];
 
 /// The kind named `resource` (as `--resources` spells it).
-pub fn kind(resource: &str) -> Option<&'static dyn Watchable> {
+pub fn kind(resource: &str) -> Option<&'static dyn KindInfo> {
     KINDS.iter().copied().find(|k| k.resource() == resource)
 }
 
@@ -111,45 +189,38 @@ pub fn kind(resource: &str) -> Option<&'static dyn Watchable> {
 pub fn informer_type(group: &str, version: &str, plural: &str) -> Option<String> {
     infos()
         .find(|k| k.api_group() == group && k.plural() == plural)
-        .map(|k| crate::resources::informer_type(version, k.kind_name()))
+        .map(|k| informer_type_at(version, k.kind_name()))
+}
+
+/// kube-state-metrics' informer type name for `kind` read at `version`: `*v1.Deployment`.
+fn informer_type_at(version: &str, kind: &str) -> String {
+    format!("*{version}.{kind}")
 }
 
 /// [`KINDS`] as the config validator sees it.
-pub struct Catalog;
-
-impl KindCatalog for Catalog {
-    fn resources(&self) -> Vec<&'static str> {
-        KINDS.iter().map(|k| k.resource()).collect()
-    }
-
-    fn default_resources(&self) -> Vec<&'static str> {
-        KINDS
-            .iter()
-            .map(|k| k.resource())
+pub fn catalog() -> Catalog {
+    let resources = || KINDS.iter().map(|k| k.resource());
+    Catalog {
+        resources: resources().collect(),
+        default_resources: resources()
             .filter(|r| DEFAULT_RESOURCES.contains(r))
-            .collect()
-    }
-
-    fn families(&self) -> Vec<(&'static str, bool)> {
-        KINDS
+            .collect(),
+        families: KINDS
             .iter()
             .flat_map(|k| k.family_headers())
             .map(|h| (h.name, h.opt_in))
-            .collect()
-    }
-
-    fn leader_only(&self) -> Vec<&'static str> {
-        KINDS
+            .collect(),
+        leader_only: KINDS
             .iter()
             .filter(|k| matches!(k.scope(), Scope::Namespaced | Scope::Cluster))
             .map(|k| k.resource())
-            .collect()
+            .collect(),
     }
 }
 
-/// Every kind as plain [`KindInfo`], for callers that do not watch.
+/// Every kind as plain [`KindInfo`].
 pub fn infos() -> impl Iterator<Item = &'static dyn KindInfo> {
-    KINDS.iter().map(|k| *k as &'static dyn KindInfo)
+    KINDS.iter().copied()
 }
 
 #[cfg(test)]
@@ -182,7 +253,7 @@ mod tests {
         let mut ksm: Vec<&str> = KSM_DEFAULT_RESOURCES.split_whitespace().collect();
         ksm.sort_unstable();
         assert_eq!(ksm.len(), 32, "KSM's map has 32 entries");
-        let mut ours = Catalog.default_resources();
+        let mut ours = catalog().default_resources;
         ours.sort_unstable();
         assert_eq!(ours, ksm);
         assert!(!ours.contains(&"endpoints"), "KSM dropped endpoints");

@@ -287,14 +287,17 @@ impl Reader {
 mod tests {
     use super::*;
     use crate::exposition::{Identity, MetricType, RenderContext, Series};
-    use crate::resources::{Family, FamilySelection, Kind, Scope};
+    use crate::resources::{ApiType, Family, FamilySelection, Kind, Scope, WatchShape};
 
     fn render_value(v: &f64, out: &mut Series<'_>) {
         out.value(*v);
     }
     static TEST_KIND: Kind<f64> = Kind {
         resource: "things",
+        api: ApiType::new("example.com", "v1", "Thing", "things"),
         scope: Scope::Namespaced,
+        shapes: &[WatchShape::FULL],
+        protobuf: None,
         identity: |_| Identity::default(),
         families: &[Family::stable(
             "thing",

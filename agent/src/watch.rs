@@ -6,7 +6,7 @@
 //! resourceVersion after an error and relists only on 410 Gone, and the writer's resync
 //! protocol sweeps away objects that vanished meanwhile. Errors are retried with backoff,
 //! counted and logged: nothing here ends the process. This module owns all network code; it
-//! never touches HTTP serving or snapshot internals. See [`Watchable::watch`].
+//! never touches HTTP serving or snapshot internals. See [`run`].
 //!
 //! Kinds with a lean protobuf message are listed and watched over protobuf (unless
 //! `--api-encoding=json`) by [`protobuf::watcher`], which yields the same events as kube's
@@ -18,7 +18,6 @@ use std::fmt;
 
 use std::borrow::Cow;
 
-use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -30,7 +29,7 @@ use serde::Deserialize;
 use crate::config::ApiEncoding;
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
-use crate::resources::{FamilySelection, Kind, KindInfo};
+use crate::resources::{FamilySelection, Kind};
 use crate::sharding::Shard;
 use crate::store::{Change, Writer};
 use crate::telemetry::Telemetry;
@@ -74,7 +73,7 @@ pub struct WatchSpec {
     pub render: RenderContext,
     /// Families rendered.
     pub selection: FamilySelection,
-    /// Which of the kind's [`crate::decode::WatchShape`]s this watch is; `None`: one full watch.
+    /// Which of the kind's [`crate::resources::WatchShape`]s this watch is; `None`: one full watch.
     pub shape: Option<usize>,
     /// How the lists read.
     pub list: ListOptions,
@@ -96,40 +95,10 @@ pub struct ListOptions {
 /// Tells a watch to stop: it stops when the value turns `true`.
 pub type StopSignal = tokio::sync::watch::Receiver<bool>;
 
-/// A kind the agent can watch: its metadata plus a typed watch loop.
-pub trait Watchable: KindInfo {
-    /// The extra field selector of each of the kind's lean watch shapes, in shape order (`""`
-    /// for none); [`WatchSpec::shape`] indexes this list.
-    fn shape_selectors(&self) -> Vec<&'static str>;
-
-    /// Watches `spec.target`, feeding `writer`, until `stop` turns true; then clears the
-    /// shard (its rows leave the next snapshot) and hands the writer back for a later watch.
-    fn watch(
-        &'static self,
-        spec: WatchSpec,
-        ctx: WatchContext,
-        writer: Writer,
-        stop: StopSignal,
-    ) -> BoxFuture<'static, Writer>;
-}
-
-impl<K: Object> Watchable for Kind<K> {
-    fn shape_selectors(&self) -> Vec<&'static str> {
-        K::WATCH_SHAPES.iter().map(|s| s.field_selector).collect()
-    }
-
-    fn watch(
-        &'static self,
-        spec: WatchSpec,
-        ctx: WatchContext,
-        writer: Writer,
-        stop: StopSignal,
-    ) -> BoxFuture<'static, Writer> {
-        Box::pin(run(self, spec, ctx, writer, stop))
-    }
-}
-
-async fn run<K: Object>(
+/// Watches `spec.target` for `kind`, feeding `writer`, until `stop` turns true; then clears
+/// the shard and hands the writer back. Reached through
+/// [`KindInfo::watch`](crate::registry::KindInfo::watch).
+pub(crate) async fn run<K: Object>(
     kind: &'static Kind<K>,
     spec: WatchSpec,
     ctx: WatchContext,
@@ -144,7 +113,7 @@ async fn run<K: Object>(
         list,
         shard,
     } = spec;
-    let metadata_only = shape.and_then(|i| K::WATCH_SHAPES.get(i)?.metadata_only);
+    let metadata_only = shape.and_then(|i| kind.shapes.get(i)?.metadata_only);
     let mut config = watcher::Config::default();
     if let Some(selector) = &target.field_selector {
         config = config.fields(selector);
@@ -157,8 +126,9 @@ async fn run<K: Object>(
         config.page_size = None;
     }
     // Metadata-only shapes ask for `PartialObjectMetadata`, which has no lean message yet.
-    let protobuf =
-        K::PROTOBUF.filter(|_| list.encoding == ApiEncoding::Protobuf && metadata_only.is_none());
+    let protobuf = kind
+        .protobuf
+        .filter(|_| list.encoding == ApiEncoding::Protobuf && metadata_only.is_none());
     let open = || match protobuf {
         Some(decode) => protobuf::watcher(
             ctx.client.clone(),
@@ -264,17 +234,17 @@ impl<K: Object> Resource for MetadataOnly<K> {
     type DynamicType = ();
     type Scope = kube::core::DynamicResourceScope;
 
-    fn kind(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::KIND)
+    fn kind(dt: &()) -> Cow<'_, str> {
+        Decoded::<K>::kind(dt)
     }
-    fn group(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::GROUP)
+    fn group(dt: &()) -> Cow<'_, str> {
+        Decoded::<K>::group(dt)
     }
-    fn version(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::VERSION)
+    fn version(dt: &()) -> Cow<'_, str> {
+        Decoded::<K>::version(dt)
     }
-    fn plural(_: &()) -> Cow<'_, str> {
-        Cow::Borrowed(K::PLURAL)
+    fn plural(dt: &()) -> Cow<'_, str> {
+        Decoded::<K>::plural(dt)
     }
     fn metadata_api() -> bool {
         true
@@ -431,7 +401,7 @@ async fn until_served<K: Object>(
                     *unserved = true;
                     ctx.telemetry.kind_unserved(kind.resource, true);
                     tracing::warn!(resource = kind.resource, target = %target,
-                        api = %format!("{}/{}", K::GROUP, K::VERSION),
+                        api = %format!("{}/{}", K::KIND.api.group, K::KIND.api.version),
                         "this apiserver does not serve the kind's API; checking discovery again every {} s",
                         UNSERVED_RECHECK.as_secs());
                     writer.clear();
@@ -451,18 +421,18 @@ async fn until_served<K: Object>(
 /// # Errors
 /// When discovery itself fails (not a 404).
 async fn served<K: Object>(client: &Client) -> Result<bool, kube::Error> {
-    let resources = if K::GROUP.is_empty() {
-        client.list_core_api_resources(K::VERSION).await
+    let resources = if K::KIND.api.group.is_empty() {
+        client.list_core_api_resources(K::KIND.api.version).await
     } else {
         client
-            .list_api_group_resources(&format!("{}/{}", K::GROUP, K::VERSION))
+            .list_api_group_resources(&format!("{}/{}", K::KIND.api.group, K::KIND.api.version))
             .await
     };
     match resources {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.name == K::PLURAL)),
+        Ok(list) => Ok(list.resources.iter().any(|r| r.name == K::KIND.api.plural)),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
         Err(e) => {
-            tracing::debug!(api = %format!("{}/{}", K::GROUP, K::VERSION), error = %e,
+            tracing::debug!(api = %format!("{}/{}", K::KIND.api.group, K::KIND.api.version), error = %e,
                 "discovery failed; listing anyway");
             Err(e)
         }
@@ -557,6 +527,7 @@ impl TestPodWatch {
         field_selector: Option<&str>,
         encoding: crate::config::ApiEncoding,
     ) -> TestPodWatch {
+        use crate::registry::KindInfo;
         use crate::resources::pod::KIND as POD;
         let telemetry = Telemetry::new();
         let (writer, reader) = crate::store::shard("pods", crate::store::ChangeSignal::default());
@@ -615,6 +586,7 @@ pub(crate) fn discovery_json(plurals: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::KindInfo;
     use crate::resources::pod::{KIND as POD, Pod};
 
     fn decoded(json: &str) -> Decoded<Pod> {

@@ -119,10 +119,9 @@ fn the_full_golden_case_of_each_kind_carries_every_documented_label() {
     let ksm = ksm_families();
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     for kind in registry::infos() {
-        let Ok(text) = std::fs::read_to_string(golden.join(kind.resource()).join("full.prom"))
-        else {
-            continue;
-        };
+        let path = golden.join(kind.resource()).join("full.prom");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} ({e}): run the golden test", path.display()));
         for h in kind.family_headers() {
             let seen: BTreeSet<String> = text
                 .lines()
@@ -155,7 +154,7 @@ fn the_full_golden_case_of_each_kind_carries_every_documented_label() {
 
 fn metrics_doc() -> String {
     let mut out = String::from(
-        "# Metrics\n\nGenerated from the family tables by `UPDATE_DOCS=1 cargo test -p kube-state-agent --test families`;\n\
+        "# Metrics\n\nGenerated from the family tables by `UPDATE_GOLDEN=1 cargo test -p kube-state-agent --test families`;\n\
          a test fails when this file and the tables disagree. Names, labels and values match\n\
          kube-state-metrics; HELP texts are our own.\n",
     );
@@ -186,14 +185,14 @@ fn metrics_doc() -> String {
 fn docs_metrics_md_lists_every_family() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/metrics.md");
     let want = metrics_doc();
-    if std::env::var_os("UPDATE_DOCS").is_some() {
+    if std::env::var_os("UPDATE_DOCS").is_some() || std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &want).unwrap();
         return;
     }
     let got = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         got == want,
-        "docs/metrics.md is stale: run UPDATE_DOCS=1 cargo test -p kube-state-agent --test families"
+        "docs/metrics.md is stale: run UPDATE_GOLDEN=1 cargo test -p kube-state-agent --test families"
     );
 }
 

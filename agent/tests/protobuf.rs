@@ -8,7 +8,8 @@ use std::path::Path;
 use bytes::Bytes;
 use kube_state_agent::decode::{Decoded, Object};
 use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
-use kube_state_agent::resources::{FamilySelection, Kind, KindInfo, node, pod};
+use kube_state_agent::registry::KindInfo;
+use kube_state_agent::resources::{FamilySelection, Kind, node, pod};
 use kube_state_agent::wire;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -27,7 +28,7 @@ where
     let protobuf = Bytes::from(fixture(&format!("{name}.pb")));
     let json = String::from_utf8(fixture(&format!("{name}.json"))).unwrap();
     let raw = wire::envelope::open(protobuf)
-        .and_then(|env| env.into_raw(&wire::api_version::<M::Object>(), M::Object::KIND))
+        .and_then(|env| env.into_raw(&wire::api_version::<M::Object>(), M::Object::KIND.api.kind))
         .expect("the capture is an enveloped object of its kind");
     let from_protobuf = match wire::decode::<M>(raw) {
         Decoded::Object(o) => o,

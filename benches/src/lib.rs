@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use kube_state_agent::exposition::RenderContext;
 use kube_state_agent::registry;
-use kube_state_agent::resources::{FamilySelection, KindInfo};
+use kube_state_agent::registry::KindInfo;
+use kube_state_agent::resources::FamilySelection;
 use kube_state_agent::snapshot::KindSource;
 use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
 use serde_json::{Value, json};

@@ -14,7 +14,8 @@ use k8s_openapi::api::core::v1::{Node, NodeStatus, Pod, PodStatus};
 use kube::Client;
 use kube_state_agent::decode::{Decoded, Object};
 use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
-use kube_state_agent::resources::{FamilySelection, Kind, KindInfo, node, pod};
+use kube_state_agent::registry::KindInfo;
+use kube_state_agent::resources::{FamilySelection, Kind, node, pod};
 use kube_state_agent::wire;
 use testkit::agent::{AgentProcess, workspace_root};
 use testkit::kubectl::kubectl;
@@ -149,7 +150,7 @@ where
     };
     let selection = FamilySelection::new(&kind.family_headers(), |_| true);
     let raw = wire::envelope::open(protobuf)
-        .and_then(|env| env.into_raw(&wire::api_version::<M::Object>(), M::Object::KIND))
+        .and_then(|env| env.into_raw(&wire::api_version::<M::Object>(), M::Object::KIND.api.kind))
         .expect("a protobuf object in its envelope");
     let from_protobuf = match wire::decode::<M>(raw) {
         Decoded::Object(o) => o,

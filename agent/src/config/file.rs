@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::allowlist::{self, LabelsAllowList};
-use super::{ApiEncoding, Args, Config, Error, KindCatalog, Result, ScopeMode, parse_duration};
+use super::{ApiEncoding, Args, Catalog, Config, Error, Result, ScopeMode, parse_duration};
 
 /// The file a [`Config`] was read with: where it is, the command line it was applied over
 /// (to apply the next version of the file over), and the bytes that were read.
@@ -42,7 +42,7 @@ pub struct ConfigFile {
 /// # Errors
 /// A flag with a bad value, or a config file that cannot be read, does not parse, or sets a
 /// bad value (named with the file).
-pub fn load(args: Args, kinds: &dyn KindCatalog) -> Result<Config> {
+pub fn load(args: Args, kinds: &Catalog) -> Result<Config> {
     let Some(path) = args.config.clone() else {
         return Config::from_args(args, kinds);
     };
@@ -62,7 +62,7 @@ pub fn load_contents(
     command_line: Args,
     path: &Path,
     contents: Vec<u8>,
-    kinds: &dyn KindCatalog,
+    kinds: &Catalog,
 ) -> Result<Config> {
     let bad = |reason: String| Error::ConfigFile {
         path: path.to_path_buf(),
@@ -706,24 +706,17 @@ mod tests {
     use super::*;
     use clap::Parser as _;
 
-    struct Kinds;
-    impl KindCatalog for Kinds {
-        fn resources(&self) -> Vec<&'static str> {
-            vec!["pods", "nodes", "services"]
-        }
-        fn default_resources(&self) -> Vec<&'static str> {
-            vec!["pods", "nodes"]
-        }
-        fn families(&self) -> Vec<(&'static str, bool)> {
-            vec![
+    fn kinds() -> Catalog {
+        Catalog {
+            resources: vec!["pods", "nodes", "services"],
+            default_resources: vec!["pods", "nodes"],
+            families: vec![
                 ("kube_pod_info", false),
                 ("kube_pod_status_phase", false),
                 ("kube_pod_nodeselectors", true),
                 ("kube_node_info", false),
-            ]
-        }
-        fn leader_only(&self) -> Vec<&'static str> {
-            vec!["services"]
+            ],
+            leader_only: vec!["services"],
         }
     }
 
@@ -734,7 +727,12 @@ mod tests {
     }
 
     fn from_yaml(args: Args, yaml: &str) -> Result<Config> {
-        load_contents(args, Path::new("/etc/ksa/config.yaml"), yaml.into(), &Kinds)
+        load_contents(
+            args,
+            Path::new("/etc/ksa/config.yaml"),
+            yaml.into(),
+            &kinds(),
+        )
     }
 
     #[test]
@@ -1101,7 +1099,7 @@ api_encoding: json
     #[test]
     fn a_missing_file_fails_naming_it() {
         let args = cli(&["--config", "/nonexistent/ksa.yaml"]);
-        let err = load(args, &Kinds).unwrap_err().to_string();
+        let err = load(args, &kinds()).unwrap_err().to_string();
         assert!(err.contains("--config /nonexistent/ksa.yaml"), "{err}");
     }
 }

@@ -357,7 +357,7 @@ mod tests {
     /// A one-shard source of `kind` holding the object `json`, whose watch finished its first
     /// list when `listed`.
     fn source(
-        kind: &'static dyn crate::resources::KindInfo,
+        kind: &'static dyn crate::registry::KindInfo,
         json: &str,
         listed: bool,
     ) -> crate::snapshot::KindSource {

@@ -8,12 +8,44 @@
 //! shared part is written once and each kind file keeps its own lean type, table and family
 //! functions, which call these helpers.
 
+use std::marker::PhantomData;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::null_as_default;
+use crate::decode::lean_meta;
 use crate::exposition::Series;
 
 // ===== webhook configurations =====
+
+/// A mutating or validating webhook configuration, lean: the two kinds have the same fields and
+/// families, so they share this type; `T` marks which one it is, so each kind keeps its own
+/// descriptor. Rules, selectors and CA bundles are skipped by serde.
+#[derive(Deserialize, Clone, Debug, Default)]
+#[serde(default, bound = "T: Default")]
+pub struct WebhookConfiguration<T> {
+    /// Identity, resource version, creation time.
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    /// The webhooks, in configuration order.
+    #[serde(deserialize_with = "null_as_default")]
+    pub webhooks: Vec<Webhook>,
+    #[serde(skip)]
+    kind: PhantomData<T>,
+}
+
+/// `kube_<kind>webhookconfiguration_info`: one sample with no labels of its own.
+pub fn webhook_configuration_info<T>(_: &WebhookConfiguration<T>, out: &mut Series<'_>) {
+    out.value(1.0);
+}
+
+/// `kube_<kind>webhookconfiguration_webhook_clientconfig_service`: `webhook_name`,
+/// `service_name`, `service_namespace`, one sample per webhook in configuration order; the
+/// service labels are empty when the webhook is reached by URL.
+pub fn webhook_clientconfig_service<T>(w: &WebhookConfiguration<T>, out: &mut Series<'_>) {
+    webhook_clientconfig_service_samples(out, &w.webhooks);
+}
 
 /// One `webhooks[]` entry of a mutating or validating webhook configuration, lean.
 #[derive(Deserialize, Clone, Debug, Default)]

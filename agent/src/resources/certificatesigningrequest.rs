@@ -11,8 +11,9 @@ use k8s_openapi::ByteString;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -33,13 +34,7 @@ pub struct CertificateSigningRequest {
     #[serde(deserialize_with = "null_as_default")]
     pub status: CsrStatus,
 }
-crate::impl_object!(
-    CertificateSigningRequest,
-    group = "certificates.k8s.io",
-    version = "v1",
-    kind = "CertificateSigningRequest",
-    plural = "certificatesigningrequests"
-);
+crate::impl_object!(CertificateSigningRequest => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -78,26 +73,29 @@ pub struct CsrCondition {
 /// exposition order.
 pub static KIND: Kind<CertificateSigningRequest> = Kind {
     resource: "certificatesigningrequests",
+    api: ApiType::new("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_certificatesigningrequest_annotations",
             "CSR annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_certificatesigningrequest_labels",
             "CSR labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_certificatesigningrequest_created",
             "Unix time (seconds) at which the certificate signing request was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_certificatesigningrequest_condition",
@@ -126,22 +124,6 @@ fn identity(c: &CertificateSigningRequest) -> Identity {
 }
 
 // ===== family functions =====
-
-/// `kube_certificatesigningrequest_annotations`: nothing when the allowlist is empty, else one
-/// sample.
-fn annotations(c: &CertificateSigningRequest, out: &mut Series<'_>) {
-    annotations_sample(out, c.metadata.annotations.as_ref());
-}
-
-/// `kube_certificatesigningrequest_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(c: &CertificateSigningRequest, out: &mut Series<'_>) {
-    labels_sample(out, c.metadata.labels.as_ref());
-}
-
-/// `kube_certificatesigningrequest_created`: nothing when unset (Go's zero time).
-fn created(c: &CertificateSigningRequest, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, c.metadata.creation_timestamp.as_ref());
-}
 
 /// The condition types `addCSRConditionMetrics` counts, as Kubernetes spells them and as the
 /// `condition` label spells them.

@@ -8,10 +8,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, resource_version_sample,
-};
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -25,13 +23,7 @@ pub struct ClusterRole {
     #[serde(deserialize_with = "lean_meta")]
     pub metadata: ObjectMeta,
 }
-crate::impl_object!(
-    ClusterRole,
-    group = "rbac.authorization.k8s.io",
-    version = "v1",
-    kind = "ClusterRole",
-    plural = "clusterroles"
-);
+crate::impl_object!(ClusterRole => KIND);
 
 // ===== family table =====
 
@@ -41,20 +33,23 @@ crate::impl_object!(
 /// exposition order.
 pub static KIND: Kind<ClusterRole> = Kind {
     resource: "clusterroles",
+    api: ApiType::new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_clusterrole_annotations",
             "Cluster role annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_clusterrole_labels",
             "Cluster role labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_clusterrole_info",
@@ -66,13 +61,13 @@ pub static KIND: Kind<ClusterRole> = Kind {
             "kube_clusterrole_created",
             "Unix time (seconds) at which the cluster role object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_clusterrole_metadata_resource_version",
             "The cluster role object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
     ],
 };
@@ -84,30 +79,9 @@ fn identity(r: &ClusterRole) -> Identity {
 
 // ===== family functions =====
 
-/// `kube_clusterrole_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(r: &ClusterRole, out: &mut Series<'_>) {
-    annotations_sample(out, r.metadata.annotations.as_ref());
-}
-
-/// `kube_clusterrole_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(r: &ClusterRole, out: &mut Series<'_>) {
-    labels_sample(out, r.metadata.labels.as_ref());
-}
-
 /// `kube_clusterrole_info` in `clusterRoleMetricFamilies`: one sample with no labels of its own.
 fn info(_: &ClusterRole, out: &mut Series<'_>) {
     out.value(1.0);
-}
-
-/// `kube_clusterrole_created`: nothing when unset (Go's zero time).
-fn created(r: &ClusterRole, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_clusterrole_metadata_resource_version` (`resourceVersionMetric`): nothing when the
-/// resource version is not a number.
-fn metadata_resource_version(r: &ClusterRole, out: &mut Series<'_>) {
-    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -125,13 +99,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version), "");
+        assert_eq!(render(&r, metadata::resource_version), "");
         let r: ClusterRole = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version),
+            render(&r, metadata::resource_version),
             "m{clusterrole=\"r\"} 123456\n"
         );
     }

@@ -10,12 +10,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default,
-    resource_version_sample,
-};
+use super::common::null_as_default;
 use super::rbac::{RoleRef, role_ref_info_sample};
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +30,7 @@ pub struct ClusterRoleBinding {
     #[serde(deserialize_with = "null_as_default")]
     pub role_ref: RoleRef,
 }
-crate::impl_object!(
-    ClusterRoleBinding,
-    group = "rbac.authorization.k8s.io",
-    version = "v1",
-    kind = "ClusterRoleBinding",
-    plural = "clusterrolebindings"
-);
+crate::impl_object!(ClusterRoleBinding => KIND);
 
 // ===== family table =====
 
@@ -48,20 +40,23 @@ crate::impl_object!(
 /// the exposition order.
 pub static KIND: Kind<ClusterRoleBinding> = Kind {
     resource: "clusterrolebindings",
+    api: ApiType::new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_clusterrolebinding_annotations",
             "Cluster role binding annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_clusterrolebinding_labels",
             "Cluster role binding labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_clusterrolebinding_info",
@@ -73,13 +68,13 @@ pub static KIND: Kind<ClusterRoleBinding> = Kind {
             "kube_clusterrolebinding_created",
             "Unix time (seconds) at which the cluster role binding object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_clusterrolebinding_metadata_resource_version",
             "The cluster role binding object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
     ],
 };
@@ -94,31 +89,10 @@ fn identity(r: &ClusterRoleBinding) -> Identity {
 
 // ===== family functions =====
 
-/// `kube_clusterrolebinding_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(r: &ClusterRoleBinding, out: &mut Series<'_>) {
-    annotations_sample(out, r.metadata.annotations.as_ref());
-}
-
-/// `kube_clusterrolebinding_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(r: &ClusterRoleBinding, out: &mut Series<'_>) {
-    labels_sample(out, r.metadata.labels.as_ref());
-}
-
 /// `kube_clusterrolebinding_info` in `clusterRoleBindingMetricFamilies`: one sample with
 /// `roleref_kind`, `roleref_name`.
 fn info(r: &ClusterRoleBinding, out: &mut Series<'_>) {
     role_ref_info_sample(out, &r.role_ref);
-}
-
-/// `kube_clusterrolebinding_created`: nothing when unset (Go's zero time).
-fn created(r: &ClusterRoleBinding, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_clusterrolebinding_metadata_resource_version` (`resourceVersionMetric`): nothing when the
-/// resource version is not a number.
-fn metadata_resource_version(r: &ClusterRoleBinding, out: &mut Series<'_>) {
-    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -136,13 +110,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version), "");
+        assert_eq!(render(&r, metadata::resource_version), "");
         let r: ClusterRoleBinding = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version),
+            render(&r, metadata::resource_version),
             "m{clusterrolebinding=\"r\"} 123456\n"
         );
     }

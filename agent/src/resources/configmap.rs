@@ -11,11 +11,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, resource_version_sample,
-};
-use super::{Family, Kind, Scope};
-use crate::decode::{WatchShape, lean_meta};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
+use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
 // ===== lean decode type =====
@@ -28,17 +26,7 @@ pub struct ConfigMap {
     #[serde(deserialize_with = "lean_meta")]
     pub metadata: ObjectMeta,
 }
-crate::impl_object!(
-    ConfigMap,
-    group = "",
-    version = "v1",
-    kind = "ConfigMap",
-    plural = "configmaps",
-    shapes = &[WatchShape {
-        field_selector: "",
-        metadata_only: Some(|_| {}),
-    }]
-);
+crate::impl_object!(ConfigMap => KIND);
 
 // ===== family table =====
 
@@ -48,20 +36,26 @@ crate::impl_object!(
 /// exposition order.
 pub static KIND: Kind<ConfigMap> = Kind {
     resource: "configmaps",
+    api: ApiType::new("", "v1", "ConfigMap", "configmaps"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape {
+        field_selector: "",
+        metadata_only: Some(|_| {}),
+    }],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_configmap_annotations",
             "ConfigMap annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_configmap_labels",
             "ConfigMap labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_configmap_info",
@@ -73,13 +67,13 @@ pub static KIND: Kind<ConfigMap> = Kind {
             "kube_configmap_created",
             "Unix time (seconds) at which the ConfigMap was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_configmap_metadata_resource_version",
             "The ConfigMap's resourceVersion as a number, when it reads as one.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
     ],
 };
@@ -94,29 +88,9 @@ fn identity(c: &ConfigMap) -> Identity {
 
 // ===== family functions =====
 
-/// `kube_configmap_annotations`' generator: nothing when the allowlist is empty, else one sample.
-fn annotations(c: &ConfigMap, out: &mut Series<'_>) {
-    annotations_sample(out, c.metadata.annotations.as_ref());
-}
-
-/// `kube_configmap_labels`' generator: nothing when the allowlist is empty, else one sample.
-fn labels(c: &ConfigMap, out: &mut Series<'_>) {
-    labels_sample(out, c.metadata.labels.as_ref());
-}
-
 /// `kube_configmap_info`'s generator: always one sample.
 fn info(_: &ConfigMap, out: &mut Series<'_>) {
     out.value(1.0);
-}
-
-/// `kube_configmap_created`'s generator: nothing when unset (Go's zero time).
-fn created(c: &ConfigMap, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, c.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_configmap_metadata_resource_version`'s generator (`resourceVersionMetric`).
-fn metadata_resource_version(c: &ConfigMap, out: &mut Series<'_>) {
-    resource_version_sample(out, c.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -140,13 +114,13 @@ mod tests {
         let ctx = RenderContext::default();
         let c = configmap(r#"{"metadata":{"name":"c","namespace":"n","resourceVersion":"10596"}}"#);
         assert_eq!(
-            render(&c, &ctx, metadata_resource_version),
+            render(&c, &ctx, metadata::resource_version),
             "m{namespace=\"n\",configmap=\"c\"} 10596\n"
         );
         let c = configmap(r#"{"metadata":{"name":"c","namespace":"n","resourceVersion":"BBBBB"}}"#);
-        assert_eq!(render(&c, &ctx, metadata_resource_version), "");
+        assert_eq!(render(&c, &ctx, metadata::resource_version), "");
         let c = configmap(r#"{"metadata":{"name":"c","namespace":"n"}}"#);
-        assert_eq!(render(&c, &ctx, metadata_resource_version), "");
+        assert_eq!(render(&c, &ctx, metadata::resource_version), "");
     }
 
     #[test]
@@ -166,13 +140,13 @@ mod tests {
     #[test]
     fn labels_follow_the_allowlist() {
         let c = configmap(r#"{"metadata":{"name":"c","namespace":"n","labels":{"app":"x"}}}"#);
-        assert_eq!(render(&c, &RenderContext::default(), labels), "");
+        assert_eq!(render(&c, &RenderContext::default(), metadata::labels), "");
         let ctx = RenderContext {
             labels: KeyAllowlist::all(),
             ..RenderContext::default()
         };
         assert_eq!(
-            render(&c, &ctx, labels),
+            render(&c, &ctx, metadata::labels),
             "m{namespace=\"n\",configmap=\"c\",label_app=\"x\"} 1\n"
         );
     }

@@ -17,10 +17,11 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::common::{
-    annotations_sample, bool_value, is_go_zero, labels_sample, nonzero_timestamp_sample,
-    null_as_default, resource_version_sample, timestamp,
+    bool_value, is_go_zero,
+    null_as_default, timestamp,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -40,13 +41,7 @@ pub struct CronJob {
     #[serde(deserialize_with = "null_as_default")]
     pub status: CronJobStatus,
 }
-crate::impl_object!(
-    CronJob,
-    group = "batch",
-    version = "v1",
-    kind = "CronJob",
-    plural = "cronjobs"
-);
+crate::impl_object!(CronJob => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -91,20 +86,23 @@ pub struct CronJobStatus {
 /// cronjob.go) sits after `kube_cronjob_next_schedule_time`, where KSM's docs list it.
 pub static KIND: Kind<CronJob> = Kind {
     resource: "cronjobs",
+    api: ApiType::new("batch", "v1", "CronJob", "cronjobs"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_cronjob_annotations",
             "CronJob annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_cronjob_labels",
             "CronJob labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_cronjob_info",
@@ -116,7 +114,7 @@ pub static KIND: Kind<CronJob> = Kind {
             "kube_cronjob_created",
             "Unix time (seconds) at which the cronjob object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_cronjob_status_active",
@@ -166,7 +164,7 @@ pub static KIND: Kind<CronJob> = Kind {
             "kube_cronjob_metadata_resource_version",
             "Resource version of the cronjob object, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
         Family::experimental(
             "kube_cronjob_spec_successful_job_history_limit",
@@ -193,16 +191,6 @@ fn identity(c: &CronJob) -> Identity {
 
 // ===== family functions =====
 
-/// The `kube_cronjob_annotations` generator: nothing when the allowlist is empty.
-fn annotations(c: &CronJob, out: &mut Series<'_>) {
-    annotations_sample(out, c.metadata.annotations.as_ref());
-}
-
-/// The `kube_cronjob_labels` generator: nothing when the allowlist is empty.
-fn labels(c: &CronJob, out: &mut Series<'_>) {
-    labels_sample(out, c.metadata.labels.as_ref());
-}
-
 /// The `kube_cronjob_info` generator: `timezone` is `local` when `spec.timeZone` is unset.
 fn info(c: &CronJob, out: &mut Series<'_>) {
     out.sample(
@@ -216,11 +204,6 @@ fn info(c: &CronJob, out: &mut Series<'_>) {
         ],
         1.0,
     );
-}
-
-/// The `kube_cronjob_created` generator: nothing when unset or Go's zero time.
-fn created(c: &CronJob, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, c.metadata.creation_timestamp.as_ref());
 }
 
 /// The `kube_cronjob_status_active` generator: the number of active job references.
@@ -304,12 +287,6 @@ fn next_schedule_time(c: &CronJob, out: &mut Series<'_>) {
 /// released behaviour.
 fn schedule_invalid(c: &CronJob, out: &mut Series<'_>) {
     out.value(bool_value(parse_schedule(c).is_err()));
-}
-
-/// The `kube_cronjob_metadata_resource_version` generator (`resourceVersionMetric`): the
-/// resource version when it reads as a number, else nothing.
-fn metadata_resource_version(c: &CronJob, out: &mut Series<'_>) {
-    resource_version_sample(out, c.metadata.resource_version.as_deref());
 }
 
 /// The `kube_cronjob_spec_successful_job_history_limit` generator: nothing when unset.

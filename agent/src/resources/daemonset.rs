@@ -9,8 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -27,13 +28,7 @@ pub struct DaemonSet {
     #[serde(deserialize_with = "null_as_default")]
     pub status: DaemonSetStatus,
 }
-crate::impl_object!(
-    DaemonSet,
-    group = "apps",
-    version = "v1",
-    kind = "DaemonSet",
-    plural = "daemonsets"
-);
+crate::impl_object!(DaemonSet => KIND);
 
 /// `status`, lean. Counters absent from the object read as 0, as Go's zero value.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -74,14 +69,17 @@ pub struct DaemonSetStatus {
 /// daemonset.go; it sits last, as the deletion-timestamp families of the other workload kinds.
 pub static KIND: Kind<DaemonSet> = Kind {
     resource: "daemonsets",
+    api: ApiType::new("apps", "v1", "DaemonSet", "daemonsets"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_daemonset_created",
             "Unix time (seconds) at which the daemon set was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_daemonset_status_current_number_scheduled",
@@ -141,19 +139,19 @@ pub static KIND: Kind<DaemonSet> = Kind {
             "kube_daemonset_annotations",
             "Daemon set annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_daemonset_labels",
             "Daemon set labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_daemonset_deletion_timestamp",
             "Unix time (seconds) at which the daemon set was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -167,11 +165,6 @@ fn identity(d: &DaemonSet) -> Identity {
 }
 
 // ===== family functions =====
-
-/// `kube_daemonset_created`: nothing when unset (Go's zero time).
-fn created(d: &DaemonSet, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, d.metadata.creation_timestamp.as_ref());
-}
 
 /// `kube_daemonset_status_current_number_scheduled`: 0 when unset.
 fn status_current_number_scheduled(d: &DaemonSet, out: &mut Series<'_>) {
@@ -218,22 +211,6 @@ fn metadata_generation(d: &DaemonSet, out: &mut Series<'_>) {
     out.value(d.metadata.generation.unwrap_or(0) as f64);
 }
 
-/// `kube_daemonset_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(d: &DaemonSet, out: &mut Series<'_>) {
-    annotations_sample(out, d.metadata.annotations.as_ref());
-}
-
-/// `kube_daemonset_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(d: &DaemonSet, out: &mut Series<'_>) {
-    labels_sample(out, d.metadata.labels.as_ref());
-}
-
-/// KSM's `kube_daemonset_deletion_timestamp` generator (documented in daemonset-metrics.md, not
-/// in our stored copy of daemonset.go): nothing when unset or Go's zero time.
-fn deletion_timestamp(d: &DaemonSet, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, d.metadata.deletion_timestamp.as_ref());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +234,6 @@ mod tests {
             render(&d, status_updated_number_scheduled),
             "m{namespace=\"ns1\",daemonset=\"ds1\"} 0\n"
         );
-        assert_eq!(render(&d, deletion_timestamp), "");
+        assert_eq!(render(&d, metadata::deletion_timestamp), "");
     }
 }

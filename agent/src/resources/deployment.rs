@@ -15,10 +15,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Deserialize;
 
 use super::common::{
-    annotations_sample, bool_value, condition_samples, labels_sample, nonzero_timestamp_sample,
+    bool_value, condition_samples,
     null_as_default,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -38,13 +39,7 @@ pub struct Deployment {
     #[serde(deserialize_with = "null_as_default")]
     pub status: DeploymentStatus,
 }
-crate::impl_object!(
-    Deployment,
-    group = "apps",
-    version = "v1",
-    kind = "Deployment",
-    plural = "deployments"
-);
+crate::impl_object!(Deployment => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -132,7 +127,10 @@ pub struct DeploymentCondition {
 /// come from those PRs and KSM v2.18's family listing.
 pub static KIND: Kind<Deployment> = Kind {
     resource: "deployments",
+    api: ApiType::new("apps", "v1", "Deployment", "deployments"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -145,7 +143,7 @@ pub static KIND: Kind<Deployment> = Kind {
             "kube_deployment_created",
             "Unix time (seconds) at which the deployment was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_deployment_status_replicas",
@@ -229,19 +227,19 @@ pub static KIND: Kind<Deployment> = Kind {
             "kube_deployment_annotations",
             "Deployment annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_deployment_labels",
             "Deployment labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_deployment_deletion_timestamp",
             "Unix time (seconds) at which the deployment was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -274,11 +272,6 @@ fn owner(d: &Deployment, out: &mut Series<'_>) {
             1.0,
         );
     }
-}
-
-/// `kube_deployment_created`: nothing when unset (Go's zero time).
-fn created(d: &Deployment, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, d.metadata.creation_timestamp.as_ref());
 }
 
 /// `kube_deployment_status_replicas`: `status.replicas`, 0 when unset.
@@ -367,22 +360,6 @@ fn spec_strategy_rollingupdate_max_surge(d: &Deployment, out: &mut Series<'_>) {
 /// `kube_deployment_metadata_generation`: 0 when unset.
 fn metadata_generation(d: &Deployment, out: &mut Series<'_>) {
     out.value(d.metadata.generation.unwrap_or(0) as f64);
-}
-
-/// `kube_deployment_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(d: &Deployment, out: &mut Series<'_>) {
-    annotations_sample(out, d.metadata.annotations.as_ref());
-}
-
-/// `kube_deployment_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(d: &Deployment, out: &mut Series<'_>) {
-    labels_sample(out, d.metadata.labels.as_ref());
-}
-
-/// KSM's `kube_deployment_deletion_timestamp` generator (not in our stored copy of
-/// deployment.go): nothing when unset or Go's zero time.
-fn deletion_timestamp(d: &Deployment, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, d.metadata.deletion_timestamp.as_ref());
 }
 
 // ===== helpers =====

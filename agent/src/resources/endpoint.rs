@@ -9,8 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -27,13 +28,7 @@ pub struct Endpoints {
     #[serde(deserialize_with = "null_as_default")]
     pub subsets: Vec<EndpointSubset>,
 }
-crate::impl_object!(
-    Endpoints,
-    group = "",
-    version = "v1",
-    kind = "Endpoints",
-    plural = "endpoints"
-);
+crate::impl_object!(Endpoints => KIND);
 
 /// One `subsets[]` entry: every address in it serves every port in it.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -95,7 +90,10 @@ impl EndpointPort {
 /// lacks the `[STABLE] ` prefix. Samples are identical.
 pub static KIND: Kind<Endpoints> = Kind {
     resource: "endpoints",
+    api: ApiType::new("", "v1", "Endpoints", "endpoints"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -108,19 +106,19 @@ pub static KIND: Kind<Endpoints> = Kind {
             "kube_endpoint_created",
             "Unix time (seconds) at which the Endpoints object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_endpoint_annotations",
             "Endpoints annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_endpoint_labels",
             "Endpoints labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_endpoint_address",
@@ -150,21 +148,6 @@ fn identity(e: &Endpoints) -> Identity {
 /// `kube_endpoint_info`'s generator: always one sample.
 fn info(_: &Endpoints, out: &mut Series<'_>) {
     out.value(1.0);
-}
-
-/// `kube_endpoint_created`'s generator: nothing when unset (Go's zero time).
-fn created(e: &Endpoints, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, e.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_endpoint_annotations`' generator: nothing when the allowlist is empty, else one sample.
-fn annotations(e: &Endpoints, out: &mut Series<'_>) {
-    annotations_sample(out, e.metadata.annotations.as_ref());
-}
-
-/// `kube_endpoint_labels`' generator: nothing when the allowlist is empty, else one sample.
-fn labels(e: &Endpoints, out: &mut Series<'_>) {
-    labels_sample(out, e.metadata.labels.as_ref());
 }
 
 /// `kube_endpoint_address`'s generator: for each subset, for each port, its ready addresses

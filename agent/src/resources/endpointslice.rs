@@ -19,8 +19,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::{metadata, text};
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -42,13 +43,7 @@ pub struct EndpointSlice {
     #[serde(deserialize_with = "null_as_default")]
     pub ports: Vec<EndpointPort>,
 }
-crate::impl_object!(
-    EndpointSlice,
-    group = "discovery.k8s.io",
-    version = "v1",
-    kind = "EndpointSlice",
-    plural = "endpointslices"
-);
+crate::impl_object!(EndpointSlice => KIND);
 
 /// One `endpoints[]` entry.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -133,7 +128,10 @@ pub struct EndpointPort {
 /// the exposition order.
 pub static KIND: Kind<EndpointSlice> = Kind {
     resource: "endpointslices",
+    api: ApiType::new("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -146,7 +144,7 @@ pub static KIND: Kind<EndpointSlice> = Kind {
             "kube_endpointslice_created",
             "Unix time (seconds) at which the EndpointSlice was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_endpointslice_endpoints_hints",
@@ -170,13 +168,13 @@ pub static KIND: Kind<EndpointSlice> = Kind {
             "kube_endpointslice_annotations",
             "EndpointSlice annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_endpointslice_labels",
             "EndpointSlice labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
     ],
 };
@@ -189,10 +187,6 @@ fn identity(s: &EndpointSlice) -> Identity {
     ])
 }
 
-/// An optional string field as Go reads it: `""` when unset.
-fn text(v: Option<&String>) -> &str {
-    v.map_or("", String::as_str)
-}
 
 /// An optional condition as `strconv.FormatBool` renders a set one: `""` when unset.
 fn condition(v: Option<bool>) -> &'static str {
@@ -208,11 +202,6 @@ fn condition(v: Option<bool>) -> &'static str {
 /// `createEndpointsSliceInfo`: always one sample, `addresstype` empty when unset.
 fn info(s: &EndpointSlice, out: &mut Series<'_>) {
     out.sample([("addresstype", text(s.address_type.as_ref()))], 1.0);
-}
-
-/// `createEndpointsSliceCreated`: nothing when unset (Go's zero time).
-fn created(s: &EndpointSlice, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.creation_timestamp.as_ref());
 }
 
 /// `createEndpointsSliceHints`: for each endpoint with at least one zone hint and one address,
@@ -277,16 +266,6 @@ fn ports(s: &EndpointSlice, out: &mut Series<'_>) {
             1.0,
         );
     }
-}
-
-/// `createEndpointsSliceAnnotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(s: &EndpointSlice, out: &mut Series<'_>) {
-    annotations_sample(out, s.metadata.annotations.as_ref());
-}
-
-/// `createEndpointsSliceLabels`: nothing when the allowlist is empty, else one sample.
-fn labels(s: &EndpointSlice, out: &mut Series<'_>) {
-    labels_sample(out, s.metadata.labels.as_ref());
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    Quantity, annotations_sample, condition_samples, convert_value_to_float64, labels_sample,
-    nonzero_timestamp_sample, null_as_default, quantity_text,
+    Quantity, condition_samples, convert_value_to_float64, null_as_default, quantity_text,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -36,13 +36,7 @@ pub struct HorizontalPodAutoscaler {
     #[serde(deserialize_with = "null_as_default")]
     pub status: HpaStatus,
 }
-crate::impl_object!(
-    HorizontalPodAutoscaler,
-    group = "autoscaling",
-    version = "v2",
-    kind = "HorizontalPodAutoscaler",
-    plural = "horizontalpodautoscalers"
-);
+crate::impl_object!(HorizontalPodAutoscaler => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -209,7 +203,10 @@ pub struct HpaCondition {
 /// Go file) sit after `spec_target_metric`, where KSM's docs list them.
 pub static KIND: Kind<HorizontalPodAutoscaler> = Kind {
     resource: "horizontalpodautoscalers",
+    api: ApiType::new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -276,13 +273,13 @@ pub static KIND: Kind<HorizontalPodAutoscaler> = Kind {
             "kube_horizontalpodautoscaler_annotations",
             "Autoscaler annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_horizontalpodautoscaler_labels",
             "Autoscaler labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_horizontalpodautoscaler_status_condition",
@@ -294,13 +291,13 @@ pub static KIND: Kind<HorizontalPodAutoscaler> = Kind {
             "kube_horizontalpodautoscaler_created",
             "Unix time (seconds) at which the autoscaler object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_horizontalpodautoscaler_deletion_timestamp",
             "Unix time (seconds) at which the autoscaler object was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -418,16 +415,6 @@ fn status_desired_replicas(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
     out.value(f64::from(h.status.desired_replicas));
 }
 
-/// `createHPAAnnotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
-    annotations_sample(out, h.metadata.annotations.as_ref());
-}
-
-/// `createHPALabels`: nothing when the allowlist is empty, else one sample.
-fn labels(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
-    labels_sample(out, h.metadata.labels.as_ref());
-}
-
 /// `createHPAStatusCondition`: three samples per condition, in status order.
 fn status_condition(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
     for c in &h.status.conditions {
@@ -437,18 +424,6 @@ fn status_condition(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
             c.status.as_deref().unwrap_or(""),
         );
     }
-}
-
-/// The `kube_horizontalpodautoscaler_created` generator (KSM PR #2675): nothing when unset or
-/// Go's zero time.
-fn created(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, h.metadata.creation_timestamp.as_ref());
-}
-
-/// The `kube_horizontalpodautoscaler_deletion_timestamp` generator (KSM PR #2675): nothing when
-/// unset or Go's zero time.
-fn deletion_timestamp(h: &HorizontalPodAutoscaler, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, h.metadata.deletion_timestamp.as_ref());
 }
 
 // ===== helpers =====

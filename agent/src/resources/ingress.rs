@@ -8,11 +8,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default,
-    resource_version_sample,
-};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -29,13 +27,7 @@ pub struct Ingress {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: IngressSpec,
 }
-crate::impl_object!(
-    Ingress,
-    group = "networking.k8s.io",
-    version = "v1",
-    kind = "Ingress",
-    plural = "ingresses"
-);
+crate::impl_object!(Ingress => KIND);
 
 /// `spec`, lean. The default backend is not read: KSM reports rule paths only.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -143,7 +135,10 @@ pub struct IngressTls {
 /// exposition order.
 pub static KIND: Kind<Ingress> = Kind {
     resource: "ingresses",
+    api: ApiType::new("networking.k8s.io", "v1", "Ingress", "ingresses"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -156,25 +151,25 @@ pub static KIND: Kind<Ingress> = Kind {
             "kube_ingress_annotations",
             "Ingress annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_ingress_labels",
             "Ingress labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_ingress_created",
             "Unix time (seconds) at which the ingress object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_ingress_metadata_resource_version",
             "The ingress object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
         Family::stable(
             "kube_ingress_path",
@@ -215,27 +210,6 @@ fn ingress_class(i: &Ingress) -> &str {
 /// `kube_ingress_info` in `ingressMetricFamilies`: one sample, `ingressclass` as [`ingress_class`].
 fn info(i: &Ingress, out: &mut Series<'_>) {
     out.sample([("ingressclass", ingress_class(i))], 1.0);
-}
-
-/// `kube_ingress_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(i: &Ingress, out: &mut Series<'_>) {
-    annotations_sample(out, i.metadata.annotations.as_ref());
-}
-
-/// `kube_ingress_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(i: &Ingress, out: &mut Series<'_>) {
-    labels_sample(out, i.metadata.labels.as_ref());
-}
-
-/// `kube_ingress_created`: nothing when unset (Go's zero time).
-fn created(i: &Ingress, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, i.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_ingress_metadata_resource_version` (`resourceVersionMetric`): nothing when the resource
-/// version is not a number.
-fn metadata_resource_version(i: &Ingress, out: &mut Series<'_>) {
-    resource_version_sample(out, i.metadata.resource_version.as_deref());
 }
 
 /// `kube_ingress_path`: one sample per path of every rule that has `http`, in spec order.

@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{kube_map_labels, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::{kube_map_labels, null_as_default};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, KeyAllowlist, MetricType, RenderContext, Series};
 
@@ -32,13 +33,7 @@ pub struct IngressClass {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: IngressClassSpec,
 }
-crate::impl_object!(
-    IngressClass,
-    group = "networking.k8s.io",
-    version = "v1",
-    kind = "IngressClass",
-    plural = "ingressclasses"
-);
+crate::impl_object!(IngressClass => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -56,7 +51,10 @@ pub struct IngressClassSpec {
 /// exposition order.
 pub static KIND: Kind<IngressClass> = Kind {
     resource: "ingressclasses",
+    api: ApiType::new("networking.k8s.io", "v1", "IngressClass", "ingressclasses"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -69,7 +67,7 @@ pub static KIND: Kind<IngressClass> = Kind {
             "kube_ingressclass_created",
             "Unix time (seconds) at which the ingress class object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_ingressclass_annotations",
@@ -99,11 +97,6 @@ fn info(c: &IngressClass, out: &mut Series<'_>) {
         [("controller", c.spec.controller.as_deref().unwrap_or(""))],
         1.0,
     );
-}
-
-/// `kube_ingressclass_created`: nothing when unset (Go's zero time).
-fn created(c: &IngressClass, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, c.metadata.creation_timestamp.as_ref());
 }
 
 /// `kube_ingressclass_annotations`: always one sample (see the module note), carrying the

@@ -9,10 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::Deserialize;
 
 use super::common::{
-    annotations_sample, bool_value, condition_samples_as, labels_sample, nonzero_timestamp_sample,
-    null_as_default, owner_samples, timestamp,
+    bool_value, condition_samples_as,
+    null_as_default, timestamp,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +33,7 @@ pub struct Job {
     #[serde(deserialize_with = "null_as_default")]
     pub status: JobStatus,
 }
-crate::impl_object!(
-    Job,
-    group = "batch",
-    version = "v1",
-    kind = "Job",
-    plural = "jobs"
-);
+crate::impl_object!(Job => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -103,20 +98,23 @@ impl JobCondition {
 /// exposition order.
 pub static KIND: Kind<Job> = Kind {
     resource: "jobs",
+    api: ApiType::new("batch", "v1", "Job", "jobs"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_job_annotations",
             "Job annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_job_labels",
             "Job labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_job_info",
@@ -128,7 +126,7 @@ pub static KIND: Kind<Job> = Kind {
             "kube_job_created",
             "Unix time (seconds) at which the job object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_job_spec_parallelism",
@@ -206,7 +204,7 @@ pub static KIND: Kind<Job> = Kind {
             "kube_job_owner",
             "One series per owner reference of the job.",
             MetricType::Gauge,
-            owner,
+            metadata::owners,
         ),
     ],
 };
@@ -224,24 +222,9 @@ const FAILURE_REASONS: [&str; 3] = ["BackoffLimitExceeded", "DeadlineExceeded", 
 
 // ===== family functions =====
 
-/// The `kube_job_annotations` generator: nothing when the allowlist is empty, else one sample.
-fn annotations(j: &Job, out: &mut Series<'_>) {
-    annotations_sample(out, j.metadata.annotations.as_ref());
-}
-
-/// The `kube_job_labels` generator: nothing when the allowlist is empty, else one sample.
-fn labels(j: &Job, out: &mut Series<'_>) {
-    labels_sample(out, j.metadata.labels.as_ref());
-}
-
 /// The `kube_job_info` generator: always one sample.
 fn info(_: &Job, out: &mut Series<'_>) {
     out.value(1.0);
-}
-
-/// The `kube_job_created` generator: nothing when unset or Go's zero time.
-fn created(j: &Job, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, j.metadata.creation_timestamp.as_ref());
 }
 
 /// The `kube_job_spec_parallelism` generator: nothing when unset.
@@ -341,12 +324,6 @@ fn status_suspended(j: &Job, out: &mut Series<'_>) {
     }
 }
 
-/// The `kube_job_owner` generator: one sample per owner reference (`owner_is_controller` is
-/// `false` when unset), or one sample of empty labels when there is none.
-fn owner(j: &Job, out: &mut Series<'_>) {
-    owner_samples(out, j.metadata.owner_references.as_deref());
-}
-
 // ===== helpers =====
 
 /// `addConditionMetrics` as `kube_job_complete`/`kube_job_failed` use it: for every condition
@@ -441,13 +418,13 @@ mod tests {
             {"apiVersion":"v1","kind":"ConfigMap","name":"cm","uid":"u2"}]}}"#,
         );
         assert_eq!(
-            render(&j, owner),
+            render(&j, metadata::owners),
             "m{namespace=\"ns\",job_name=\"j\",owner_kind=\"CronJob\",owner_name=\"c\",owner_is_controller=\"true\"} 1\n\
              m{namespace=\"ns\",job_name=\"j\",owner_kind=\"ConfigMap\",owner_name=\"cm\",owner_is_controller=\"false\"} 1\n"
         );
         let j = job(r#"{"metadata":{"name":"j","namespace":"ns"}}"#);
         assert_eq!(
-            render(&j, owner),
+            render(&j, metadata::owners),
             "m{namespace=\"ns\",job_name=\"j\",owner_kind=\"\",owner_name=\"\",owner_is_controller=\"\"} 1\n"
         );
     }

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time
 use serde::Deserialize;
 
 use super::common::{is_go_zero, null_as_default, timestamp};
-use super::{Family, Kind, Scope};
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -33,13 +33,7 @@ pub struct Lease {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: LeaseSpec,
 }
-crate::impl_object!(
-    Lease,
-    group = "coordination.k8s.io",
-    version = "v1",
-    kind = "Lease",
-    plural = "leases"
-);
+crate::impl_object!(Lease => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -59,7 +53,10 @@ pub struct LeaseSpec {
 /// exposition order.
 pub static KIND: Kind<Lease> = Kind {
     resource: "leases",
+    api: ApiType::new("coordination.k8s.io", "v1", "Lease", "leases"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(

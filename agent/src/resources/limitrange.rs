@@ -14,8 +14,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{Quantity, nonzero_timestamp_sample, null_as_default, quantity_map};
-use super::{Family, Kind, Scope};
+use super::common::{Quantity, null_as_default, quantity_map};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +33,7 @@ pub struct LimitRange {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: LimitRangeSpec,
 }
-crate::impl_object!(
-    LimitRange,
-    group = "",
-    version = "v1",
-    kind = "LimitRange",
-    plural = "limitranges"
-);
+crate::impl_object!(LimitRange => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -81,7 +76,10 @@ pub struct LimitRangeItem {
 /// exposition order.
 pub static KIND: Kind<LimitRange> = Kind {
     resource: "limitranges",
+    api: ApiType::new("", "v1", "LimitRange", "limitranges"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -94,7 +92,7 @@ pub static KIND: Kind<LimitRange> = Kind {
             "kube_limitrange_created",
             "Unix time (seconds) at which the limit range object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
     ],
 };
@@ -139,11 +137,6 @@ fn limitrange(l: &LimitRange, out: &mut Series<'_>) {
             }
         }
     }
-}
-
-/// KSM's `kube_limitrange_created` generator: nothing when unset (Go's zero time).
-fn created(l: &LimitRange, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, l.metadata.creation_timestamp.as_ref());
 }
 
 #[cfg(test)]

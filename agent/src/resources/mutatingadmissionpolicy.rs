@@ -16,8 +16,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::admission::{ParamKind, param_kind_labels};
-use super::common::{nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -35,13 +36,7 @@ pub struct MutatingAdmissionPolicy {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: PolicySpec,
 }
-crate::impl_object!(
-    MutatingAdmissionPolicy,
-    group = "admissionregistration.k8s.io",
-    version = "v1",
-    kind = "MutatingAdmissionPolicy",
-    plural = "mutatingadmissionpolicies"
-);
+crate::impl_object!(MutatingAdmissionPolicy => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -63,7 +58,10 @@ pub struct PolicySpec {
 /// it is the exposition order.
 pub static KIND: Kind<MutatingAdmissionPolicy> = Kind {
     resource: "mutatingadmissionpolicies",
+    api: ApiType::new("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy", "mutatingadmissionpolicies"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -76,7 +74,7 @@ pub static KIND: Kind<MutatingAdmissionPolicy> = Kind {
             "kube_mutatingadmissionpolicy_created",
             "Unix time (seconds) at which the mutating admission policy was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
     ],
 };
@@ -112,11 +110,6 @@ fn info(p: &MutatingAdmissionPolicy, out: &mut Series<'_>) {
             ]),
         1.0,
     );
-}
-
-/// `kube_mutatingadmissionpolicy_created`: nothing when unset (Go's zero time).
-fn created(p: &MutatingAdmissionPolicy, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, p.metadata.creation_timestamp.as_ref());
 }
 
 #[cfg(test)]

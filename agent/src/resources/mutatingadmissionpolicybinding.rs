@@ -17,8 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::admission::{ParamRef, policy_binding_info_sample};
-use super::common::{nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -36,13 +37,7 @@ pub struct MutatingAdmissionPolicyBinding {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: BindingSpec,
 }
-crate::impl_object!(
-    MutatingAdmissionPolicyBinding,
-    group = "admissionregistration.k8s.io",
-    version = "v1",
-    kind = "MutatingAdmissionPolicyBinding",
-    plural = "mutatingadmissionpolicybindings"
-);
+crate::impl_object!(MutatingAdmissionPolicyBinding => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -62,7 +57,10 @@ pub struct BindingSpec {
 /// order: it is the exposition order.
 pub static KIND: Kind<MutatingAdmissionPolicyBinding> = Kind {
     resource: "mutatingadmissionpolicybindings",
+    api: ApiType::new("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicyBinding", "mutatingadmissionpolicybindings"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -75,7 +73,7 @@ pub static KIND: Kind<MutatingAdmissionPolicyBinding> = Kind {
             "kube_mutatingadmissionpolicybinding_created",
             "Unix time (seconds) at which the mutating admission policy binding was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
     ],
 };
@@ -102,11 +100,6 @@ fn info(b: &MutatingAdmissionPolicyBinding, out: &mut Series<'_>) {
         b.spec.policy_name.as_deref(),
         b.spec.param_ref.as_ref(),
     );
-}
-
-/// `kube_mutatingadmissionpolicybinding_created`: nothing when unset (Go's zero time).
-fn created(b: &MutatingAdmissionPolicyBinding, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, b.metadata.creation_timestamp.as_ref());
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    annotations_sample, bool_value, condition_samples, labels_sample, nonzero_timestamp_sample,
+    bool_value, condition_samples,
     null_as_default,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -31,13 +32,7 @@ pub struct Namespace {
     #[serde(deserialize_with = "null_as_default")]
     pub status: NamespaceStatus,
 }
-crate::impl_object!(
-    Namespace,
-    group = "",
-    version = "v1",
-    kind = "Namespace",
-    plural = "namespaces"
-);
+crate::impl_object!(Namespace => KIND);
 
 /// `status`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -69,26 +64,29 @@ pub struct NamespaceCondition {
 /// exposition order.
 pub static KIND: Kind<Namespace> = Kind {
     resource: "namespaces",
+    api: ApiType::new("", "v1", "Namespace", "namespaces"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_namespace_created",
             "Unix time (seconds) at which the namespace was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_namespace_annotations",
             "Namespace annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_namespace_labels",
             "Namespace labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_namespace_status_phase",
@@ -111,21 +109,6 @@ fn identity(n: &Namespace) -> Identity {
 }
 
 // ===== family functions =====
-
-/// KSM's `kube_namespace_created` generator: nothing when unset (Go's zero time).
-fn created(n: &Namespace, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, n.metadata.creation_timestamp.as_ref());
-}
-
-/// KSM's namespace annotations generator: nothing when the allowlist is empty, else one sample.
-fn annotations(n: &Namespace, out: &mut Series<'_>) {
-    annotations_sample(out, n.metadata.annotations.as_ref());
-}
-
-/// KSM's namespace labels generator: nothing when the allowlist is empty, else one sample.
-fn labels(n: &Namespace, out: &mut Series<'_>) {
-    labels_sample(out, n.metadata.labels.as_ref());
-}
 
 /// The phases KSM's namespace phase generator enumerates, in its order.
 const PHASES: [&str; 2] = ["Active", "Terminating"];

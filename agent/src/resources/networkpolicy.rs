@@ -10,8 +10,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use super::common::{annotations_sample, labels_sample, null_as_default, unix_or_go_zero};
-use super::{Family, Kind, Scope};
+use super::common::{null_as_default, unix_or_go_zero};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -28,13 +29,7 @@ pub struct NetworkPolicy {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: NetworkPolicySpec,
 }
-crate::impl_object!(
-    NetworkPolicy,
-    group = "networking.k8s.io",
-    version = "v1",
-    kind = "NetworkPolicy",
-    plural = "networkpolicies"
-);
+crate::impl_object!(NetworkPolicy => KIND);
 
 /// `spec`, lean: the rules are only counted, so each is skipped unread.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -56,7 +51,10 @@ pub struct NetworkPolicySpec {
 /// exposition order.
 pub static KIND: Kind<NetworkPolicy> = Kind {
     resource: "networkpolicies",
+    api: ApiType::new("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -69,13 +67,13 @@ pub static KIND: Kind<NetworkPolicy> = Kind {
             "kube_networkpolicy_annotations",
             "Network policy annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_networkpolicy_labels",
             "Network policy labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_networkpolicy_spec_ingress_rules",
@@ -106,16 +104,6 @@ fn identity(n: &NetworkPolicy) -> Identity {
 /// here, so an unset creation time still gives a sample, with Go's zero time (`-62135596800`).
 fn created(n: &NetworkPolicy, out: &mut Series<'_>) {
     out.value(unix_or_go_zero(n.metadata.creation_timestamp.as_ref()));
-}
-
-/// `kube_networkpolicy_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(n: &NetworkPolicy, out: &mut Series<'_>) {
-    annotations_sample(out, n.metadata.annotations.as_ref());
-}
-
-/// `kube_networkpolicy_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(n: &NetworkPolicy, out: &mut Series<'_>) {
-    labels_sample(out, n.metadata.labels.as_ref());
 }
 
 /// `kube_networkpolicy_spec_ingress_rules`: `len(spec.ingress)`, always one sample.

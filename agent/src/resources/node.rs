@@ -11,11 +11,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    Quantity, annotations_sample, bool_value, condition_samples, convert_value_to_float64,
-    is_attachable_volume, is_extended_resource, is_huge_page, labels_sample,
-    nonzero_timestamp_sample, null_as_default, quantity_map,
+    Quantity, bool_value, condition_samples, convert_value_to_float64,
+    is_attachable_volume, is_extended_resource, is_huge_page, null_as_default, quantity_map,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series, sanitize_label_name};
 
@@ -35,14 +35,7 @@ pub struct Node {
     #[serde(deserialize_with = "null_as_default")]
     pub status: NodeStatus,
 }
-crate::impl_object!(
-    Node,
-    group = "",
-    version = "v1",
-    kind = "Node",
-    plural = "nodes",
-    protobuf = crate::wire::node::Node
-);
+crate::impl_object!(Node => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -144,26 +137,29 @@ pub struct NodeCondition {
 /// exposition order.
 pub static KIND: Kind<Node> = Kind {
     resource: "nodes",
+    api: ApiType::new("", "v1", "Node", "nodes"),
     scope: Scope::NodeSelf,
+    shapes: &[WatchShape::FULL],
+    protobuf: Some(crate::wire::decode::<crate::wire::node::Node>),
     identity,
     families: &[
         Family::experimental(
             "kube_node_annotations",
             "Node annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_node_created",
             "Unix time (seconds) at which the node object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_node_deletion_timestamp",
             "Unix time (seconds) at which the node object was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
         Family::stable(
             "kube_node_info",
@@ -175,7 +171,7 @@ pub static KIND: Kind<Node> = Kind {
             "kube_node_labels",
             "Node labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_node_role",
@@ -235,21 +231,6 @@ fn identity(n: &Node) -> Identity {
 
 // ===== family functions =====
 
-/// `createNodeAnnotationsGenerator`: nothing when the allowlist is empty, else one sample.
-fn annotations(n: &Node, out: &mut Series<'_>) {
-    annotations_sample(out, n.metadata.annotations.as_ref());
-}
-
-/// `createNodeCreatedFamilyGenerator`: nothing when unset (Go's zero time).
-fn created(n: &Node, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, n.metadata.creation_timestamp.as_ref());
-}
-
-/// `createNodeDeletionTimestampFamilyGenerator`: nothing when unset or Go's zero time.
-fn deletion_timestamp(n: &Node, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, n.metadata.deletion_timestamp.as_ref());
-}
-
 /// `createNodeInfoFamilyGenerator`: `kubeproxy_version` is KSM's constant `deprecated` (KEP-4004).
 fn info(n: &Node, out: &mut Series<'_>) {
     let ni = &n.status.node_info;
@@ -280,11 +261,6 @@ fn info(n: &Node, out: &mut Series<'_>) {
         ],
         1.0,
     );
-}
-
-/// `createNodeLabelsGenerator`: nothing when the allowlist is empty, else one sample.
-fn labels(n: &Node, out: &mut Series<'_>) {
-    labels_sample(out, n.metadata.labels.as_ref());
 }
 
 /// `createNodeRoleFamilyGenerator`, in label-key order where KSM follows Go's map order.
@@ -430,14 +406,14 @@ mod tests {
     #[test]
     fn labels_and_annotations_render_nothing_without_an_allowlist_and_one_bare_sample_with_one() {
         let n = node(r#"{"metadata":{"name":"n1","labels":{"a":"1"}}}"#);
-        assert_eq!(render(&n, &RenderContext::default(), labels), "");
-        assert_eq!(render(&n, &RenderContext::default(), annotations), "");
+        assert_eq!(render(&n, &RenderContext::default(), metadata::labels), "");
+        assert_eq!(render(&n, &RenderContext::default(), metadata::annotations), "");
         let ctx = RenderContext {
             labels: KeyAllowlist::all(),
             annotations: KeyAllowlist::all(),
         };
-        assert_eq!(render(&n, &ctx, labels), "m{node=\"n1\",label_a=\"1\"} 1\n");
-        assert_eq!(render(&n, &ctx, annotations), "m{node=\"n1\"} 1\n");
+        assert_eq!(render(&n, &ctx, metadata::labels), "m{node=\"n1\",label_a=\"1\"} 1\n");
+        assert_eq!(render(&n, &ctx, metadata::annotations), "m{node=\"n1\"} 1\n");
     }
 
     #[test]
@@ -463,7 +439,7 @@ mod tests {
             "m{node=\"n1\"} 0\n"
         );
         assert_eq!(render(&n, &RenderContext::default(), status_condition), "");
-        assert_eq!(render(&n, &RenderContext::default(), created), "");
+        assert_eq!(render(&n, &RenderContext::default(), metadata::created), "");
     }
 
     #[test]
@@ -487,9 +463,9 @@ mod tests {
             r#"{"metadata":{"creationTimestamp":"0001-01-01T00:00:00Z",
             "deletionTimestamp":"0001-01-01T00:00:00Z"}}"#,
         );
-        assert_eq!(render(&n, &RenderContext::default(), created), "");
+        assert_eq!(render(&n, &RenderContext::default(), metadata::created), "");
         assert_eq!(
-            render(&n, &RenderContext::default(), deletion_timestamp),
+            render(&n, &RenderContext::default(), metadata::deletion_timestamp),
             ""
         );
     }

@@ -17,10 +17,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    Quantity, annotations_sample, bool_value, labels_sample, nonzero_timestamp_sample,
+    Quantity, bool_value,
     null_as_default, quantity_map,
 };
-use super::{Family, Kind, Scope};
+use super::common::{metadata, text};
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -40,13 +41,7 @@ pub struct PersistentVolume {
     #[serde(deserialize_with = "null_as_default")]
     pub status: PersistentVolumeStatus,
 }
-crate::impl_object!(
-    PersistentVolume,
-    group = "",
-    version = "v1",
-    kind = "PersistentVolume",
-    plural = "persistentvolumes"
-);
+crate::impl_object!(PersistentVolume => KIND);
 
 /// `spec`, lean: the common fields plus the volume sources `kube_persistentvolume_info` reads.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -214,7 +209,10 @@ pub struct PersistentVolumeStatus {
 /// family list miss the flag; `tests/families.rs` records the exception.
 pub static KIND: Kind<PersistentVolume> = Kind {
     resource: "persistentvolumes",
+    api: ApiType::new("", "v1", "PersistentVolume", "persistentvolumes"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -227,13 +225,13 @@ pub static KIND: Kind<PersistentVolume> = Kind {
             "kube_persistentvolume_annotations",
             "Volume annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_persistentvolume_labels",
             "Volume labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_persistentvolume_status_phase",
@@ -257,13 +255,13 @@ pub static KIND: Kind<PersistentVolume> = Kind {
             "kube_persistentvolume_created",
             "Unix time (seconds) at which the volume object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_persistentvolume_deletion_timestamp",
             "Unix time (seconds) at which the volume object was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
         Family::experimental(
             "kube_persistentvolume_csi_attributes",
@@ -302,22 +300,12 @@ fn claim_ref(pv: &PersistentVolume, out: &mut Series<'_>) {
     if let Some(c) = &pv.spec.claim_ref {
         out.sample(
             [
-                ("name", text(&c.name)),
-                ("claim_namespace", text(&c.namespace)),
+                ("name", text(c.name.as_ref())),
+                ("claim_namespace", text(c.namespace.as_ref())),
             ],
             1.0,
         );
     }
-}
-
-/// `createPersistentVolumeAnnotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(pv: &PersistentVolume, out: &mut Series<'_>) {
-    annotations_sample(out, pv.metadata.annotations.as_ref());
-}
-
-/// `createPersistentVolumeLabels`: nothing when the allowlist is empty, else one sample.
-fn labels(pv: &PersistentVolume, out: &mut Series<'_>) {
-    labels_sample(out, pv.metadata.labels.as_ref());
 }
 
 /// The phases `createPersistentVolumeStatusPhase` enumerates, in its order.
@@ -325,7 +313,7 @@ const PHASES: [&str; 5] = ["Pending", "Available", "Bound", "Released", "Failed"
 
 /// `createPersistentVolumeStatusPhase`: five samples, nothing while the phase is unset.
 fn status_phase(pv: &PersistentVolume, out: &mut Series<'_>) {
-    let phase = text(&pv.status.phase);
+    let phase = text(pv.status.phase.as_ref());
     if phase.is_empty() {
         return;
     }
@@ -341,7 +329,7 @@ fn info(pv: &PersistentVolume, out: &mut Series<'_>) {
     let source = VolumeSourceLabels::of(s);
     out.sample(
         [
-            ("storageclass", text(&s.storage_class_name)),
+            ("storageclass", text(s.storage_class_name.as_ref())),
             ("gce_persistent_disk_name", source.gce_pd_name),
             ("ebs_volume_id", source.ebs_volume_id),
             ("azure_disk_name", source.azure_disk_name),
@@ -360,7 +348,7 @@ fn info(pv: &PersistentVolume, out: &mut Series<'_>) {
             ("local_fs", source.local_fs),
             ("host_path", source.host_path),
             ("host_path_type", source.host_path_type),
-            ("reclaim_policy", text(&s.persistent_volume_reclaim_policy)),
+            ("reclaim_policy", text(s.persistent_volume_reclaim_policy.as_ref())),
         ],
         1.0,
     );
@@ -378,16 +366,6 @@ fn capacity_bytes(pv: &PersistentVolume, out: &mut Series<'_>) {
             }
         }
     }
-}
-
-/// `createPersistentVolumeCreated`: nothing when unset (Go's zero time).
-fn created(pv: &PersistentVolume, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, pv.metadata.creation_timestamp.as_ref());
-}
-
-/// `createPersistentVolumeDeletionTimestamp`: nothing when unset or Go's zero time.
-fn deletion_timestamp(pv: &PersistentVolume, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, pv.metadata.deletion_timestamp.as_ref());
 }
 
 /// `createPersistentVolumeCSIAttributes`: `csi_mounter`, `csi_map_options` from the CSI
@@ -423,10 +401,6 @@ fn access_mode(pv: &PersistentVolume, out: &mut Series<'_>) {
 
 // ===== helpers =====
 
-/// `""` for an unset string, as Go reads an empty field.
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("")
-}
 
 /// The source-specific label values of `kube_persistentvolume_info`: every one empty except
 /// those of the first source set, in the order of KSM's `switch`.
@@ -456,32 +430,32 @@ impl<'a> VolumeSourceLabels<'a> {
     fn of(s: &'a PersistentVolumeSpec) -> Self {
         let mut l = VolumeSourceLabels::default();
         if let Some(gce) = &s.gce_persistent_disk {
-            l.gce_pd_name = text(&gce.pd_name);
+            l.gce_pd_name = text(gce.pd_name.as_ref());
         } else if let Some(ebs) = &s.aws_elastic_block_store {
-            l.ebs_volume_id = text(&ebs.volume_id);
+            l.ebs_volume_id = text(ebs.volume_id.as_ref());
         } else if let Some(azure) = &s.azure_disk {
-            l.azure_disk_name = text(&azure.disk_name);
+            l.azure_disk_name = text(azure.disk_name.as_ref());
         } else if let Some(fc) = &s.fc {
             l.fc_lun = fc.lun.map(|n| n.to_string()).unwrap_or_default();
             l.fc_target_wwns = fc.target_wwns.join(",");
             l.fc_wwids = fc.wwids.join(",");
         } else if let Some(iscsi) = &s.iscsi {
-            l.iscsi_target_portal = text(&iscsi.target_portal);
-            l.iscsi_iqn = text(&iscsi.iqn);
+            l.iscsi_target_portal = text(iscsi.target_portal.as_ref());
+            l.iscsi_iqn = text(iscsi.iqn.as_ref());
             l.iscsi_lun = iscsi.lun.to_string();
-            l.iscsi_initiator_name = text(&iscsi.initiator_name);
+            l.iscsi_initiator_name = text(iscsi.initiator_name.as_ref());
         } else if let Some(nfs) = &s.nfs {
-            l.nfs_server = text(&nfs.server);
-            l.nfs_path = text(&nfs.path);
+            l.nfs_server = text(nfs.server.as_ref());
+            l.nfs_path = text(nfs.path.as_ref());
         } else if let Some(csi) = &s.csi {
-            l.csi_driver = text(&csi.driver);
-            l.csi_volume_handle = text(&csi.volume_handle);
+            l.csi_driver = text(csi.driver.as_ref());
+            l.csi_volume_handle = text(csi.volume_handle.as_ref());
         } else if let Some(local) = &s.local {
-            l.local_path = text(&local.path);
-            l.local_fs = text(&local.fs_type);
+            l.local_path = text(local.path.as_ref());
+            l.local_fs = text(local.fs_type.as_ref());
         } else if let Some(hp) = &s.host_path {
-            l.host_path = text(&hp.path);
-            l.host_path_type = text(&hp.type_);
+            l.host_path = text(hp.path.as_ref());
+            l.host_path_type = text(hp.type_.as_ref());
         }
         l
     }

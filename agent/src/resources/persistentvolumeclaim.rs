@@ -18,10 +18,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    Quantity, annotations_sample, bool_value, condition_samples, labels_sample,
-    nonzero_timestamp_sample, null_as_default, quantity_map,
+    Quantity, bool_value, condition_samples, null_as_default, quantity_map,
 };
-use super::{Family, Kind, Scope};
+use super::common::{metadata, text};
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -41,13 +41,7 @@ pub struct PersistentVolumeClaim {
     #[serde(deserialize_with = "null_as_default")]
     pub status: PersistentVolumeClaimStatus,
 }
-crate::impl_object!(
-    PersistentVolumeClaim,
-    group = "",
-    version = "v1",
-    kind = "PersistentVolumeClaim",
-    plural = "persistentvolumeclaims"
-);
+crate::impl_object!(PersistentVolumeClaim => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -106,20 +100,23 @@ pub struct ClaimCondition {
 /// it is the exposition order.
 pub static KIND: Kind<PersistentVolumeClaim> = Kind {
     resource: "persistentvolumeclaims",
+    api: ApiType::new("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_persistentvolumeclaim_labels",
             "Claim labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_persistentvolumeclaim_annotations",
             "Claim annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_persistentvolumeclaim_info",
@@ -155,13 +152,13 @@ pub static KIND: Kind<PersistentVolumeClaim> = Kind {
             "kube_persistentvolumeclaim_created",
             "Unix time (seconds) at which the claim object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_persistentvolumeclaim_deletion_timestamp",
             "Unix time (seconds) at which the claim object was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -179,24 +176,14 @@ fn identity(c: &PersistentVolumeClaim) -> Identity {
 
 // ===== family functions =====
 
-/// KSM's claim labels generator: nothing when the allowlist is empty, else one sample.
-fn labels(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
-    labels_sample(out, c.metadata.labels.as_ref());
-}
-
-/// KSM's claim annotations generator: nothing when the allowlist is empty, else one sample.
-fn annotations(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
-    annotations_sample(out, c.metadata.annotations.as_ref());
-}
-
 /// KSM's `kube_persistentvolumeclaim_info` generator: `storageclass` (see [`claim_class`]),
 /// `volumename`, `volumemode` (empty when unset: unlike the PV family, no default is assumed).
 fn info(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
     out.sample(
         [
             ("storageclass", claim_class(c)),
-            ("volumename", text(&c.spec.volume_name)),
-            ("volumemode", text(&c.spec.volume_mode)),
+            ("volumename", text(c.spec.volume_name.as_ref())),
+            ("volumemode", text(c.spec.volume_mode.as_ref())),
         ],
         1.0,
     );
@@ -208,7 +195,7 @@ const PHASES: [&str; 3] = ["Lost", "Bound", "Pending"];
 /// KSM's `kube_persistentvolumeclaim_status_phase` generator: three samples, nothing while the
 /// phase is unset.
 fn status_phase(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
-    let phase = text(&c.status.phase);
+    let phase = text(c.status.phase.as_ref());
     if phase.is_empty() {
         return;
     }
@@ -246,19 +233,8 @@ fn access_mode(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
 /// emit.
 fn status_condition(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
     for cond in &c.status.conditions {
-        condition_samples(out, &[("condition", text(&cond.type_))], text(&cond.status));
+        condition_samples(out, &[("condition", text(cond.type_.as_ref()))], text(cond.status.as_ref()));
     }
-}
-
-/// KSM's `kube_persistentvolumeclaim_created` generator: nothing when unset (Go's zero time).
-fn created(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, c.metadata.creation_timestamp.as_ref());
-}
-
-/// KSM's `kube_persistentvolumeclaim_deletion_timestamp` generator: nothing when unset or
-/// Go's zero time.
-fn deletion_timestamp(c: &PersistentVolumeClaim, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, c.metadata.deletion_timestamp.as_ref());
 }
 
 // ===== helpers =====
@@ -278,10 +254,6 @@ fn claim_class(c: &PersistentVolumeClaim) -> &str {
         .unwrap_or("")
 }
 
-/// `""` for an unset string, as Go reads an empty field.
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("")
-}
 
 #[cfg(test)]
 mod tests {

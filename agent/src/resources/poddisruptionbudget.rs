@@ -9,8 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -27,13 +28,7 @@ pub struct PodDisruptionBudget {
     #[serde(deserialize_with = "null_as_default")]
     pub status: PdbStatus,
 }
-crate::impl_object!(
-    PodDisruptionBudget,
-    group = "policy",
-    version = "v1",
-    kind = "PodDisruptionBudget",
-    plural = "poddisruptionbudgets"
-);
+crate::impl_object!(PodDisruptionBudget => KIND);
 
 /// `status`, lean. Plain integers in Go: absent reads as 0.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -64,26 +59,29 @@ pub struct PdbStatus {
 /// it is the exposition order.
 pub static KIND: Kind<PodDisruptionBudget> = Kind {
     resource: "poddisruptionbudgets",
+    api: ApiType::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_poddisruptionbudget_annotations",
             "Budget annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_poddisruptionbudget_labels",
             "Budget labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_poddisruptionbudget_created",
             "Unix time (seconds) at which the budget object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_poddisruptionbudget_status_current_healthy",
@@ -119,7 +117,7 @@ pub static KIND: Kind<PodDisruptionBudget> = Kind {
             "kube_poddisruptionbudget_deletion_timestamp",
             "Unix time (seconds) at which the budget object was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -136,21 +134,6 @@ fn identity(p: &PodDisruptionBudget) -> Identity {
 }
 
 // ===== family functions =====
-
-/// The `kube_poddisruptionbudget_annotations` generator: nothing when the allowlist is empty.
-fn annotations(p: &PodDisruptionBudget, out: &mut Series<'_>) {
-    annotations_sample(out, p.metadata.annotations.as_ref());
-}
-
-/// The `kube_poddisruptionbudget_labels` generator: nothing when the allowlist is empty.
-fn labels(p: &PodDisruptionBudget, out: &mut Series<'_>) {
-    labels_sample(out, p.metadata.labels.as_ref());
-}
-
-/// The `kube_poddisruptionbudget_created` generator: nothing when unset or Go's zero time.
-fn created(p: &PodDisruptionBudget, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, p.metadata.creation_timestamp.as_ref());
-}
 
 /// The `kube_poddisruptionbudget_status_current_healthy` generator: always one sample.
 fn status_current_healthy(p: &PodDisruptionBudget, out: &mut Series<'_>) {
@@ -181,13 +164,6 @@ fn status_observed_generation(p: &PodDisruptionBudget, out: &mut Series<'_>) {
     out.value(p.status.observed_generation as f64);
 }
 
-/// The `kube_poddisruptionbudget_deletion_timestamp` generator (not in our stored copy of
-/// poddisruptionbudget.go; written from KSM's docs, like the other kinds' deletion
-/// timestamps): nothing when unset or Go's zero time.
-fn deletion_timestamp(p: &PodDisruptionBudget, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, p.metadata.deletion_timestamp.as_ref());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,7 +191,7 @@ mod tests {
                 "m{namespace=\"ns\",poddisruptionbudget=\"p\"} 0\n"
             );
         }
-        assert_eq!(render(&p, created), "");
-        assert_eq!(render(&p, deletion_timestamp), "");
+        assert_eq!(render(&p, metadata::created), "");
+        assert_eq!(render(&p, metadata::deletion_timestamp), "");
     }
 }

@@ -9,10 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default, owner_samples,
-};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +31,7 @@ pub struct ReplicaSet {
     #[serde(deserialize_with = "null_as_default")]
     pub status: ReplicaSetStatus,
 }
-crate::impl_object!(
-    ReplicaSet,
-    group = "apps",
-    version = "v1",
-    kind = "ReplicaSet",
-    plural = "replicasets"
-);
+crate::impl_object!(ReplicaSet => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -79,14 +72,17 @@ pub struct ReplicaSetStatus {
 /// listing.
 pub static KIND: Kind<ReplicaSet> = Kind {
     resource: "replicasets",
+    api: ApiType::new("apps", "v1", "ReplicaSet", "replicasets"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_replicaset_created",
             "Unix time (seconds) at which the replica set was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_replicaset_status_replicas",
@@ -134,19 +130,19 @@ pub static KIND: Kind<ReplicaSet> = Kind {
             "kube_replicaset_owner",
             "One series per owner reference of the replica set (empty labels when it has none).",
             MetricType::Gauge,
-            owner,
+            metadata::owners,
         ),
         Family::experimental(
             "kube_replicaset_annotations",
             "Replica set annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_replicaset_labels",
             "Replica set labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
     ],
 };
@@ -160,11 +156,6 @@ fn identity(r: &ReplicaSet) -> Identity {
 }
 
 // ===== family functions =====
-
-/// `kube_replicaset_created`: nothing when unset (Go's zero time).
-fn created(r: &ReplicaSet, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
-}
 
 /// `kube_replicaset_status_replicas`: `status.replicas`, 0 when unset.
 fn status_replicas(r: &ReplicaSet, out: &mut Series<'_>) {
@@ -206,21 +197,6 @@ fn metadata_generation(r: &ReplicaSet, out: &mut Series<'_>) {
     out.value(r.metadata.generation.unwrap_or(0) as f64);
 }
 
-/// `kube_replicaset_owner`: see [`owner_samples`].
-fn owner(r: &ReplicaSet, out: &mut Series<'_>) {
-    owner_samples(out, r.metadata.owner_references.as_deref());
-}
-
-/// `kube_replicaset_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(r: &ReplicaSet, out: &mut Series<'_>) {
-    annotations_sample(out, r.metadata.annotations.as_ref());
-}
-
-/// `kube_replicaset_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(r: &ReplicaSet, out: &mut Series<'_>) {
-    labels_sample(out, r.metadata.labels.as_ref());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,7 +218,7 @@ mod tests {
         let ctx = RenderContext::default();
         let none = replica_set(r#"{"metadata":{"name":"rs2","namespace":"ns2"}}"#);
         assert_eq!(
-            render(&none, &ctx, owner),
+            render(&none, &ctx, metadata::owners),
             "m{namespace=\"ns2\",replicaset=\"rs2\",owner_kind=\"\",owner_name=\"\",owner_is_controller=\"\"} 1\n"
         );
         let two = replica_set(
@@ -251,7 +227,7 @@ mod tests {
             {"apiVersion":"v1","kind":"ConfigMap","name":"cm","uid":"u2"}]}}"#,
         );
         assert_eq!(
-            render(&two, &ctx, owner),
+            render(&two, &ctx, metadata::owners),
             "m{namespace=\"ns1\",replicaset=\"rs1\",owner_kind=\"Deployment\",owner_name=\"dp-name\",owner_is_controller=\"true\"} 1\n\
              m{namespace=\"ns1\",replicaset=\"rs1\",owner_kind=\"ConfigMap\",owner_name=\"cm\",owner_is_controller=\"false\"} 1\n"
         );
@@ -286,18 +262,18 @@ mod tests {
             "annotations":{"team":"core"}}}"#,
         );
         let none = RenderContext::default();
-        assert_eq!(render(&r, &none, labels), "");
-        assert_eq!(render(&r, &none, annotations), "");
+        assert_eq!(render(&r, &none, metadata::labels), "");
+        assert_eq!(render(&r, &none, metadata::annotations), "");
         let all = RenderContext {
             labels: KeyAllowlist::all(),
             annotations: KeyAllowlist::all(),
         };
         assert_eq!(
-            render(&r, &all, labels),
+            render(&r, &all, metadata::labels),
             "m{namespace=\"n\",replicaset=\"rs\",label_app=\"web\"} 1\n"
         );
         assert_eq!(
-            render(&r, &all, annotations),
+            render(&r, &all, metadata::annotations),
             "m{namespace=\"n\",replicaset=\"rs\",annotation_team=\"core\"} 1\n"
         );
     }

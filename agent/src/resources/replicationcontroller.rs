@@ -10,8 +10,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{nonzero_timestamp_sample, null_as_default, owner_samples};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +33,7 @@ pub struct ReplicationController {
     #[serde(deserialize_with = "null_as_default")]
     pub status: ReplicationControllerStatus,
 }
-crate::impl_object!(
-    ReplicationController,
-    group = "",
-    version = "v1",
-    kind = "ReplicationController",
-    plural = "replicationcontrollers"
-);
+crate::impl_object!(ReplicationController => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -77,14 +72,17 @@ pub struct ReplicationControllerStatus {
 /// it is the exposition order.
 pub static KIND: Kind<ReplicationController> = Kind {
     resource: "replicationcontrollers",
+    api: ApiType::new("", "v1", "ReplicationController", "replicationcontrollers"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_replicationcontroller_created",
             "Unix time (seconds) at which the replication controller was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_replicationcontroller_status_replicas",
@@ -132,7 +130,7 @@ pub static KIND: Kind<ReplicationController> = Kind {
             "kube_replicationcontroller_owner",
             "One series per owner reference of the replication controller (empty labels when it has none).",
             MetricType::Gauge,
-            owner,
+            metadata::owners,
         ),
     ],
 };
@@ -149,11 +147,6 @@ fn identity(r: &ReplicationController) -> Identity {
 }
 
 // ===== family functions =====
-
-/// `kube_replicationcontroller_created`: nothing when unset (Go's zero time).
-fn created(r: &ReplicationController, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
-}
 
 /// `kube_replicationcontroller_status_replicas`: `status.replicas`, 0 when unset.
 fn status_replicas(r: &ReplicationController, out: &mut Series<'_>) {
@@ -192,11 +185,6 @@ fn metadata_generation(r: &ReplicationController, out: &mut Series<'_>) {
     out.value(r.metadata.generation.unwrap_or(0) as f64);
 }
 
-/// `kube_replicationcontroller_owner`: see [`owner_samples`].
-fn owner(r: &ReplicationController, out: &mut Series<'_>) {
-    owner_samples(out, r.metadata.owner_references.as_deref());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +204,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            render(&rc, owner),
+            render(&rc, metadata::owners),
             "m{namespace=\"ns3\",replicationcontroller=\"rc3\",owner_kind=\"DeploymentConfig\",owner_name=\"dc-test\",owner_is_controller=\"false\"} 1\n"
         );
         assert_eq!(
@@ -239,6 +227,6 @@ mod tests {
             render(&rc, status_available_replicas),
             "m{namespace=\"\",replicationcontroller=\"rc\"} 0\n"
         );
-        assert_eq!(render(&rc, created), "");
+        assert_eq!(render(&rc, metadata::created), "");
     }
 }

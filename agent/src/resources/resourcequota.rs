@@ -15,10 +15,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    Quantity, annotations_sample, convert_value_to_float64, labels_sample,
-    nonzero_timestamp_sample, null_as_default, quantity_map,
+    Quantity, convert_value_to_float64, null_as_default, quantity_map,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -36,13 +36,7 @@ pub struct ResourceQuota {
     #[serde(deserialize_with = "null_as_default")]
     pub status: ResourceQuotaStatus,
 }
-crate::impl_object!(
-    ResourceQuota,
-    group = "",
-    version = "v1",
-    kind = "ResourceQuota",
-    plural = "resourcequotas"
-);
+crate::impl_object!(ResourceQuota => KIND);
 
 /// `status`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -68,14 +62,17 @@ pub struct ResourceQuotaStatus {
 /// follows the family list; make it `Family::stable` once the list is corrected.
 pub static KIND: Kind<ResourceQuota> = Kind {
     resource: "resourcequotas",
+    api: ApiType::new("", "v1", "ResourceQuota", "resourcequotas"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_resourcequota_created",
             "Unix time (seconds) at which the quota object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_resourcequota",
@@ -87,13 +84,13 @@ pub static KIND: Kind<ResourceQuota> = Kind {
             "kube_resourcequota_annotations",
             "Quota annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_resourcequota_labels",
             "Quota labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
     ],
 };
@@ -107,11 +104,6 @@ fn identity(q: &ResourceQuota) -> Identity {
 }
 
 // ===== family functions =====
-
-/// KSM's `kube_resourcequota_created` generator: nothing when unset (Go's zero time).
-fn created(q: &ResourceQuota, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, q.metadata.creation_timestamp.as_ref());
-}
 
 /// KSM's `kube_resourcequota` generator: `resource`, `type`; every `status.hard` entry, then
 /// every `status.used` entry, each valued with `convertValueToFloat64` (cores for `cpu`,
@@ -128,16 +120,6 @@ fn resourcequota(q: &ResourceQuota, out: &mut Series<'_>) {
             }
         }
     }
-}
-
-/// KSM's quota annotations generator: nothing when the allowlist is empty, else one sample.
-fn annotations(q: &ResourceQuota, out: &mut Series<'_>) {
-    annotations_sample(out, q.metadata.annotations.as_ref());
-}
-
-/// KSM's quota labels generator: nothing when the allowlist is empty, else one sample.
-fn labels(q: &ResourceQuota, out: &mut Series<'_>) {
-    labels_sample(out, q.metadata.labels.as_ref());
 }
 
 #[cfg(test)]

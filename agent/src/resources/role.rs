@@ -8,10 +8,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, resource_version_sample,
-};
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -25,13 +23,7 @@ pub struct Role {
     #[serde(deserialize_with = "lean_meta")]
     pub metadata: ObjectMeta,
 }
-crate::impl_object!(
-    Role,
-    group = "rbac.authorization.k8s.io",
-    version = "v1",
-    kind = "Role",
-    plural = "roles"
-);
+crate::impl_object!(Role => KIND);
 
 // ===== family table =====
 
@@ -41,20 +33,23 @@ crate::impl_object!(
 /// order.
 pub static KIND: Kind<Role> = Kind {
     resource: "roles",
+    api: ApiType::new("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_role_annotations",
             "Role annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_role_labels",
             "Role labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_role_info",
@@ -66,13 +61,13 @@ pub static KIND: Kind<Role> = Kind {
             "kube_role_created",
             "Unix time (seconds) at which the role object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_role_metadata_resource_version",
             "The role object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
     ],
 };
@@ -87,30 +82,9 @@ fn identity(r: &Role) -> Identity {
 
 // ===== family functions =====
 
-/// `kube_role_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(r: &Role, out: &mut Series<'_>) {
-    annotations_sample(out, r.metadata.annotations.as_ref());
-}
-
-/// `kube_role_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(r: &Role, out: &mut Series<'_>) {
-    labels_sample(out, r.metadata.labels.as_ref());
-}
-
 /// `kube_role_info` in `roleMetricFamilies`: one sample with no labels of its own.
 fn info(_: &Role, out: &mut Series<'_>) {
     out.value(1.0);
-}
-
-/// `kube_role_created`: nothing when unset (Go's zero time).
-fn created(r: &Role, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_role_metadata_resource_version` (`resourceVersionMetric`): nothing when the resource
-/// version is not a number.
-fn metadata_resource_version(r: &Role, out: &mut Series<'_>) {
-    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -128,13 +102,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version), "");
+        assert_eq!(render(&r, metadata::resource_version), "");
         let r: Role = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version),
+            render(&r, metadata::resource_version),
             "m{namespace=\"ns\",role=\"r\"} 123456\n"
         );
     }

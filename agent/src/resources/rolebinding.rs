@@ -8,12 +8,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default,
-    resource_version_sample,
-};
+use super::common::null_as_default;
 use super::rbac::{RoleRef, role_ref_info_sample};
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -30,13 +28,7 @@ pub struct RoleBinding {
     #[serde(deserialize_with = "null_as_default")]
     pub role_ref: RoleRef,
 }
-crate::impl_object!(
-    RoleBinding,
-    group = "rbac.authorization.k8s.io",
-    version = "v1",
-    kind = "RoleBinding",
-    plural = "rolebindings"
-);
+crate::impl_object!(RoleBinding => KIND);
 
 // ===== family table =====
 
@@ -46,20 +38,23 @@ crate::impl_object!(
 /// exposition order.
 pub static KIND: Kind<RoleBinding> = Kind {
     resource: "rolebindings",
+    api: ApiType::new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_rolebinding_annotations",
             "Role binding annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_rolebinding_labels",
             "Role binding labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_rolebinding_info",
@@ -71,13 +66,13 @@ pub static KIND: Kind<RoleBinding> = Kind {
             "kube_rolebinding_created",
             "Unix time (seconds) at which the role binding object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_rolebinding_metadata_resource_version",
             "The role binding object's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
     ],
 };
@@ -92,31 +87,10 @@ fn identity(r: &RoleBinding) -> Identity {
 
 // ===== family functions =====
 
-/// `kube_rolebinding_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(r: &RoleBinding, out: &mut Series<'_>) {
-    annotations_sample(out, r.metadata.annotations.as_ref());
-}
-
-/// `kube_rolebinding_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(r: &RoleBinding, out: &mut Series<'_>) {
-    labels_sample(out, r.metadata.labels.as_ref());
-}
-
 /// `kube_rolebinding_info` in `roleBindingMetricFamilies`: one sample with `roleref_kind`,
 /// `roleref_name`.
 fn info(r: &RoleBinding, out: &mut Series<'_>) {
     role_ref_info_sample(out, &r.role_ref);
-}
-
-/// `kube_rolebinding_created`: nothing when unset (Go's zero time).
-fn created(r: &RoleBinding, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, r.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_rolebinding_metadata_resource_version` (`resourceVersionMetric`): nothing when the
-/// resource version is not a number.
-fn metadata_resource_version(r: &RoleBinding, out: &mut Series<'_>) {
-    resource_version_sample(out, r.metadata.resource_version.as_deref());
 }
 
 #[cfg(test)]
@@ -134,13 +108,13 @@ mod tests {
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"abcdef"}}"#,
         )
         .unwrap();
-        assert_eq!(render(&r, metadata_resource_version), "");
+        assert_eq!(render(&r, metadata::resource_version), "");
         let r: RoleBinding = serde_json::from_str(
             r#"{"metadata":{"name":"r","namespace":"ns","resourceVersion":"123456"}}"#,
         )
         .unwrap();
         assert_eq!(
-            render(&r, metadata_resource_version),
+            render(&r, metadata::resource_version),
             "m{namespace=\"ns\",rolebinding=\"r\"} 123456\n"
         );
     }

@@ -13,12 +13,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{
-    annotations_sample, labels_sample, nonzero_timestamp_sample, owner_samples,
-    resource_version_sample,
-};
-use super::{Family, Kind, Scope};
-use crate::decode::{WatchShape, lean_meta};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
+use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
 // ===== lean decode type =====
@@ -34,14 +31,7 @@ pub struct Secret {
     #[serde(rename = "type")]
     pub type_: Option<String>,
 }
-crate::impl_object!(
-    Secret,
-    group = "",
-    version = "v1",
-    kind = "Secret",
-    plural = "secrets",
-    shapes = SHAPES
-);
+crate::impl_object!(Secret => KIND);
 
 // ===== watch shapes =====
 
@@ -100,7 +90,10 @@ pub static SHAPES: &[WatchShape<Secret>] = &[
 /// exposition order.
 pub static KIND: Kind<Secret> = Kind {
     resource: "secrets",
+    api: ApiType::new("", "v1", "Secret", "secrets"),
     scope: Scope::Namespaced,
+    shapes: SHAPES,
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -119,31 +112,31 @@ pub static KIND: Kind<Secret> = Kind {
             "kube_secret_annotations",
             "Secret annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_secret_labels",
             "Secret labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_secret_created",
             "Unix time (seconds) at which the Secret was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_secret_metadata_resource_version",
             "The Secret's resourceVersion as a number, when it reads as one.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
         Family::experimental(
             "kube_secret_owner",
             "One series per owner reference of the Secret.",
             MetricType::Gauge,
-            owner,
+            metadata::owners,
         ),
     ],
 };
@@ -168,33 +161,6 @@ fn type_(s: &Secret, out: &mut Series<'_>) {
     out.sample([("type", s.type_.as_deref().unwrap_or(""))], 1.0);
 }
 
-/// `kube_secret_annotations`' generator: nothing when the allowlist is empty, else one sample.
-fn annotations(s: &Secret, out: &mut Series<'_>) {
-    annotations_sample(out, s.metadata.annotations.as_ref());
-}
-
-/// `kube_secret_labels`' generator: nothing when the allowlist is empty, else one sample.
-fn labels(s: &Secret, out: &mut Series<'_>) {
-    labels_sample(out, s.metadata.labels.as_ref());
-}
-
-/// `kube_secret_created`'s generator: nothing when unset (Go's zero time).
-fn created(s: &Secret, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_secret_metadata_resource_version`'s generator (`resourceVersionMetric`).
-fn metadata_resource_version(s: &Secret, out: &mut Series<'_>) {
-    resource_version_sample(out, s.metadata.resource_version.as_deref());
-}
-
-/// `kube_secret_owner`'s generator: one series per owner reference, `owner_is_controller`
-/// `false` when the reference does not say; a Secret without owners gets one series whose three
-/// owner labels are empty.
-fn owner(s: &Secret, out: &mut Series<'_>) {
-    owner_samples(out, s.metadata.owner_references.as_deref());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,13 +182,13 @@ mod tests {
             {"apiVersion":"apps/v1","kind":"Deployment","name":"d","uid":"u2","controller":true}]}}"#,
         );
         assert_eq!(
-            render(&s, owner),
+            render(&s, metadata::owners),
             "m{namespace=\"n\",secret=\"s\",owner_kind=\"ServiceAccount\",owner_name=\"sa\",owner_is_controller=\"false\"} 1\n\
              m{namespace=\"n\",secret=\"s\",owner_kind=\"Deployment\",owner_name=\"d\",owner_is_controller=\"true\"} 1\n"
         );
         let s = secret(r#"{"metadata":{"name":"s","namespace":"n","ownerReferences":null}}"#);
         assert_eq!(
-            render(&s, owner),
+            render(&s, metadata::owners),
             "m{namespace=\"n\",secret=\"s\",owner_kind=\"\",owner_name=\"\",owner_is_controller=\"\"} 1\n"
         );
     }

@@ -11,8 +11,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::{metadata, text};
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +33,7 @@ pub struct Service {
     #[serde(deserialize_with = "null_as_default")]
     pub status: ServiceStatus,
 }
-crate::impl_object!(
-    Service,
-    group = "",
-    version = "v1",
-    kind = "Service",
-    plural = "services"
-);
+crate::impl_object!(Service => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -98,7 +93,10 @@ pub struct LoadBalancerIngress {
 /// exposition order.
 pub static KIND: Kind<Service> = Kind {
     resource: "services",
+    api: ApiType::new("", "v1", "Service", "services"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -111,7 +109,7 @@ pub static KIND: Kind<Service> = Kind {
             "kube_service_created",
             "Unix time (seconds) at which the Service was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_service_spec_type",
@@ -123,13 +121,13 @@ pub static KIND: Kind<Service> = Kind {
             "kube_service_annotations",
             "Service annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_service_labels",
             "Service labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_service_spec_external_ip",
@@ -147,7 +145,7 @@ pub static KIND: Kind<Service> = Kind {
             "kube_service_deletion_timestamp",
             "Unix time (seconds) at which the Service was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -161,10 +159,6 @@ fn identity(s: &Service) -> Identity {
     ])
 }
 
-/// An optional string field as Go reads it: `""` when unset.
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("")
-}
 
 // ===== family functions =====
 
@@ -172,36 +166,21 @@ fn text(v: &Option<String>) -> &str {
 fn info(s: &Service, out: &mut Series<'_>) {
     out.sample(
         [
-            ("cluster_ip", text(&s.spec.cluster_ip)),
-            ("external_name", text(&s.spec.external_name)),
-            ("load_balancer_ip", text(&s.spec.load_balancer_ip)),
+            ("cluster_ip", text(s.spec.cluster_ip.as_ref())),
+            ("external_name", text(s.spec.external_name.as_ref())),
+            ("load_balancer_ip", text(s.spec.load_balancer_ip.as_ref())),
             (
                 "external_traffic_policy",
-                text(&s.spec.external_traffic_policy),
+                text(s.spec.external_traffic_policy.as_ref()),
             ),
         ],
         1.0,
     );
 }
 
-/// `kube_service_created`'s generator: nothing when unset (Go's zero time).
-fn created(s: &Service, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.creation_timestamp.as_ref());
-}
-
 /// `kube_service_spec_type`'s generator: always one sample, `type` empty when unset.
 fn spec_type(s: &Service, out: &mut Series<'_>) {
-    out.sample([("type", text(&s.spec.type_))], 1.0);
-}
-
-/// `kube_service_annotations`' generator: nothing when the allowlist is empty, else one sample.
-fn annotations(s: &Service, out: &mut Series<'_>) {
-    annotations_sample(out, s.metadata.annotations.as_ref());
-}
-
-/// `kube_service_labels`' generator: nothing when the allowlist is empty, else one sample.
-fn labels(s: &Service, out: &mut Series<'_>) {
-    labels_sample(out, s.metadata.labels.as_ref());
+    out.sample([("type", text(s.spec.type_.as_ref()))], 1.0);
 }
 
 /// `kube_service_spec_external_ip`'s generator: one series per `spec.externalIPs` entry.
@@ -216,17 +195,12 @@ fn status_load_balancer_ingress(s: &Service, out: &mut Series<'_>) {
     for ingress in &s.status.load_balancer.ingress {
         out.sample(
             [
-                ("ip", text(&ingress.ip)),
-                ("hostname", text(&ingress.hostname)),
+                ("ip", text(ingress.ip.as_ref())),
+                ("hostname", text(ingress.hostname.as_ref())),
             ],
             1.0,
         );
     }
-}
-
-/// `kube_service_deletion_timestamp`'s generator: nothing when unset or Go's zero time.
-fn deletion_timestamp(s: &Service, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.deletion_timestamp.as_ref());
 }
 
 #[cfg(test)]

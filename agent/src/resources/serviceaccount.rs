@@ -9,8 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +33,7 @@ pub struct ServiceAccount {
     #[serde(deserialize_with = "null_as_default")]
     pub image_pull_secrets: Vec<SecretReference>,
 }
-crate::impl_object!(
-    ServiceAccount,
-    group = "",
-    version = "v1",
-    kind = "ServiceAccount",
-    plural = "serviceaccounts"
-);
+crate::impl_object!(ServiceAccount => KIND);
 
 /// One `secrets[]` (an `ObjectReference`) or `imagePullSecrets[]` (a `LocalObjectReference`)
 /// entry: only the name is read.
@@ -57,7 +52,10 @@ pub struct SecretReference {
 /// the exposition order.
 pub static KIND: Kind<ServiceAccount> = Kind {
     resource: "serviceaccounts",
+    api: ApiType::new("", "v1", "ServiceAccount", "serviceaccounts"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -70,13 +68,13 @@ pub static KIND: Kind<ServiceAccount> = Kind {
             "kube_serviceaccount_created",
             "Unix time (seconds) at which the ServiceAccount was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_serviceaccount_deleted",
             "Unix time (seconds) at which the ServiceAccount was marked for deletion.",
             MetricType::Gauge,
-            deleted,
+            metadata::deletion_timestamp,
         ),
         Family::experimental(
             "kube_serviceaccount_secret",
@@ -94,13 +92,13 @@ pub static KIND: Kind<ServiceAccount> = Kind {
             "kube_serviceaccount_annotations",
             "ServiceAccount annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::experimental(
             "kube_serviceaccount_labels",
             "ServiceAccount labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
     ],
 };
@@ -127,16 +125,6 @@ fn info(sa: &ServiceAccount, out: &mut Series<'_>) {
     out.sample([("automount_token", automount)], 1.0);
 }
 
-/// `createServiceAccountCreatedFamilyGenerator`: nothing when unset (Go's zero time).
-fn created(sa: &ServiceAccount, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, sa.metadata.creation_timestamp.as_ref());
-}
-
-/// `createServiceAccountDeletedFamilyGenerator`: nothing when unset or Go's zero time.
-fn deleted(sa: &ServiceAccount, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, sa.metadata.deletion_timestamp.as_ref());
-}
-
 /// `createServiceAccountSecretFamilyGenerator`: `name` per `secrets[]` entry.
 fn secret(sa: &ServiceAccount, out: &mut Series<'_>) {
     for s in &sa.secrets {
@@ -149,17 +137,6 @@ fn image_pull_secret(sa: &ServiceAccount, out: &mut Series<'_>) {
     for s in &sa.image_pull_secrets {
         out.sample([("name", s.name.as_deref().unwrap_or(""))], 1.0);
     }
-}
-
-/// `createServiceAccountAnnotationsGenerator`: nothing when the allowlist is empty, else one
-/// sample.
-fn annotations(sa: &ServiceAccount, out: &mut Series<'_>) {
-    annotations_sample(out, sa.metadata.annotations.as_ref());
-}
-
-/// `createServiceAccountLabelsGenerator`: nothing when the allowlist is empty, else one sample.
-fn labels(sa: &ServiceAccount, out: &mut Series<'_>) {
-    labels_sample(out, sa.metadata.labels.as_ref());
 }
 
 #[cfg(test)]

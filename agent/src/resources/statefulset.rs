@@ -9,8 +9,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -30,13 +31,7 @@ pub struct StatefulSet {
     #[serde(deserialize_with = "null_as_default")]
     pub status: StatefulSetStatus,
 }
-crate::impl_object!(
-    StatefulSet,
-    group = "apps",
-    version = "v1",
-    kind = "StatefulSet",
-    plural = "statefulsets"
-);
+crate::impl_object!(StatefulSet => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -108,14 +103,17 @@ pub struct StatefulSetStatus {
 /// exposition order.
 pub static KIND: Kind<StatefulSet> = Kind {
     resource: "statefulsets",
+    api: ApiType::new("apps", "v1", "StatefulSet", "statefulsets"),
     scope: Scope::Namespaced,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
             "kube_statefulset_created",
             "Unix time (seconds) at which the stateful set was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::stable(
             "kube_statefulset_status_replicas",
@@ -181,13 +179,13 @@ pub static KIND: Kind<StatefulSet> = Kind {
             "kube_statefulset_annotations",
             "Stateful set annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_statefulset_labels",
             "Stateful set labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::stable(
             "kube_statefulset_status_current_revision",
@@ -205,7 +203,7 @@ pub static KIND: Kind<StatefulSet> = Kind {
             "kube_statefulset_deletion_timestamp",
             "Unix time (seconds) at which the stateful set was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
     ],
 };
@@ -219,11 +217,6 @@ fn identity(s: &StatefulSet) -> Identity {
 }
 
 // ===== family functions =====
-
-/// `kube_statefulset_created`: nothing when unset (Go's zero time).
-fn created(s: &StatefulSet, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.creation_timestamp.as_ref());
-}
 
 /// `kube_statefulset_status_replicas`: `status.replicas`, 0 when unset.
 fn status_replicas(s: &StatefulSet, out: &mut Series<'_>) {
@@ -288,16 +281,6 @@ fn persistentvolumeclaim_retention_policy(s: &StatefulSet, out: &mut Series<'_>)
     }
 }
 
-/// `kube_statefulset_annotations`: nothing when the allowlist is empty, else one sample.
-fn annotations(s: &StatefulSet, out: &mut Series<'_>) {
-    annotations_sample(out, s.metadata.annotations.as_ref());
-}
-
-/// `kube_statefulset_labels`: nothing when the allowlist is empty, else one sample.
-fn labels(s: &StatefulSet, out: &mut Series<'_>) {
-    labels_sample(out, s.metadata.labels.as_ref());
-}
-
 /// `kube_statefulset_status_current_revision`: always one sample, `revision` empty when unset.
 fn status_current_revision(s: &StatefulSet, out: &mut Series<'_>) {
     out.sample([("revision", s.status.current_revision.as_str())], 1.0);
@@ -306,11 +289,6 @@ fn status_current_revision(s: &StatefulSet, out: &mut Series<'_>) {
 /// `kube_statefulset_status_update_revision`: always one sample, `revision` empty when unset.
 fn status_update_revision(s: &StatefulSet, out: &mut Series<'_>) {
     out.sample([("revision", s.status.update_revision.as_str())], 1.0);
-}
-
-/// `kube_statefulset_deletion_timestamp`: nothing when unset or Go's zero time.
-fn deletion_timestamp(s: &StatefulSet, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.deletion_timestamp.as_ref());
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
-use super::common::{annotations_sample, labels_sample, nonzero_timestamp_sample};
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -30,13 +30,7 @@ pub struct StorageClass {
     /// `Immediate` or `WaitForFirstConsumer`; the API defaults it to `Immediate`.
     pub volume_binding_mode: Option<String>,
 }
-crate::impl_object!(
-    StorageClass,
-    group = "storage.k8s.io",
-    version = "v1",
-    kind = "StorageClass",
-    plural = "storageclasses"
-);
+crate::impl_object!(StorageClass => KIND);
 
 // ===== family table =====
 
@@ -46,7 +40,10 @@ crate::impl_object!(
 /// exposition order.
 pub static KIND: Kind<StorageClass> = Kind {
     resource: "storageclasses",
+    api: ApiType::new("storage.k8s.io", "v1", "StorageClass", "storageclasses"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::stable(
@@ -59,19 +56,19 @@ pub static KIND: Kind<StorageClass> = Kind {
             "kube_storageclass_created",
             "Unix time (seconds) at which the StorageClass object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_storageclass_annotations",
             "StorageClass annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_storageclass_labels",
             "StorageClass labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
     ],
 };
@@ -109,22 +106,6 @@ fn info(s: &StorageClass, out: &mut Series<'_>) {
         ],
         1.0,
     );
-}
-
-/// KSM's `kube_storageclass_created` generator: nothing when unset (Go's zero time).
-fn created(s: &StorageClass, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, s.metadata.creation_timestamp.as_ref());
-}
-
-/// KSM's StorageClass annotations generator: nothing when the allowlist is empty, else one
-/// sample.
-fn annotations(s: &StorageClass, out: &mut Series<'_>) {
-    annotations_sample(out, s.metadata.annotations.as_ref());
-}
-
-/// KSM's StorageClass labels generator: nothing when the allowlist is empty, else one sample.
-fn labels(s: &StorageClass, out: &mut Series<'_>) {
-    labels_sample(out, s.metadata.labels.as_ref());
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::admission::{ParamKind, param_kind_labels};
-use super::common::{nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -31,13 +32,7 @@ pub struct ValidatingAdmissionPolicy {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: PolicySpec,
 }
-crate::impl_object!(
-    ValidatingAdmissionPolicy,
-    group = "admissionregistration.k8s.io",
-    version = "v1",
-    kind = "ValidatingAdmissionPolicy",
-    plural = "validatingadmissionpolicies"
-);
+crate::impl_object!(ValidatingAdmissionPolicy => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -57,7 +52,10 @@ pub struct PolicySpec {
 /// it is the exposition order.
 pub static KIND: Kind<ValidatingAdmissionPolicy> = Kind {
     resource: "validatingadmissionpolicies",
+    api: ApiType::new("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -70,7 +68,7 @@ pub static KIND: Kind<ValidatingAdmissionPolicy> = Kind {
             "kube_validatingadmissionpolicy_created",
             "Unix time (seconds) at which the validating admission policy was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
     ],
 };
@@ -100,11 +98,6 @@ fn info(p: &ValidatingAdmissionPolicy, out: &mut Series<'_>) {
             )]),
         1.0,
     );
-}
-
-/// `kube_validatingadmissionpolicy_created`: nothing when unset (Go's zero time).
-fn created(p: &ValidatingAdmissionPolicy, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, p.metadata.creation_timestamp.as_ref());
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::admission::{ParamRef, policy_binding_info_sample};
-use super::common::{nonzero_timestamp_sample, null_as_default};
-use super::{Family, Kind, Scope};
+use super::common::null_as_default;
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, MetricType, Series};
 
@@ -32,13 +33,7 @@ pub struct ValidatingAdmissionPolicyBinding {
     #[serde(deserialize_with = "null_as_default")]
     pub spec: BindingSpec,
 }
-crate::impl_object!(
-    ValidatingAdmissionPolicyBinding,
-    group = "admissionregistration.k8s.io",
-    version = "v1",
-    kind = "ValidatingAdmissionPolicyBinding",
-    plural = "validatingadmissionpolicybindings"
-);
+crate::impl_object!(ValidatingAdmissionPolicyBinding => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -61,7 +56,10 @@ pub struct BindingSpec {
 /// order: it is the exposition order.
 pub static KIND: Kind<ValidatingAdmissionPolicyBinding> = Kind {
     resource: "validatingadmissionpolicybindings",
+    api: ApiType::new("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
@@ -74,7 +72,7 @@ pub static KIND: Kind<ValidatingAdmissionPolicyBinding> = Kind {
             "kube_validatingadmissionpolicybinding_created",
             "Unix time (seconds) at which the validating admission policy binding was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_validatingadmissionpolicybinding_validation_action",
@@ -108,11 +106,6 @@ fn info(b: &ValidatingAdmissionPolicyBinding, out: &mut Series<'_>) {
         b.spec.policy_name.as_deref(),
         b.spec.param_ref.as_ref(),
     );
-}
-
-/// `kube_validatingadmissionpolicybinding_created`: nothing when unset (Go's zero time).
-fn created(b: &ValidatingAdmissionPolicyBinding, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, b.metadata.creation_timestamp.as_ref());
 }
 
 /// `kube_validatingadmissionpolicybinding_validation_action`: one sample per

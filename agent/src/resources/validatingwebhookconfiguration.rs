@@ -9,36 +9,22 @@
 //! `wrapValidatingWebhookConfigurationFunc` does. The object is cluster-scoped, so `namespace` is
 //! always empty; KSM keeps the label and so do we. See [`KIND`].
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Deserialize;
+use super::admission::{
+    WebhookConfiguration, webhook_clientconfig_service, webhook_configuration_info,
+};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
+use crate::exposition::{Identity, MetricType};
 
-use super::admission::{Webhook, webhook_clientconfig_service_samples};
-use super::common::{nonzero_timestamp_sample, null_as_default, resource_version_sample};
-use super::{Family, Kind, Scope};
-use crate::decode::lean_meta;
-use crate::exposition::{Identity, MetricType, Series};
+// ===== lean decode type =====
 
-// ===== lean decode types =====
+/// Marks a [`WebhookConfiguration`] as validating.
+#[derive(Clone, Debug, Default)]
+pub struct Validating;
 
-/// The fields of a ValidatingWebhookConfiguration that the families read; rules, selectors and CA
-/// bundles are skipped by serde.
-#[derive(Deserialize, Clone, Debug, Default)]
-#[serde(default)]
-pub struct ValidatingWebhookConfiguration {
-    /// Identity, resource version, creation time.
-    #[serde(deserialize_with = "lean_meta")]
-    pub metadata: ObjectMeta,
-    /// The webhooks, in configuration order.
-    #[serde(deserialize_with = "null_as_default")]
-    pub webhooks: Vec<Webhook>,
-}
-crate::impl_object!(
-    ValidatingWebhookConfiguration,
-    group = "admissionregistration.k8s.io",
-    version = "v1",
-    kind = "ValidatingWebhookConfiguration",
-    plural = "validatingwebhookconfigurations"
-);
+/// The fields of a ValidatingWebhookConfiguration that the families read.
+pub type ValidatingWebhookConfiguration = WebhookConfiguration<Validating>;
+crate::impl_object!(ValidatingWebhookConfiguration => KIND);
 
 // ===== family table =====
 
@@ -48,26 +34,29 @@ crate::impl_object!(
 /// order: it is the exposition order.
 pub static KIND: Kind<ValidatingWebhookConfiguration> = Kind {
     resource: "validatingwebhookconfigurations",
+    api: ApiType::new("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_validatingwebhookconfiguration_info",
             "One series per validating webhook configuration.",
             MetricType::Gauge,
-            info,
+            webhook_configuration_info,
         ),
         Family::experimental(
             "kube_validatingwebhookconfiguration_created",
             "Unix time (seconds) at which the validating webhook configuration was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_validatingwebhookconfiguration_metadata_resource_version",
             "The validating webhook configuration's resource version, as a number.",
             MetricType::Gauge,
-            metadata_resource_version,
+            metadata::resource_version,
         ),
         Family::experimental(
             "kube_validatingwebhookconfiguration_webhook_clientconfig_service",
@@ -89,36 +78,10 @@ fn identity(w: &ValidatingWebhookConfiguration) -> Identity {
     ])
 }
 
-// ===== family functions =====
-
-/// `kube_validatingwebhookconfiguration_info` in `validatingWebhookConfigurationMetricFamilies`:
-/// one sample with no labels of its own.
-fn info(_: &ValidatingWebhookConfiguration, out: &mut Series<'_>) {
-    out.value(1.0);
-}
-
-/// `kube_validatingwebhookconfiguration_created`: nothing when unset (Go's zero time).
-fn created(w: &ValidatingWebhookConfiguration, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, w.metadata.creation_timestamp.as_ref());
-}
-
-/// `kube_validatingwebhookconfiguration_metadata_resource_version` (`resourceVersionMetric`):
-/// nothing when the resource version is not a number.
-fn metadata_resource_version(w: &ValidatingWebhookConfiguration, out: &mut Series<'_>) {
-    resource_version_sample(out, w.metadata.resource_version.as_deref());
-}
-
-/// `kube_validatingwebhookconfiguration_webhook_clientconfig_service`: `webhook_name`,
-/// `service_name`, `service_namespace`, one sample per webhook in configuration order; the service
-/// labels are empty when the webhook is reached by URL.
-fn webhook_clientconfig_service(w: &ValidatingWebhookConfiguration, out: &mut Series<'_>) {
-    webhook_clientconfig_service_samples(out, &w.webhooks);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::RenderContext;
+    use crate::exposition::{RenderContext, Series};
 
     fn render(
         w: &ValidatingWebhookConfiguration,

@@ -12,9 +12,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 
 use super::common::{
-    bool_value, kube_map_labels, labels_sample, nonzero_timestamp_sample, null_as_default,
+    bool_value, kube_map_labels, null_as_default,
 };
-use super::{Family, Kind, Scope};
+use super::common::metadata;
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::decode::lean_meta;
 use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
 
@@ -34,13 +35,7 @@ pub struct VolumeAttachment {
     #[serde(deserialize_with = "null_as_default")]
     pub status: VolumeAttachmentStatus,
 }
-crate::impl_object!(
-    VolumeAttachment,
-    group = "storage.k8s.io",
-    version = "v1",
-    kind = "VolumeAttachment",
-    plural = "volumeattachments"
-);
+crate::impl_object!(VolumeAttachment => KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]
@@ -82,14 +77,17 @@ pub struct VolumeAttachmentStatus {
 /// the exposition order.
 pub static KIND: Kind<VolumeAttachment> = Kind {
     resource: "volumeattachments",
+    api: ApiType::new("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments"),
     scope: Scope::Cluster,
+    shapes: &[WatchShape::FULL],
+    protobuf: None,
     identity,
     families: &[
         Family::experimental(
             "kube_volumeattachment_labels",
             "VolumeAttachment labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_volumeattachment_info",
@@ -101,7 +99,7 @@ pub static KIND: Kind<VolumeAttachment> = Kind {
             "kube_volumeattachment_created",
             "Unix time (seconds) at which the VolumeAttachment object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_volumeattachment_spec_source_persistentvolume",
@@ -134,12 +132,6 @@ fn identity(va: &VolumeAttachment) -> Identity {
 
 // ===== family functions =====
 
-/// KSM's `kube_volumeattachment_labels` generator: nothing when the allowlist is empty, else
-/// one sample.
-fn labels(va: &VolumeAttachment, out: &mut Series<'_>) {
-    labels_sample(out, va.metadata.labels.as_ref());
-}
-
 /// KSM's `kube_volumeattachment_info` generator: `attacher`, `node`.
 fn info(va: &VolumeAttachment, out: &mut Series<'_>) {
     out.sample(
@@ -149,11 +141,6 @@ fn info(va: &VolumeAttachment, out: &mut Series<'_>) {
         ],
         1.0,
     );
-}
-
-/// KSM's `kube_volumeattachment_created` generator: nothing when unset (Go's zero time).
-fn created(va: &VolumeAttachment, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, va.metadata.creation_timestamp.as_ref());
 }
 
 /// KSM's `kube_volumeattachment_spec_source_persistentvolume` generator: `volumename`; nothing

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use super::{FamilyHead, FamilyPart, KindPart, Namespaces, Piece, Published, Segment, Snapshot};
 use crate::deflate::{self, Deflated, Effort};
 use crate::exposition::Format;
-use crate::resources::{FamilySelection, KindInfo, Rows};
+use crate::registry::KindInfo;
+use crate::resources::{FamilySelection, Rows};
 use crate::store::{ChangeSignal, Dirty, Reader, Uid};
 
 /// The full body's gzip form is compressed in runs of consecutive pieces of about this many
@@ -612,7 +613,7 @@ pub async fn run_builder(
 mod tests {
     use super::*;
     use crate::exposition::{Identity, MetricType, RenderContext, Series};
-    use crate::resources::{Family, Kind, Scope};
+    use crate::resources::{ApiType, Family, Kind, Scope, WatchShape};
     use crate::snapshot::Body;
     use crate::store::{Change, shard};
 
@@ -622,13 +623,7 @@ mod tests {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
         value: f64,
     }
-    crate::impl_object!(
-        Thing,
-        group = "example.com",
-        version = "v1",
-        kind = "Thing",
-        plural = "things"
-    );
+    crate::impl_object!(Thing => THINGS);
 
     fn value(t: &Thing, out: &mut Series<'_>) {
         out.value(t.value);
@@ -638,7 +633,10 @@ mod tests {
     }
     static THINGS: Kind<Thing> = Kind {
         resource: "things",
+        api: ApiType::new("example.com", "v1", "Thing", "things"),
         scope: Scope::Namespaced,
+        shapes: &[WatchShape::FULL],
+        protobuf: None,
         identity: |t| Identity::new([("thing", t.metadata.name.as_deref().unwrap_or(""))]),
         families: &[
             Family::stable("thing_value", "The value.", MetricType::Gauge, value),

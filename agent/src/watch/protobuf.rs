@@ -44,7 +44,7 @@ type Item<K> = Result<Event<Decoded<K>>, watcher::Error>;
 
 /// Lists then watches `K` in `namespace` (all when `None`) as `config` says (selectors, list
 /// semantic, page size, timeout, bookmarks), over protobuf, decoding each object with
-/// `decode` (the kind's [`Object::PROTOBUF`]).
+/// `decode` (the kind's [`Kind::protobuf`](crate::resources::Kind::protobuf)).
 pub fn watcher<K: Object>(
     client: Client,
     namespace: Option<&str>,
@@ -61,7 +61,7 @@ pub fn watcher<K: Object>(
         )) + IDLE_MARGIN,
         decode,
         api_version: wire::api_version::<K>(),
-        list_kind: format!("{}List", K::KIND),
+        list_kind: format!("{}List", K::KIND.api.kind),
     };
     futures::stream::unfold((lister, State::Empty), |(lister, mut state)| async move {
         // Trampoline: steps that change state without an event go round again.
@@ -253,7 +253,7 @@ impl<K: Object> Lister<K> {
                 next,
             );
         }
-        let raw = match ev.object.into_raw(&self.api_version, K::KIND) {
+        let raw = match ev.object.into_raw(&self.api_version, K::KIND.api.kind) {
             Ok(raw) => raw,
             Err(err) => {
                 return (

@@ -160,9 +160,9 @@ pub fn decode<M: Message>(raw: Bytes) -> Decoded<M::Object> {
 
 /// The `apiVersion` of kind `K` as envelopes spell it: `v1`, `apps/v1`.
 pub fn api_version<K: Object>() -> String {
-    if K::GROUP.is_empty() {
-        K::VERSION.to_string()
+    if K::KIND.api.group.is_empty() {
+        K::KIND.api.version.to_string()
     } else {
-        format!("{}/{}", K::GROUP, K::VERSION)
+        format!("{}/{}", K::KIND.api.group, K::KIND.api.version)
     }
 }

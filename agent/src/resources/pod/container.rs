@@ -187,12 +187,12 @@ fn info_samples(
     for c in containers {
         for cs in statuses.iter().filter(|cs| cs.name == c.name) {
             let labels = [
-                ("container", text(&cs.name)),
-                ("image_spec", text(&c.image)),
-                ("image", text(&cs.image)),
-                ("image_id", text(&cs.image_id)),
-                ("container_id", text(&cs.container_id)),
-                ("restart_policy", text(&c.restart_policy)),
+                ("container", text(cs.name.as_ref())),
+                ("image_spec", text(c.image.as_ref())),
+                ("image", text(cs.image.as_ref())),
+                ("image_id", text(cs.image_id.as_ref())),
+                ("container_id", text(cs.container_id.as_ref())),
+                ("restart_policy", text(c.restart_policy.as_ref())),
             ];
             let n = if with_restart_policy {
                 labels.len()
@@ -210,8 +210,8 @@ fn info_samples(
 /// does); anything else, `pods` included, is not exported. A quantity that does not parse skips
 /// its resource (KSM could not have decoded the object at all).
 fn resource_samples(p: &Pod, c: &Container, list: &BTreeMap<String, String>, out: &mut Series<'_>) {
-    let container = text(&c.name);
-    let node = text(&p.spec.node_name);
+    let container = text(c.name.as_ref());
+    let node = text(p.spec.node_name.as_ref());
     for (name, raw) in list {
         let Some(q) = Quantity::parse(raw) else {
             continue;
@@ -253,7 +253,7 @@ fn per_container(
     value: fn(&ContainerStatus) -> f64,
 ) {
     for cs in statuses {
-        out.sample([("container", text(&cs.name))], value(cs));
+        out.sample([("container", text(cs.name.as_ref()))], value(cs));
     }
 }
 
@@ -290,7 +290,7 @@ fn state_started_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
             (None, Some(t)) => t.started_at.as_ref(),
             (None, None) => continue,
         };
-        out.sample([("container", text(&cs.name))], unix_or_go_zero(started));
+        out.sample([("container", text(cs.name.as_ref()))], unix_or_go_zero(started));
     }
 }
 
@@ -299,7 +299,7 @@ fn waiting_reason_samples(statuses: &[ContainerStatus], out: &mut Series<'_>) {
     for cs in statuses {
         if let Some(w) = &cs.state.waiting {
             out.sample(
-                [("container", text(&cs.name)), ("reason", text(&w.reason))],
+                [("container", text(cs.name.as_ref())), ("reason", text(w.reason.as_ref()))],
                 1.0,
             );
         }
@@ -311,7 +311,7 @@ fn terminated_reason_samples(statuses: &[ContainerStatus], out: &mut Series<'_>)
     for cs in statuses {
         if let Some(t) = &cs.state.terminated {
             out.sample(
-                [("container", text(&cs.name)), ("reason", text(&t.reason))],
+                [("container", text(cs.name.as_ref())), ("reason", text(t.reason.as_ref()))],
                 1.0,
             );
         }
@@ -323,7 +323,7 @@ fn last_terminated_reason_samples(statuses: &[ContainerStatus], out: &mut Series
     for cs in statuses {
         if let Some(t) = &cs.last_state.terminated {
             out.sample(
-                [("container", text(&cs.name)), ("reason", text(&t.reason))],
+                [("container", text(cs.name.as_ref())), ("reason", text(t.reason.as_ref()))],
                 1.0,
             );
         }
@@ -336,7 +336,7 @@ fn last_terminated_exitcode_samples(statuses: &[ContainerStatus], out: &mut Seri
         if let Some(t) = &cs.last_state.terminated {
             #[allow(clippy::cast_precision_loss, reason = "exit codes are 32-bit")]
             out.sample(
-                [("container", text(&cs.name))],
+                [("container", text(cs.name.as_ref()))],
                 t.exit_code.unwrap_or(0) as f64,
             );
         }
@@ -348,7 +348,7 @@ fn last_terminated_timestamp_samples(statuses: &[ContainerStatus], out: &mut Ser
     for cs in statuses {
         if let Some(t) = &cs.last_state.terminated {
             out.sample(
-                [("container", text(&cs.name))],
+                [("container", text(cs.name.as_ref()))],
                 unix_or_go_zero(t.finished_at.as_ref()),
             );
         }

@@ -22,14 +22,7 @@ pub struct Pod {
     /// `status`, lean.
     pub status: PodStatus,
 }
-crate::impl_object!(
-    Pod,
-    group = "",
-    version = "v1",
-    kind = "Pod",
-    plural = "pods",
-    protobuf = crate::wire::pod::Pod
-);
+crate::impl_object!(Pod => super::KIND);
 
 /// `spec`, lean.
 #[derive(Deserialize, Clone, Debug, Default)]

@@ -25,11 +25,12 @@ pub use decode::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use super::common::{
-    Quantity, annotations_sample, bool_value, condition_samples_as, convert_value_to_float64,
-    ip_family, kube_map_labels, labels_sample, nonzero_timestamp_sample, owner_samples, timestamp,
+    Quantity, bool_value, condition_samples_as, convert_value_to_float64,
+    ip_family, kube_map_labels, timestamp,
     unix_or_go_zero,
 };
-use super::{Family, Kind, Scope};
+use super::common::{metadata, text};
+use super::{ApiType, Family, Kind, Scope, WatchShape};
 use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
 use container::{
     container_info, container_resource_limits, container_resource_requests,
@@ -57,7 +58,10 @@ use container::{
 /// container counterparts, after `status_reason`, and last).
 pub static KIND: Kind<Pod> = Kind {
     resource: "pods",
+    api: ApiType::new("", "v1", "Pod", "pods"),
     scope: Scope::NodeBound,
+    shapes: &[WatchShape::FULL],
+    protobuf: Some(crate::wire::decode::<crate::wire::pod::Pod>),
     identity,
     families: &[
         Family::stable(
@@ -154,13 +158,13 @@ pub static KIND: Kind<Pod> = Kind {
             "kube_pod_created",
             "Unix time (seconds) at which the pod object was created.",
             MetricType::Gauge,
-            created,
+            metadata::created,
         ),
         Family::experimental(
             "kube_pod_deletion_timestamp",
             "Unix time (seconds) at which the pod object was marked for deletion.",
             MetricType::Gauge,
-            deletion_timestamp,
+            metadata::deletion_timestamp,
         ),
         Family::stable(
             "kube_pod_info",
@@ -262,13 +266,13 @@ pub static KIND: Kind<Pod> = Kind {
             "kube_pod_annotations",
             "Pod annotations named in the annotations allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            annotations,
+            metadata::annotations,
         ),
         Family::stable(
             "kube_pod_labels",
             "Pod labels named in the labels allowlist, as Prometheus labels.",
             MetricType::Gauge,
-            labels,
+            metadata::labels,
         ),
         Family::experimental(
             "kube_pod_overhead_cpu_cores",
@@ -286,7 +290,7 @@ pub static KIND: Kind<Pod> = Kind {
             "kube_pod_owner",
             "One series per owner reference of the pod.",
             MetricType::Gauge,
-            owner,
+            metadata::owners,
         ),
         Family::stable(
             "kube_pod_restart_policy",
@@ -458,25 +462,15 @@ fn completion_time(p: &Pod, out: &mut Series<'_>) {
     }
 }
 
-/// `createPodCreatedFamilyGenerator`.
-fn created(p: &Pod, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, p.metadata.creation_timestamp.as_ref());
-}
-
-/// `createPodDeletionTimestampFamilyGenerator`.
-fn deletion_timestamp(p: &Pod, out: &mut Series<'_>) {
-    nonzero_timestamp_sample(out, p.metadata.deletion_timestamp.as_ref());
-}
-
 /// `createPodInfoFamilyGenerator`: `created_by_*` come from the controlling owner reference and
 /// are empty without one.
 fn info(p: &Pod, out: &mut Series<'_>) {
     let controller = controller_of(&p.metadata);
     out.sample(
         [
-            ("host_ip", text(&p.status.host_ip)),
-            ("pod_ip", text(&p.status.pod_ip)),
-            ("node", text(&p.spec.node_name)),
+            ("host_ip", text(p.status.host_ip.as_ref())),
+            ("pod_ip", text(p.status.pod_ip.as_ref())),
+            ("node", text(p.spec.node_name.as_ref())),
             (
                 "created_by_kind",
                 controller.map_or("", |o| o.kind.as_str()),
@@ -485,7 +479,7 @@ fn info(p: &Pod, out: &mut Series<'_>) {
                 "created_by_name",
                 controller.map_or("", |o| o.name.as_str()),
             ),
-            ("priority_class", text(&p.spec.priority_class_name)),
+            ("priority_class", text(p.spec.priority_class_name.as_ref())),
             (
                 "host_network",
                 go_bool(p.spec.host_network.unwrap_or(false)),
@@ -502,18 +496,6 @@ fn ips(p: &Pod, out: &mut Series<'_>) {
             out.sample([("ip", ip), ("ip_family", family)], 1.0);
         }
     }
-}
-
-/// `createPodAnnotationsGenerator`: nothing when the allowlist is empty, else one sample (bare
-/// when no allowed annotation is set).
-fn annotations(p: &Pod, out: &mut Series<'_>) {
-    annotations_sample(out, p.metadata.annotations.as_ref());
-}
-
-/// `createPodLabelsGenerator`: nothing when the allowlist is empty, else one sample (bare when
-/// no allowed label is set).
-fn labels(p: &Pod, out: &mut Series<'_>) {
-    labels_sample(out, p.metadata.labels.as_ref());
 }
 
 /// `createPodOverheadCPUCoresFamilyGenerator`.
@@ -535,15 +517,9 @@ fn overhead_memory_bytes(p: &Pod, out: &mut Series<'_>) {
     }
 }
 
-/// `createPodOwnerFamilyGenerator`: one series per owner reference; a pod without owners gets a
-/// single series whose three owner labels are empty (KSM 1.x used `<none>`, 2.x does not).
-fn owner(p: &Pod, out: &mut Series<'_>) {
-    owner_samples(out, p.metadata.owner_references.as_deref());
-}
-
 /// `createPodRestartPolicyFamilyGenerator`: always one series, `type` empty when unset.
 fn restart_policy(p: &Pod, out: &mut Series<'_>) {
-    out.sample([("type", text(&p.spec.restart_policy))], 1.0);
+    out.sample([("type", text(p.spec.restart_policy.as_ref()))], 1.0);
 }
 
 /// `createPodRuntimeClassNameInfoFamilyGenerator`.
@@ -682,10 +658,10 @@ fn tolerations(p: &Pod, out: &mut Series<'_>) {
             .unwrap_or_default();
         out.sample(
             [
-                ("key", text(&t.key)),
-                ("operator", text(&t.operator)),
-                ("value", text(&t.value)),
-                ("effect", text(&t.effect)),
+                ("key", text(t.key.as_ref())),
+                ("operator", text(t.operator.as_ref())),
+                ("value", text(t.value.as_ref())),
+                ("effect", text(t.effect.as_ref())),
                 ("toleration_seconds", seconds.as_str()),
             ],
             1.0,
@@ -706,14 +682,14 @@ fn nodeselectors(p: &Pod, out: &mut Series<'_>) {
 /// `createPodServiceAccountFamilyGenerator`: always one series.
 fn service_account(p: &Pod, out: &mut Series<'_>) {
     out.sample(
-        [("service_account", text(&p.spec.service_account_name))],
+        [("service_account", text(p.spec.service_account_name.as_ref()))],
         1.0,
     );
 }
 
 /// `createPodSchedulerNameFamilyGenerator`: always one series.
 fn scheduler(p: &Pod, out: &mut Series<'_>) {
-    out.sample([("name", text(&p.spec.scheduler_name))], 1.0);
+    out.sample([("name", text(p.spec.scheduler_name.as_ref()))], 1.0);
 }
 
 /// KSM #3005's `kube_pod_resourceclaim_info` (not in our stored pod.go; written from the PR):
@@ -729,7 +705,7 @@ fn resourceclaim_info(p: &Pod, out: &mut Series<'_>) {
         };
         out.sample(
             [
-                ("claim_name", text(&c.name)),
+                ("claim_name", text(c.name.as_ref())),
                 ("resourceclaim_name", claim),
                 ("resourceclaim_template_name", template.unwrap_or("")),
             ],
@@ -767,10 +743,6 @@ const DISRUPTION_REASONS: [&str; 5] = [
     "TerminationByKubelet",
 ];
 
-/// An optional string as Go sees it: absent is empty.
-fn text(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("")
-}
 
 /// `strconv.FormatBool`.
 fn go_bool(b: bool) -> &'static str {
@@ -789,11 +761,11 @@ fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
 fn claim_volumes(p: &Pod) -> impl Iterator<Item = (&str, String, bool)> + '_ {
     let pod = p.metadata.name.as_deref().unwrap_or("");
     p.spec.volumes.iter().filter_map(move |v| {
-        let volume = text(&v.name);
+        let volume = text(v.name.as_ref());
         if let Some(pvc) = &v.persistent_volume_claim {
             Some((
                 volume,
-                text(&pvc.claim_name).to_owned(),
+                text(pvc.claim_name.as_ref()).to_owned(),
                 pvc.read_only.unwrap_or(false),
             ))
         } else if v.ephemeral.is_some() {
@@ -831,7 +803,7 @@ fn conditions_of<'a>(p: &'a Pod, type_: &'a str) -> impl Iterator<Item = &'a Pod
 /// `addConditionMetrics` with pod.go's label name: `condition` = `true`, `false`, `unknown`.
 fn condition_state_samples(p: &Pod, type_: &str, out: &mut Series<'_>) {
     for c in conditions_of(p, type_) {
-        condition_samples_as(out, &[], "condition", text(&c.status));
+        condition_samples_as(out, &[], "condition", text(c.status.as_ref()));
     }
 }
 
@@ -863,10 +835,10 @@ fn has_status_reason(p: &Pod, reason: &str) -> bool {
 fn unique_tolerations(all: &[Toleration]) -> Vec<&Toleration> {
     let identity = |t: &Toleration| {
         (
-            text(&t.key).to_owned(),
-            text(&t.operator).to_owned(),
-            text(&t.value).to_owned(),
-            text(&t.effect).to_owned(),
+            text(t.key.as_ref()).to_owned(),
+            text(t.operator.as_ref()).to_owned(),
+            text(t.value.as_ref()).to_owned(),
+            text(t.effect.as_ref()).to_owned(),
             t.toleration_seconds,
         )
     };
@@ -888,7 +860,7 @@ fn generated_claim_name<'a>(p: &'a Pod, name: Option<&str>) -> &'a str {
         .resource_claim_statuses
         .iter()
         .find(|s| s.name.as_deref() == name)
-        .map_or("", |s| text(&s.resource_claim_name))
+        .map_or("", |s| text(s.resource_claim_name.as_ref()))
 }
 
 #[cfg(test)]
@@ -912,14 +884,14 @@ mod tests {
     fn a_pod_without_owners_gets_one_series_with_empty_owner_labels() {
         let p = pod(r#"{"metadata":{"name":"p"}}"#);
         assert_eq!(
-            render(&p, owner),
+            render(&p, metadata::owners),
             "m{pod=\"p\",owner_kind=\"\",owner_name=\"\",owner_is_controller=\"\"} 1\n"
         );
         let p = pod(r#"{"metadata":{"name":"p","ownerReferences":[
             {"apiVersion":"v1","kind":"A","name":"a","uid":"1"},
             {"apiVersion":"v1","kind":"B","name":"b","uid":"2","controller":true}]}}"#);
         assert_eq!(
-            render(&p, owner),
+            render(&p, metadata::owners),
             "m{pod=\"p\",owner_kind=\"A\",owner_name=\"a\",owner_is_controller=\"false\"} 1\n\
              m{pod=\"p\",owner_kind=\"B\",owner_name=\"b\",owner_is_controller=\"true\"} 1\n"
         );
