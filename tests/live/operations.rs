@@ -45,8 +45,9 @@ const PROMETHEUS_RULE: &str = "deploy/daemonset/prometheus-operator/prometheusru
 const PROMETHEUS_OPERATOR: &str = "deploy/daemonset/prometheus-operator";
 /// promtool unit tests of [`RULES`].
 const RULE_TESTS: &str = "deploy/prometheus/tests/rules_test.yaml";
-/// kube-state-metrics' mixin alerts, and their unit tests on the agents' series.
+/// kube-state-metrics' mixin alerts.
 const KSM_MIXIN: &str = "deploy/prometheus/tests/kube-state-metrics-mixin.yaml";
+/// promtool unit tests of [`KSM_MIXIN`] on series named as the agents export them.
 const KSM_MIXIN_TESTS: &str = "deploy/prometheus/tests/kube-state-metrics-mixin_test.yaml";
 /// The Grafana dashboard.
 const DASHBOARD: &str = "deploy/grafana/kube-state-agent.json";
