@@ -409,10 +409,19 @@ impl Telemetry {
     }
 
     /// A watch of `resource` started (+1) or stopped (-1).
+    ///
+    /// A start also exports the kind's decode-error counter and unserved gauge at 0 if they
+    /// are not there yet: Prometheus' `increase()` needs a sample before the first error, or
+    /// the one bad object a decode-error alert exists for would never count, and a dashboard
+    /// shows 0 rather than nothing for a healthy kind.
     pub fn watch_active(&self, resource: &str, delta: i64) {
         self.watches_active
             .with_label_values(&[resource])
             .add(delta);
+        if delta > 0 {
+            self.decode_errors.with_label_values(&[resource]);
+            self.kinds_unserved.with_label_values(&[resource]);
+        }
     }
 
     /// Whether the apiserver serves `resource`'s API.
@@ -751,6 +760,24 @@ mod tests {
         t.shard(3, None);
         assert_eq!(t.value("kube_state_metrics_total_shards", &[]), Some(3.0));
         assert_eq!(t.value("kube_state_metrics_shard_ordinal", &[]), None);
+    }
+
+    #[test]
+    fn a_started_watch_exports_its_kinds_error_counter_and_unserved_gauge_at_zero() {
+        let t = Telemetry::new();
+        let pods = [("resource", "pods")];
+        assert_eq!(t.value("ksa_decode_errors_total", &pods), None);
+        t.watch_active("pods", 1);
+        assert_eq!(t.value("ksa_decode_errors_total", &pods), Some(0.0));
+        assert_eq!(t.value("ksa_kind_unserved", &pods), Some(0.0));
+        t.decode_error("pods");
+        t.kind_unserved("pods", true);
+        // A second watch of the same kind (another namespace) keeps what the first reported.
+        t.watch_active("pods", 1);
+        assert_eq!(t.value("ksa_decode_errors_total", &pods), Some(1.0));
+        assert_eq!(t.value("ksa_kind_unserved", &pods), Some(1.0));
+        t.watch_active("pods", -1);
+        assert_eq!(t.value("ksa_watches_active", &pods), Some(1.0));
     }
 
     #[test]

@@ -219,6 +219,10 @@ pub(crate) async fn run<K: Object>(
         }
     }
     writer.clear();
+    // A kind nobody watches any more (leadership lost, disabled by a reload) is not unserved.
+    if unserved {
+        ctx.telemetry.kind_unserved(kind.resource, false);
+    }
     ctx.telemetry.watch_active(kind.resource, -1);
     tracing::info!(resource = kind.resource, target = %target, "watch stopped");
     writer
@@ -835,6 +839,11 @@ mod tests {
             .await
             .expect("stops while waiting to re-check")
             .unwrap();
+        assert_eq!(
+            telemetry.value("ksa_kind_unserved", &[("resource", "pods")]),
+            Some(0.0),
+            "a kind no longer watched is not reported unserved"
+        );
         server.abort();
     }
 

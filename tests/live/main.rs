@@ -9,6 +9,7 @@ mod deploy;
 mod harness;
 mod kinds;
 mod leader;
+mod operations;
 mod protobuf;
 mod tenants;
 mod tls;

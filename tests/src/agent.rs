@@ -64,6 +64,29 @@ pub struct AgentProcess {
     tls: Option<TlsClient>,
     /// The same for the telemetry port.
     telemetry_tls: Option<TlsClient>,
+    /// What it was started as, for [`AgentProcess::restart`].
+    command: AgentCommand,
+}
+
+/// A started agent's binary, arguments and environment.
+#[derive(Clone)]
+struct AgentCommand {
+    binary: PathBuf,
+    args: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
+}
+
+impl AgentCommand {
+    fn spawn(&self, log: std::fs::File) -> Child {
+        Command::new(&self.binary)
+            .args(&self.args)
+            .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting kube-state-agent")
+    }
 }
 
 impl AgentProcess {
@@ -104,38 +127,51 @@ impl AgentProcess {
         let telemetry_port = free_port();
         let log = std::env::temp_dir().join(format!("ksa-agent-{node}-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("agent log file");
-        let child = Command::new(binary)
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args([
-                "--node",
-                node,
-                "--host",
-                "127.0.0.1",
-                "--telemetry-host",
-                "127.0.0.1",
-            ])
-            .args([
-                "--port",
-                &port.to_string(),
-                "--telemetry-port",
-                &telemetry_port.to_string(),
-            ])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("starting kube-state-agent");
+        let mut args: Vec<std::ffi::OsString> = vec!["--kubeconfig".into(), kubeconfig.into()];
+        let (port_arg, telemetry_port_arg) = (port.to_string(), telemetry_port.to_string());
+        let fixed = [
+            "--node",
+            node,
+            "--host",
+            "127.0.0.1",
+            "--telemetry-host",
+            "127.0.0.1",
+            "--port",
+            &port_arg,
+            "--telemetry-port",
+            &telemetry_port_arg,
+        ];
+        args.extend(fixed.iter().chain(extra).map(Into::into));
+        let command = AgentCommand {
+            binary: binary.to_path_buf(),
+            args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
         AgentProcess {
-            child,
+            child: command.spawn(log_file),
             port,
             telemetry_port,
             log,
             tls: None,
             telemetry_tls: None,
+            command,
         }
+    }
+
+    /// Kills the process if it still runs and starts the same command again, on the same
+    /// ports, its output appended to the same log: the agent restarted in place, as a kubelet
+    /// restarts a container, so whoever scraped it finds it at the same address.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("agent log file");
+        self.child = self.command.spawn(log);
     }
 
     /// Reaches the agent (started with `--tls-config`) over HTTPS with `client`: the metrics
