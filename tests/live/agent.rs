@@ -470,7 +470,7 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
         ),
         (vec!["--node", "n1", "--port", "http"], "--port"),
     ] {
-        let out = std::process::Command::new(testkit::agent::agent_binary())
+        let out = testkit::agent::agent_command(testkit::agent::agent_binary())
             .args(&args)
             .env_remove("NODE_NAME")
             .output()
@@ -479,7 +479,7 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(flag), "{args:?}: {stderr}");
     }
-    let out = std::process::Command::new(testkit::agent::agent_binary())
+    let out = testkit::agent::agent_command(testkit::agent::agent_binary())
         .env_remove("NODE_NAME")
         .output()
         .unwrap();
