@@ -96,7 +96,7 @@ fn flags_case(kind: &dyn KindInfo, flags: &str, path: &Path) -> (FamilySelection
 /// Renders `yaml` the way a scrape in `format` would show it for a kind holding only this
 /// object.
 fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path, format: Format) -> String {
-    let value: serde_json::Value = serde_yaml::from_str(yaml)
+    let value: serde_json::Value = serde_norway::from_str(yaml)
         .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()));
     let json = serde_json::to_string(&value).unwrap();
     let headers = kind.family_headers();

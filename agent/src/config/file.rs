@@ -361,10 +361,10 @@ pub const KEYS: &[Key] = &[
 type IgnoredKeys = Vec<(&'static str, &'static str)>;
 
 fn parse(contents: &[u8]) -> std::result::Result<(Settings, IgnoredKeys), String> {
-    let value: serde_yaml::Value = serde_yaml::from_slice(contents).map_err(|e| e.to_string())?;
+    let value: serde_norway::Value = serde_norway::from_slice(contents).map_err(|e| e.to_string())?;
     let mut mapping = match value {
-        serde_yaml::Value::Null => serde_yaml::Mapping::new(),
-        serde_yaml::Value::Mapping(m) => m,
+        serde_norway::Value::Null => serde_norway::Mapping::new(),
+        serde_norway::Value::Mapping(m) => m,
         _ => return Err("the file must be a YAML mapping of settings".to_string()),
     };
     let mut ignored = Vec::new();
@@ -375,15 +375,15 @@ fn parse(contents: &[u8]) -> std::result::Result<(Settings, IgnoredKeys), String
             ignored.push((key.name, advice));
         }
     }
-    match serde_yaml::from_value(serde_yaml::Value::Mapping(mapping.clone())) {
+    match serde_norway::from_value(serde_norway::Value::Mapping(mapping.clone())) {
         Ok(settings) => Ok((settings, ignored)),
-        // serde_yaml does not say which key a value error belongs to: find it by parsing each
+        // serde_norway does not say which key a value error belongs to: find it by parsing each
         // entry alone, so the message names the setting.
         Err(whole) => Err(mapping
             .into_iter()
             .find_map(|(k, v)| {
-                let one = serde_yaml::Mapping::from_iter([(k.clone(), v)]);
-                serde_yaml::from_value::<Settings>(serde_yaml::Value::Mapping(one))
+                let one = serde_norway::Mapping::from_iter([(k.clone(), v)]);
+                serde_norway::from_value::<Settings>(serde_norway::Value::Mapping(one))
                     .err()
                     .map(|e| format!("{}: {e}", scalar(k).unwrap_or_default()))
             })
@@ -572,14 +572,14 @@ struct List(Vec<String>);
 
 impl<'de> Deserialize<'de> for List {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let items = match serde_yaml::Value::deserialize(d)? {
-            serde_yaml::Value::Null => Vec::new(),
-            serde_yaml::Value::String(s) => s.split(',').map(str::to_string).collect(),
-            serde_yaml::Value::Sequence(seq) => seq
+        let items = match serde_norway::Value::deserialize(d)? {
+            serde_norway::Value::Null => Vec::new(),
+            serde_norway::Value::String(s) => s.split(',').map(str::to_string).collect(),
+            serde_norway::Value::Sequence(seq) => seq
                 .into_iter()
                 .map(|v| scalar(v).map_err(de::Error::custom))
                 .collect::<std::result::Result<_, _>>()?,
-            serde_yaml::Value::Mapping(m) => m
+            serde_norway::Value::Mapping(m) => m
                 .into_iter()
                 .map(|(k, _)| scalar(k).map_err(de::Error::custom))
                 .collect::<std::result::Result<_, _>>()?,
@@ -599,11 +599,11 @@ impl<'de> Deserialize<'de> for List {
     }
 }
 
-fn scalar(v: serde_yaml::Value) -> std::result::Result<String, String> {
+fn scalar(v: serde_norway::Value) -> std::result::Result<String, String> {
     match v {
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
+        serde_norway::Value::String(s) => Ok(s),
+        serde_norway::Value::Number(n) => Ok(n.to_string()),
+        serde_norway::Value::Bool(b) => Ok(b.to_string()),
         other => Err(format!("expected a name, got {other:?}")),
     }
 }
