@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use kube_state_agent::config::{self, Args, Config};
+use kube_state_agent::config::{self, Args, Config, LogFormat};
 use kube_state_agent::registry::Catalog;
 use kube_state_agent::telemetry::{self, Telemetry};
 
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_tracing(config.log_format == "json");
+    telemetry::init_tracing(config.log_format == LogFormat::Json);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }

@@ -23,7 +23,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::allowlist::{self, LabelsAllowList};
-use super::{ApiEncoding, Args, Config, Error, KindCatalog, Result, ScopeMode, parse_duration};
+use super::{
+    ApiEncoding, Args, Config, Error, KindCatalog, LogFormat, Result, ScopeMode, parse_duration,
+};
 
 /// The file a [`Config`] was read with: where it is, the command line it was applied over
 /// (to apply the next version of the file over), and the bytes that were read.
@@ -361,7 +363,8 @@ pub const KEYS: &[Key] = &[
 type IgnoredKeys = Vec<(&'static str, &'static str)>;
 
 fn parse(contents: &[u8]) -> std::result::Result<(Settings, IgnoredKeys), String> {
-    let value: serde_norway::Value = serde_norway::from_slice(contents).map_err(|e| e.to_string())?;
+    let value: serde_norway::Value =
+        serde_norway::from_slice(contents).map_err(|e| e.to_string())?;
     let mut mapping = match value {
         serde_norway::Value::Null => serde_norway::Mapping::new(),
         serde_norway::Value::Mapping(m) => m,
@@ -440,7 +443,7 @@ struct Settings {
     #[serde(default, alias = "retry-period")]
     retry_period: Option<FileDuration>,
     #[serde(default, alias = "log-format")]
-    log_format: Option<LogFormat>,
+    log_format: Option<FileLogFormat>,
     #[serde(default)]
     namespaces: Option<List>,
     #[serde(default, alias = "namespaces-denylist")]
@@ -686,17 +689,16 @@ impl<'de> Deserialize<'de> for Encoding {
 
 /// `text` or `json`.
 #[derive(Debug)]
-struct LogFormat(String);
+struct FileLogFormat(LogFormat);
 
-impl<'de> Deserialize<'de> for LogFormat {
+impl<'de> Deserialize<'de> for FileLogFormat {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s == "text" || s == "json" {
-            Ok(LogFormat(s))
-        } else {
-            Err(de::Error::custom(format!(
-                "log format must be text or json, not {s:?}"
-            )))
+        match String::deserialize(d)?.as_str() {
+            "text" => Ok(FileLogFormat(LogFormat::Text)),
+            "json" => Ok(FileLogFormat(LogFormat::Json)),
+            other => Err(de::Error::custom(format!(
+                "log format must be text or json, not {other:?}"
+            ))),
         }
     }
 }
