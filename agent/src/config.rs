@@ -148,6 +148,16 @@ pub enum ApiEncoding {
     Json,
 }
 
+/// How log lines are written to stderr (`--log-format`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Lines for people, coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// As the flag spells it (`node`, `cluster`), for logs.
 impl std::fmt::Display for ScopeMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -288,8 +298,8 @@ pub struct Args {
     pub retry_period: Duration,
 
     /// Log format: `text` or `json`. The level comes from RUST_LOG (default `info`).
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     // ----- What the watches ask the API server for (kube-state-metrics' flags) -----
     /// Comma-separated namespaces whose objects are exported, one watch each. Default: all.
@@ -414,8 +424,8 @@ pub struct Config {
     pub gzip: bool,
     /// Minimum time between snapshot rebuilds.
     pub snapshot_interval: Duration,
-    /// `text` or `json`.
-    pub log_format: String,
+    /// How log lines are written.
+    pub log_format: LogFormat,
     /// The election, when this agent takes part in one.
     pub election: Option<Election>,
     /// What the watches ask the API server for.
@@ -932,6 +942,23 @@ mod tests {
         .to_string();
         assert!(err.contains("--tenant-access"), "{err}");
         assert!(config(&["--auth-filter", "--auth-cache-ttl", "0s"]).is_err());
+    }
+
+    #[test]
+    fn log_format_is_text_or_json_and_anything_else_names_the_flag() {
+        assert_eq!(config(&[]).unwrap().log_format, LogFormat::Text);
+        assert_eq!(
+            config(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+        let err = Args::try_parse_from(["kube-state-agent", "--log-format", "logfmt"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--log-format") && err.contains("logfmt"),
+            "{err}"
+        );
+        assert!(err.contains("text") && err.contains("json"), "{err}");
     }
 
     #[test]

@@ -42,6 +42,22 @@ impl MetricType {
             MetricType::StateSet => "stateset",
         }
     }
+
+    /// The name `# HELP` and `# TYPE` give the family whose samples are named `sample_name`.
+    ///
+    /// OpenMetrics names a counter family without the `_total` its samples carry
+    /// (`# TYPE kube_pod_container_status_restarts counter` above
+    /// `kube_pod_container_status_restarts_total{…}`), and a strict parser rejects a family
+    /// declared under its samples' name. The text format 0.0.4 declares the samples' name, as
+    /// kube-state-metrics does in both formats (Prometheus accepts either).
+    pub fn family_name(self, sample_name: &str, format: Format) -> &str {
+        match (self, format) {
+            (MetricType::Counter, Format::OpenMetrics) => {
+                sample_name.strip_suffix("_total").unwrap_or(sample_name)
+            }
+            _ => sample_name,
+        }
+    }
 }
 
 /// The exposition format negotiated with a scraper.
@@ -562,6 +578,21 @@ mod tests {
         assert!(mid.allows("az") && mid.allows("a-to-z") && !mid.allows("a\nz"));
         let two = KeyAllowlist::new(["*key*"]);
         assert!(!two.allows("mykeys") && !two.is_empty(), "fails closed");
+    }
+
+    #[test]
+    fn openmetrics_names_a_counter_family_without_total_and_text_keeps_it() {
+        let name = "kube_pod_container_status_restarts_total";
+        assert_eq!(
+            MetricType::Counter.family_name(name, Format::OpenMetrics),
+            "kube_pod_container_status_restarts"
+        );
+        assert_eq!(MetricType::Counter.family_name(name, Format::Text), name);
+        assert_eq!(
+            MetricType::Gauge.family_name("kube_x_total", Format::OpenMetrics),
+            "kube_x_total",
+            "only counters lose the suffix"
+        );
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p kube-state-agent --test golden` rewrites the `.prom` files;
 //! review the diff before committing it.
+//!
+//! Each run also writes every case's OpenMetrics rendering (what a scrape negotiating
+//! OpenMetrics returns, `# EOF` included) to `target/tmp/golden-openmetrics/<resource>/<case>.om`,
+//! which CI parses with a strict OpenMetrics parser (`scripts/check-exposition.py --openmetrics`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,9 +94,10 @@ fn flags_case(kind: &dyn KindInfo, flags: &str, path: &Path) -> (FamilySelection
     (selection, ctx)
 }
 
-/// Renders `yaml` the way a scrape would show it for a kind holding only this object.
-fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path) -> String {
-    let value: serde_json::Value = serde_yaml::from_str(yaml)
+/// Renders `yaml` the way a scrape in `format` would show it for a kind holding only this
+/// object.
+fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path, format: Format) -> String {
+    let value: serde_json::Value = serde_norway::from_str(yaml)
         .unwrap_or_else(|e| panic!("{}: invalid YAML: {e}", path.display()));
     let json = serde_json::to_string(&value).unwrap();
     let headers = kind.family_headers();
@@ -122,9 +127,12 @@ fn render_case(kind: &dyn KindInfo, yaml: &str, path: &Path) -> String {
     let mut out = Vec::new();
     for (i, header) in headers.iter().enumerate() {
         if selection.is_enabled(i) {
-            header.write(&mut out, Format::Text);
+            header.write(&mut out, format);
             out.extend_from_slice(rows.family(i));
         }
+    }
+    if format == Format::OpenMetrics {
+        out.extend_from_slice(b"# EOF\n");
     }
     String::from_utf8(out).expect("exposition is UTF-8")
 }
@@ -133,9 +141,16 @@ fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
 }
 
+/// Where the OpenMetrics renderings go, for CI's strict parse; emptied by each run.
+fn openmetrics_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden-openmetrics")
+}
+
 #[test]
 fn every_golden_case_renders_exactly_its_expected_exposition() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let openmetrics = openmetrics_dir();
+    let _ = std::fs::remove_dir_all(&openmetrics);
     let mut failures = String::new();
     let mut cases = 0;
     for kind in registry::infos() {
@@ -154,7 +169,14 @@ fn every_golden_case_renders_exactly_its_expected_exposition() {
         for path in paths {
             cases += 1;
             let yaml = std::fs::read_to_string(&path).unwrap();
-            let got = render_case(kind, &yaml, &path);
+            let om_dir = openmetrics.join(kind.resource());
+            std::fs::create_dir_all(&om_dir).unwrap();
+            std::fs::write(
+                om_dir.join(path.with_extension("om").file_name().unwrap()),
+                render_case(kind, &yaml, &path, Format::OpenMetrics),
+            )
+            .unwrap();
+            let got = render_case(kind, &yaml, &path, Format::Text);
             let prom = path.with_extension("prom");
             if update {
                 std::fs::write(&prom, &got).unwrap();
@@ -196,7 +218,7 @@ fn every_kind_has_a_full_golden_case_covering_every_family() {
                 path.display()
             )
         });
-        let got = render_case(kind, &yaml, &path);
+        let got = render_case(kind, &yaml, &path, Format::Text);
         let missing: Vec<&str> = kind
             .family_headers()
             .iter()

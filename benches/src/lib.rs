@@ -31,7 +31,7 @@ pub fn golden_object(resource: &str) -> Value {
         .join("full.yaml");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 /// Namespaced objects of the mix are spread over this many namespaces (`team-0`…).

@@ -29,6 +29,32 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+/// Runs `command` with `input` on its standard input; whether it succeeded, and what it printed
+/// (standard output, then standard error).
+fn pipe(command: &mut std::process::Command, input: &str) -> (bool, String) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {command:?} (scripts/cluster deps installs it): {e}"));
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), report)
+}
+
 /// Two nodes with pods on each; returns (namespace guard, node-1 name, node-2 name).
 async fn two_nodes_with_pods(
     client: &kube::Client,
@@ -251,31 +277,45 @@ async fn promtool_accepts_the_exposition_and_prometheus_scrapes_it() {
 
     // promtool parses with Prometheus' own text parser.
     let (_, body) = agent.get("/metrics").await.unwrap();
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is installed (scripts/cluster deps)");
-    {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(body.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (_, report) = pipe(
+        std::process::Command::new("promtool").args(["check", "metrics"]),
+        &body,
     );
     assert!(
         !report.contains("error while linting") && !report.contains("text format parsing error"),
         "promtool could not parse the exposition: {report}"
+    );
+
+    // prometheus_client's OpenMetrics parser is strict where Prometheus is lenient: a counter
+    // family declared under its samples' `_total` name fails the whole body.
+    let answer = testkit::agent::http_request(
+        agent.port,
+        "/metrics",
+        &[("Accept", "application/openmetrics-text;version=1.0.0")],
+    )
+    .await
+    .unwrap();
+    let body = answer.text().unwrap();
+    assert!(
+        answer
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
+        "{:?}",
+        answer.headers
+    );
+    assert!(
+        body.contains("\nkube_pod_container_status_restarts_total{"),
+        "the scrape has a counter to check: {body}"
+    );
+    let (ok, report) = pipe(
+        std::process::Command::new("/usr/bin/python3")
+            .args(["scripts/check-exposition.py", "--openmetrics", "-"])
+            .current_dir(testkit::agent::workspace_root()),
+        &body,
+    );
+    assert!(
+        ok,
+        "the strict OpenMetrics parser rejects the scrape: {report}"
     );
 
     // A real Prometheus scrapes the agent (negotiating OpenMetrics and gzip) and answers queries.
@@ -430,7 +470,7 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
         ),
         (vec!["--node", "n1", "--port", "http"], "--port"),
     ] {
-        let out = std::process::Command::new(testkit::agent::agent_binary())
+        let out = testkit::agent::agent_command(testkit::agent::agent_binary())
             .args(&args)
             .env_remove("NODE_NAME")
             .output()
@@ -439,12 +479,46 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(flag), "{args:?}: {stderr}");
     }
-    let out = std::process::Command::new(testkit::agent::agent_binary())
+    let out = testkit::agent::agent_command(testkit::agent::agent_binary())
         .env_remove("NODE_NAME")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--node"));
+}
+
+/// A configuration that does not load and an error that stops a running agent are each
+/// reported once: one `error` line of the log, a JSON object under `--log-format=json`.
+#[test]
+fn a_fatal_error_is_one_log_line_in_text_and_in_json() {
+    let missing = std::env::temp_dir().join(format!("{}-web.yaml", unique("absent")));
+    let missing = missing.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--resources", "pods,deploymnets"], "deploymnets"),
+        (vec!["--tls-config", missing], missing),
+    ] {
+        for format in ["text", "json"] {
+            let out = testkit::agent::agent_command(testkit::agent::agent_binary())
+                .args(["--node", "n1", "--log-format", format])
+                .args(&args)
+                .env("RUST_LOG", "info")
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(says)).collect();
+            assert_eq!(lines.len(), 1, "{args:?} {format}: {stderr}");
+            if format == "json" {
+                let event: serde_json::Value =
+                    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {}", lines[0]));
+                assert_eq!(event["level"], "ERROR", "{event}");
+                let error = event["fields"]["error"].as_str().unwrap_or_default();
+                assert!(error.contains(says), "{event}");
+            } else {
+                assert!(lines[0].contains(" ERROR "), "{}", lines[0]);
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

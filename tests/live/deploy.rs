@@ -24,7 +24,7 @@ use kube::api::{ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube_state_agent::registry;
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 use testkit::agent::{AgentProcess, workspace_root};
 use testkit::exposition::Exposition;
 use testkit::kubectl::kubectl;
@@ -61,7 +61,7 @@ impl Manifests {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8(out.stdout).expect("UTF-8 YAML");
-        let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        let docs: Vec<Value> = serde_norway::Deserializer::from_str(&text)
             .map(|d| Value::deserialize(d).expect("valid YAML"))
             .filter(|v| !v.is_null())
             .collect();
@@ -439,7 +439,7 @@ fn the_auth_filter_overlays_new_objects_pass_a_server_side_dry_run() {
         .0
         .iter()
         .filter(|d| name(d) == "kube-state-agent-auth")
-        .map(|d| serde_yaml::to_string(d).expect("YAML"))
+        .map(|d| serde_norway::to_string(d).expect("YAML"))
         .collect();
     assert_eq!(added.len(), 2);
     let out = kubectl(
@@ -555,7 +555,7 @@ fn the_plain_prometheus_example_scrapes_both_ports_as_job_kube_state_metrics() {
     );
     // (Debian's promtool is built without Kubernetes discovery, so the structure is checked
     // here instead.)
-    let config: Value = serde_yaml::from_str(&example).expect("valid YAML");
+    let config: Value = serde_norway::from_str(&example).expect("valid YAML");
     let jobs = at(&config, "scrape_configs")
         .as_sequence()
         .expect("scrape_configs");

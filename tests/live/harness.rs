@@ -1,5 +1,5 @@
-//! The API-server behaviour the agent is built on, proven on the real apiserver: field-selected
-//! list/watch, the unscheduled-pod selector, and optimistic concurrency on Leases.
+//! The API-server behaviour the agent is built on, proven on the real apiserver: its version,
+//! field-selected list/watch, the unscheduled-pod selector, and optimistic concurrency on Leases.
 
 use std::time::Duration;
 
@@ -19,6 +19,24 @@ fn names(pods: &[Pod]) -> Vec<String> {
     let mut v: Vec<String> = pods.iter().map(|p| p.name_any()).collect();
     v.sort();
     v
+}
+
+/// `/version` is what a client (and a user reading a bug report) sees of the server: the
+/// release `scripts/cluster` builds, not the `v0.0.0-master` of an unstamped build.
+#[tokio::test]
+async fn the_apiserver_reports_the_release_it_was_built_from() {
+    let client = Cluster::get().client().await;
+    let info = client.apiserver_version().await.unwrap();
+    assert_eq!(
+        (
+            info.git_version.as_str(),
+            info.major.as_str(),
+            info.minor.as_str()
+        ),
+        ("v1.20.2", "1", "20"),
+        "{info:?}"
+    );
+    assert_eq!(info.git_commit.len(), 40, "{info:?}");
 }
 
 #[tokio::test]

@@ -74,13 +74,13 @@ fn group_of(api_version: &str) -> &str {
 /// `kind`'s object for this run: from `fixtures` when one has its apiVersion group and kind,
 /// else its golden `minimal.yaml` with the server-set fields dropped, renamed with `sfx` and put
 /// in `ns` when namespaced.
-fn object_for(kind: &dyn KindInfo, fixtures: &[serde_yaml::Value], ns: &str, sfx: &str) -> String {
-    let is_kind = |doc: &&serde_yaml::Value| {
+fn object_for(kind: &dyn KindInfo, fixtures: &[serde_norway::Value], ns: &str, sfx: &str) -> String {
+    let is_kind = |doc: &&serde_norway::Value| {
         doc["kind"].as_str() == Some(kind.kind_name())
             && doc["apiVersion"].as_str().map(group_of) == Some(kind.api_group())
     };
     if let Some(doc) = fixtures.iter().find(is_kind) {
-        return serde_yaml::to_string(doc).unwrap();
+        return serde_norway::to_string(doc).unwrap();
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../agent/tests/golden")
@@ -88,7 +88,7 @@ fn object_for(kind: &dyn KindInfo, fixtures: &[serde_yaml::Value], ns: &str, sfx
         .join("minimal.yaml");
     let yaml = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}; every kind has a minimal case", path.display()));
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+    let mut doc: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
     let meta = doc["metadata"]
         .as_mapping_mut()
         .unwrap_or_else(|| panic!("{}: no metadata", path.display()));
@@ -117,7 +117,7 @@ fn object_for(kind: &dyn KindInfo, fixtures: &[serde_yaml::Value], ns: &str, sfx
     if let Some(map) = doc.as_mapping_mut() {
         map.remove("status");
     }
-    serde_yaml::to_string(&doc).unwrap()
+    serde_norway::to_string(&doc).unwrap()
 }
 
 /// A CertificateSigningRequest with a real PKCS#10 request from openssl.
@@ -172,11 +172,11 @@ async fn every_served_kind_is_exported_live_in_cluster_scope() {
     let client = Cluster::get().client().await;
     let ns = TestNamespace::create(&client, "kinds").await;
     let sfx = unique("k");
-    let fixtures: Vec<serde_yaml::Value> = FIXTURE
+    let fixtures: Vec<serde_norway::Value> = FIXTURE
         .replace("__NS__", ns.name())
         .replace("__SFX__", &sfx)
         .split("\n---\n")
-        .map(|doc| serde_yaml::from_str(doc).expect("every-kind.yaml parses"))
+        .map(|doc| serde_norway::from_str(doc).expect("every-kind.yaml parses"))
         .collect();
 
     let mut unserved = BTreeSet::new();
@@ -202,7 +202,7 @@ async fn every_served_kind_is_exported_live_in_cluster_scope() {
     {
         let object = object_for(*kind, &fixtures, ns.name(), &sfx);
         if kind.scope() == Scope::Cluster {
-            let doc: serde_yaml::Value = serde_yaml::from_str(&object).unwrap();
+            let doc: serde_norway::Value = serde_norway::from_str(&object).unwrap();
             let name = doc["metadata"]["name"].as_str().unwrap();
             cluster_scoped.push(format!("{}/{name}", kind.kind_name().to_lowercase()));
         }

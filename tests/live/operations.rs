@@ -28,7 +28,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::json;
-use serde_yaml::Value;
+use serde_norway::Value;
 use testkit::agent::{AgentProcess, http_get, workspace_root};
 use testkit::cluster::PrivateCluster;
 use testkit::exposition::Exposition;
@@ -61,7 +61,7 @@ fn read(path: &str) -> String {
 }
 
 fn yaml(path: &str) -> Value {
-    serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    serde_norway::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The rules of every group of a rule file (`groups:` at its top, or under `spec:`).
@@ -148,7 +148,7 @@ fn the_prometheus_rule_holds_the_rule_files_groups_unchanged() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rendered: Vec<Value> = serde_yaml::Deserializer::from_slice(&out.stdout)
+    let rendered: Vec<Value> = serde_norway::Deserializer::from_slice(&out.stdout)
         .map(|d| Value::deserialize(d).expect("YAML"))
         .collect();
     let kinds: BTreeSet<&str> = rendered.iter().map(|d| str_of(d, "kind")).collect();
@@ -192,7 +192,7 @@ fn promtool_accepts_both_rule_files_and_every_unit_test_passes() {
     // promtool reads plain rule files only: the resource's spec goes to one.
     let spec = std::env::temp_dir().join(unique("ksa-prometheusrule-spec") + ".yaml");
     let resource = yaml(PROMETHEUS_RULE);
-    std::fs::write(&spec, serde_yaml::to_string(&resource["spec"]).unwrap()).unwrap();
+    std::fs::write(&spec, serde_norway::to_string(&resource["spec"]).unwrap()).unwrap();
     let out = promtool(&[check, rules, &spec]);
     let _ = std::fs::remove_file(&spec);
     assert!(
@@ -421,7 +421,7 @@ async fn the_prometheus_rule_passes_a_server_side_dry_run_with_prometheus_operat
     resource["metadata"]["namespace"] = Value::from(ns.name());
     let out = kubectl(
         &["apply", "--dry-run=server", "-f", "-"],
-        &serde_yaml::to_string(&resource).unwrap(),
+        &serde_norway::to_string(&resource).unwrap(),
     )
     .unwrap_or_else(|e| panic!("server-side dry run: {e}"));
     assert!(out.contains("(server dry run)"), "{out}");
@@ -429,7 +429,7 @@ async fn the_prometheus_rule_passes_a_server_side_dry_run_with_prometheus_operat
     resource["spec"]["groups"][1]["rules"][0]["for"] = Value::from("two minutes");
     let refused = kubectl(
         &["apply", "--dry-run=server", "-f", "-"],
-        &serde_yaml::to_string(&resource).unwrap(),
+        &serde_norway::to_string(&resource).unwrap(),
     );
     assert!(refused.is_err(), "{refused:?}");
 }
@@ -469,7 +469,7 @@ fn the_live_rule_file_has_only_short_durations() {
     assert!(short.contains("process_resident_memory_bytes{job=\"kube-state-metrics\"} offset 15s"));
     // Nothing else changed: the alerts and records are the same.
     let long: Value = yaml(RULES);
-    let short: Value = serde_yaml::from_str(&short).unwrap();
+    let short: Value = serde_norway::from_str(&short).unwrap();
     let names = |v: &Value| -> Vec<String> {
         rules_of(v)
             .iter()

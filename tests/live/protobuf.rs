@@ -33,7 +33,7 @@ fn golden(resource: &str, name: &str, namespace: Option<&str>) -> serde_json::Va
     let path = workspace_root().join(format!("agent/tests/golden/{resource}/full.yaml"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let mut value: serde_json::Value = serde_yaml::from_str(&text).expect("golden YAML");
+    let mut value: serde_json::Value = serde_norway::from_str(&text).expect("golden YAML");
     let meta = value["metadata"].as_object_mut().expect("metadata");
     for server_set in [
         "uid",

@@ -1,7 +1,7 @@
 //! Running the real `kube-state-agent` binary against the loopback cluster.
 //!
-//! [`AgentProcess::start`] builds the binary once per test run (`cargo build`, a no-op when up
-//! to date), starts it on free loopback ports with the admin kubeconfig, and kills it on drop.
+//! [`AgentProcess::start`] starts the agent (see [`agent_binary`]) on free loopback ports with
+//! the admin kubeconfig, and kills it on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,28 +20,50 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The agent binary, built once per test run with the same profile as the tests.
+/// The agent binary the live tests run: the agent's `main.rs`, built as this crate's
+/// `kube-state-agent-under-test` target. Cargo builds a crate's binaries with its integration
+/// tests, so the binary comes from the same invocation, the same agent library and the same
+/// resolved features as the tests: nothing is compiled twice.
 ///
 /// # Panics
-/// When the build fails.
+/// When the binary is not beside the running test's directory (`target/<profile>/`), i.e. the
+/// tests did not run through `cargo test`.
 pub fn agent_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let root = workspace_root();
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            // `--tests` builds the binary with the features `cargo test` resolved (dev
-            // dependencies enable more tokio features), so after `cargo test --workspace` this
-            // is a no-op instead of a second build of everything that depends on tokio.
-            .args(["build", "-q", "-p", "kube-state-agent", "--tests"])
-            .current_dir(&root)
-            .status()
-            .expect("running cargo build");
-        assert!(status.success(), "building kube-state-agent failed");
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("target"));
-        target.join("debug").join("kube-state-agent")
+        let exe = std::env::current_exe().expect("the running test's path");
+        // target/<profile>/deps/<test>-<hash> → target/<profile>/
+        let profile_dir = exe
+            .parent()
+            .map(|d| {
+                if d.ends_with("deps") {
+                    d.parent().unwrap_or(d)
+                } else {
+                    d
+                }
+            })
+            .expect("the test binary is in a directory");
+        let bin = profile_dir.join(format!(
+            "kube-state-agent-under-test{}",
+            std::env::consts::EXE_SUFFIX
+        ));
+        assert!(
+            bin.exists(),
+            "{} is missing: run the live tests with `cargo test -p kube-state-agent-tests`, \
+             which builds it",
+            bin.display()
+        );
+        bin
     })
+}
+
+/// A command running `binary` under the name `kube-state-agent`, as its users run it (clap's
+/// usage lines take the name from `argv[0]`).
+pub fn agent_command(binary: &Path) -> Command {
+    use std::os::unix::process::CommandExt as _;
+    let mut command = Command::new(binary);
+    command.arg0("kube-state-agent");
+    command
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -78,7 +100,7 @@ struct AgentCommand {
 
 impl AgentCommand {
     fn spawn(&self, log: std::fs::File) -> Child {
-        Command::new(&self.binary)
+        agent_command(&self.binary)
             .args(&self.args)
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))

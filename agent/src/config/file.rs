@@ -23,7 +23,9 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::allowlist::{self, LabelsAllowList};
-use super::{ApiEncoding, Args, Catalog, Config, Error, Result, ScopeMode, parse_duration};
+use super::{
+    ApiEncoding, Args, Catalog, Config, Error, LogFormat, Result, ScopeMode, parse_duration,
+};
 
 /// The file a [`Config`] was read with: where it is, the command line it was applied over
 /// (to apply the next version of the file over), and the bytes that were read.
@@ -361,10 +363,11 @@ pub const KEYS: &[Key] = &[
 type IgnoredKeys = Vec<(&'static str, &'static str)>;
 
 fn parse(contents: &[u8]) -> std::result::Result<(Settings, IgnoredKeys), String> {
-    let value: serde_yaml::Value = serde_yaml::from_slice(contents).map_err(|e| e.to_string())?;
+    let value: serde_norway::Value =
+        serde_norway::from_slice(contents).map_err(|e| e.to_string())?;
     let mut mapping = match value {
-        serde_yaml::Value::Null => serde_yaml::Mapping::new(),
-        serde_yaml::Value::Mapping(m) => m,
+        serde_norway::Value::Null => serde_norway::Mapping::new(),
+        serde_norway::Value::Mapping(m) => m,
         _ => return Err("the file must be a YAML mapping of settings".to_string()),
     };
     let mut ignored = Vec::new();
@@ -375,15 +378,15 @@ fn parse(contents: &[u8]) -> std::result::Result<(Settings, IgnoredKeys), String
             ignored.push((key.name, advice));
         }
     }
-    match serde_yaml::from_value(serde_yaml::Value::Mapping(mapping.clone())) {
+    match serde_norway::from_value(serde_norway::Value::Mapping(mapping.clone())) {
         Ok(settings) => Ok((settings, ignored)),
-        // serde_yaml does not say which key a value error belongs to: find it by parsing each
+        // serde_norway does not say which key a value error belongs to: find it by parsing each
         // entry alone, so the message names the setting.
         Err(whole) => Err(mapping
             .into_iter()
             .find_map(|(k, v)| {
-                let one = serde_yaml::Mapping::from_iter([(k.clone(), v)]);
-                serde_yaml::from_value::<Settings>(serde_yaml::Value::Mapping(one))
+                let one = serde_norway::Mapping::from_iter([(k.clone(), v)]);
+                serde_norway::from_value::<Settings>(serde_norway::Value::Mapping(one))
                     .err()
                     .map(|e| format!("{}: {e}", scalar(k).unwrap_or_default()))
             })
@@ -440,7 +443,7 @@ struct Settings {
     #[serde(default, alias = "retry-period")]
     retry_period: Option<FileDuration>,
     #[serde(default, alias = "log-format")]
-    log_format: Option<LogFormat>,
+    log_format: Option<FileLogFormat>,
     #[serde(default)]
     namespaces: Option<List>,
     #[serde(default, alias = "namespaces-denylist")]
@@ -572,14 +575,14 @@ struct List(Vec<String>);
 
 impl<'de> Deserialize<'de> for List {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let items = match serde_yaml::Value::deserialize(d)? {
-            serde_yaml::Value::Null => Vec::new(),
-            serde_yaml::Value::String(s) => s.split(',').map(str::to_string).collect(),
-            serde_yaml::Value::Sequence(seq) => seq
+        let items = match serde_norway::Value::deserialize(d)? {
+            serde_norway::Value::Null => Vec::new(),
+            serde_norway::Value::String(s) => s.split(',').map(str::to_string).collect(),
+            serde_norway::Value::Sequence(seq) => seq
                 .into_iter()
                 .map(|v| scalar(v).map_err(de::Error::custom))
                 .collect::<std::result::Result<_, _>>()?,
-            serde_yaml::Value::Mapping(m) => m
+            serde_norway::Value::Mapping(m) => m
                 .into_iter()
                 .map(|(k, _)| scalar(k).map_err(de::Error::custom))
                 .collect::<std::result::Result<_, _>>()?,
@@ -599,11 +602,11 @@ impl<'de> Deserialize<'de> for List {
     }
 }
 
-fn scalar(v: serde_yaml::Value) -> std::result::Result<String, String> {
+fn scalar(v: serde_norway::Value) -> std::result::Result<String, String> {
     match v {
-        serde_yaml::Value::String(s) => Ok(s),
-        serde_yaml::Value::Number(n) => Ok(n.to_string()),
-        serde_yaml::Value::Bool(b) => Ok(b.to_string()),
+        serde_norway::Value::String(s) => Ok(s),
+        serde_norway::Value::Number(n) => Ok(n.to_string()),
+        serde_norway::Value::Bool(b) => Ok(b.to_string()),
         other => Err(format!("expected a name, got {other:?}")),
     }
 }
@@ -686,17 +689,16 @@ impl<'de> Deserialize<'de> for Encoding {
 
 /// `text` or `json`.
 #[derive(Debug)]
-struct LogFormat(String);
+struct FileLogFormat(LogFormat);
 
-impl<'de> Deserialize<'de> for LogFormat {
+impl<'de> Deserialize<'de> for FileLogFormat {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s == "text" || s == "json" {
-            Ok(LogFormat(s))
-        } else {
-            Err(de::Error::custom(format!(
-                "log format must be text or json, not {s:?}"
-            )))
+        match String::deserialize(d)?.as_str() {
+            "text" => Ok(FileLogFormat(LogFormat::Text)),
+            "json" => Ok(FileLogFormat(LogFormat::Json)),
+            other => Err(de::Error::custom(format!(
+                "log format must be text or json, not {other:?}"
+            ))),
         }
     }
 }

@@ -336,17 +336,19 @@ impl<K: Object> Kind<K> {
 impl FamilyHeader {
     /// Appends `# HELP` and `# TYPE` lines as kube-state-metrics' `generateHeader` writes them:
     /// `[STABLE] ` before the HELP text of stable families; `info`/`stateset` become `gauge`
-    /// unless the format is OpenMetrics.
+    /// unless the format is OpenMetrics, which also names a counter family without `_total`
+    /// (see [`MetricType::family_name`]).
     pub fn write(&self, out: &mut Vec<u8>, format: Format) {
+        let name = self.metric_type.family_name(self.name, format);
         out.extend_from_slice(b"# HELP ");
-        out.extend_from_slice(self.name.as_bytes());
+        out.extend_from_slice(name.as_bytes());
         out.push(b' ');
         if self.stability == Stability::Stable {
             out.extend_from_slice(b"[STABLE] ");
         }
         write_help_text(out, self.help);
         out.extend_from_slice(b"\n# TYPE ");
-        out.extend_from_slice(self.name.as_bytes());
+        out.extend_from_slice(name.as_bytes());
         out.push(b' ');
         out.extend_from_slice(
             match format {

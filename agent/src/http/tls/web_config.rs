@@ -134,9 +134,9 @@ struct File {
     #[serde(default)]
     http_server_config: Option<HttpServerConfig>,
     #[serde(default)]
-    basic_auth_users: Option<serde_yaml::Value>,
+    basic_auth_users: Option<serde_norway::Value>,
     #[serde(default)]
-    rate_limit: Option<serde_yaml::Value>,
+    rate_limit: Option<serde_norway::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,7 +167,7 @@ struct TlsServerConfig {
     #[serde(default)]
     prefer_server_cipher_suites: Option<bool>,
     #[serde(default)]
-    client_allowed_sans: Option<serde_yaml::Value>,
+    client_allowed_sans: Option<serde_norway::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -216,7 +216,7 @@ pub fn parse(contents: &[u8], path: &Path) -> Result<WebConfig, Error> {
     let file: File = if contents.iter().all(u8::is_ascii_whitespace) {
         File::default()
     } else {
-        serde_yaml::from_slice(contents).map_err(|e| Error::Syntax(e.to_string()))?
+        serde_norway::from_slice(contents).map_err(|e| Error::Syntax(e.to_string()))?
     };
     let dir = path.parent().unwrap_or(Path::new(""));
     if file.basic_auth_users.as_ref().is_some_and(non_empty) {
@@ -353,11 +353,11 @@ pub fn parse(contents: &[u8], path: &Path) -> Result<WebConfig, Error> {
 }
 
 /// Whether an optional YAML value says something (not null, not an empty list or map).
-fn non_empty(v: &serde_yaml::Value) -> bool {
+fn non_empty(v: &serde_norway::Value) -> bool {
     match v {
-        serde_yaml::Value::Null => false,
-        serde_yaml::Value::Sequence(s) => !s.is_empty(),
-        serde_yaml::Value::Mapping(m) => !m.is_empty(),
+        serde_norway::Value::Null => false,
+        serde_norway::Value::Sequence(s) => !s.is_empty(),
+        serde_norway::Value::Mapping(m) => !m.is_empty(),
         _ => true,
     }
 }
