@@ -74,7 +74,12 @@ fn group_of(api_version: &str) -> &str {
 /// `kind`'s object for this run: from `fixtures` when one has its apiVersion group and kind,
 /// else its golden `minimal.yaml` with the server-set fields dropped, renamed with `sfx` and put
 /// in `ns` when namespaced.
-fn object_for(kind: &dyn KindInfo, fixtures: &[serde_norway::Value], ns: &str, sfx: &str) -> String {
+fn object_for(
+    kind: &dyn KindInfo,
+    fixtures: &[serde_norway::Value],
+    ns: &str,
+    sfx: &str,
+) -> String {
     let is_kind = |doc: &&serde_norway::Value| {
         doc["kind"].as_str() == Some(kind.kind_name())
             && doc["apiVersion"].as_str().map(group_of) == Some(kind.api_group())
