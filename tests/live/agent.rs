@@ -487,6 +487,40 @@ fn a_bad_flag_fails_at_start_naming_the_flag() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--node"));
 }
 
+/// A configuration that does not load and an error that stops a running agent are each
+/// reported once: one `error` line of the log, a JSON object under `--log-format=json`.
+#[test]
+fn a_fatal_error_is_one_log_line_in_text_and_in_json() {
+    let missing = std::env::temp_dir().join(format!("{}-web.yaml", unique("absent")));
+    let missing = missing.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--resources", "pods,deploymnets"], "deploymnets"),
+        (vec!["--tls-config", missing], missing),
+    ] {
+        for format in ["text", "json"] {
+            let out = testkit::agent::agent_command(testkit::agent::agent_binary())
+                .args(["--node", "n1", "--log-format", format])
+                .args(&args)
+                .env("RUST_LOG", "info")
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(says)).collect();
+            assert_eq!(lines.len(), 1, "{args:?} {format}: {stderr}");
+            if format == "json" {
+                let event: serde_json::Value =
+                    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {}", lines[0]));
+                assert_eq!(event["level"], "ERROR", "{event}");
+                let error = event["fields"]["error"].as_str().unwrap_or_default();
+                assert!(error.contains(says), "{event}");
+            } else {
+                assert!(lines[0].contains(" ERROR "), "{}", lines[0]);
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_scope_exports_every_nodes_pods_and_the_unscheduled_ones() {
     let client = Cluster::get().client().await;
