@@ -62,16 +62,18 @@ pub struct Telemetry {
     tls_handshake_errors: IntCounterVec,
 }
 
-fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-    r.register(Box::new(g.clone())).expect("unique metric");
-    g
-}
-
-fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    r.register(Box::new(c.clone())).expect("unique metric");
-    c
+/// Registers `metric` in `registry` and returns the handle [`Telemetry`] keeps (a clone of a
+/// `prometheus` metric shares its values). Every self-metric is registered through here, so
+/// a name, its HELP, labels and buckets read in one expression where the handle is declared.
+fn register<M>(registry: &Registry, metric: prometheus::Result<M>) -> M
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = metric.expect("valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
 }
 
 impl Default for Telemetry {
@@ -84,234 +86,314 @@ impl Telemetry {
     /// Registers every self-metric in a fresh registry.
     pub fn new() -> Telemetry {
         let r = Registry::new();
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            r.register(Box::new(g.clone())).expect("unique metric");
-            g
-        };
-        let objects = IntGaugeVec::new(
-            Opts::new(
-                "ksa_objects",
-                "Objects whose rows are in the current snapshot, by resource.",
-            ),
-            &["resource"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(objects.clone()))
-            .expect("unique metric");
-        let snapshot_build_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "ksa_snapshot_build_seconds",
-                "Time to assemble and compress one snapshot.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-            ]),
-        )
-        .expect("valid metric");
-        r.register(Box::new(snapshot_build_seconds.clone()))
-            .expect("unique metric");
-        let scrape_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "ksa_scrape_duration_seconds",
-                "Time to answer one /metrics request, until the body is handed to the socket.",
-            )
-            .buckets(vec![
-                0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
-            ]),
-            &["format", "encoding"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(scrape_seconds.clone()))
-            .expect("unique metric");
-        // kube-state-metrics' own histogram for its metrics handler (`pkg/app/server.go`,
-        // `RunKubeStateMetrics`): same name, const label, label and default buckets.
-        let http_request_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "A histogram of requests for kube-state-metrics metrics handler.",
-            )
-            .const_label("handler", "metrics")
-            .buckets(prometheus::DEFAULT_BUCKETS.to_vec()),
-            &["method"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(http_request_seconds.clone()))
-            .expect("unique metric");
         register_process_and_build_info(&r);
-        let watches_active = IntGaugeVec::new(
-            Opts::new("ksa_watches_active", "Watches running now, by resource."),
-            &["resource"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(watches_active.clone()))
-            .expect("unique metric");
-        let kinds_unserved = IntGaugeVec::new(
-            Opts::new(
-                "ksa_kind_unserved",
-                "1 while the apiserver does not serve an enabled kind's API version.",
-            ),
-            &["resource"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(kinds_unserved.clone()))
-            .expect("unique metric");
-        let shard_ordinal = IntGaugeVec::new(
-            Opts::new(
-                "kube_state_metrics_shard_ordinal",
-                "Current sharding ordinal/index of this instance (node agents: while leading its shard).",
-            ),
-            &["shard_ordinal"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(shard_ordinal.clone()))
-            .expect("unique metric");
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help).expect("valid metric");
-            r.register(Box::new(c.clone())).expect("unique metric");
-            c
-        };
         Telemetry {
-            watches_active,
-            kinds_unserved,
-            leader: gauge(
-                "ksa_leader",
-                "1 while this agent holds the Lease and exports cluster-scope kinds.",
-            ),
-            leader_transitions: counter(
-                "ksa_leader_transitions_total",
-                "Times this agent started or stopped leading.",
-            ),
-            lease_renew_failures: counter(
-                "ksa_lease_renew_failures_total",
-                "Failed attempts to renew the held Lease.",
-            ),
-            list_total: counter_vec(
+            list_total: register(
                 &r,
-                "kube_state_metrics_list_total",
-                "Number of total resource list calls in kube-state-metrics",
-                &["resource", "result"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "kube_state_metrics_list_total",
+                        "Number of total resource list calls in kube-state-metrics",
+                    ),
+                    &["resource", "result"],
+                ),
             ),
-            watch_total: counter_vec(
+            watch_total: register(
                 &r,
-                "kube_state_metrics_watch_total",
-                "Number of total resource watch calls in kube-state-metrics",
-                &["resource", "result"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "kube_state_metrics_watch_total",
+                        "Number of total resource watch calls in kube-state-metrics",
+                    ),
+                    &["resource", "result"],
+                ),
             ),
-            api_requests: counter_vec(
+            api_requests: register(
                 &r,
-                "ksa_api_requests_total",
-                "Requests to the API server, by resource, verb and result.",
-                &["resource", "verb", "result"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_api_requests_total",
+                        "Requests to the API server, by resource, verb and result.",
+                    ),
+                    &["resource", "verb", "result"],
+                ),
             ),
-            api_bytes: counter_vec(
+            api_bytes: register(
                 &r,
-                "ksa_api_response_bytes_total",
-                "Response body bytes read from the API server as sent (compressed when gzip was negotiated).",
-                &["resource", "verb"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_api_response_bytes_total",
+                        "Response body bytes read from the API server as sent (compressed when gzip was negotiated).",
+                    ),
+                    &["resource", "verb"],
+                ),
             ),
-            events: counter_vec(
+            events: register(
                 &r,
-                "ksa_watch_events_total",
-                "Objects received from watches, by resource and event type (listed, applied, deleted).",
-                &["resource", "type"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_watch_events_total",
+                        "Objects received from watches, by resource and event type (listed, applied, deleted).",
+                    ),
+                    &["resource", "type"],
+                ),
             ),
-            decode_errors: counter_vec(
+            decode_errors: register(
                 &r,
-                "ksa_decode_errors_total",
-                "Objects that could not be decoded; their rows are dropped and the watch goes on.",
-                &["resource"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_decode_errors_total",
+                        "Objects that could not be decoded; their rows are dropped and the watch goes on.",
+                    ),
+                    &["resource"],
+                ),
             ),
-            watch_errors: counter_vec(
+            watch_errors: register(
                 &r,
-                "ksa_watch_errors_total",
-                "Watch stream errors, by resource and reason; the watch backs off and resumes.",
-                &["resource", "reason"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_watch_errors_total",
+                        "Watch stream errors, by resource and reason; the watch backs off and resumes.",
+                    ),
+                    &["resource", "reason"],
+                ),
             ),
-            over_object_limit: counter_vec(
+            over_object_limit: register(
                 &r,
-                "ksa_list_objects_over_limit_total",
-                "Listed objects dropped because the list held more than --object-limit objects.",
-                &["resource"],
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_list_objects_over_limit_total",
+                        "Listed objects dropped because the list held more than --object-limit objects.",
+                    ),
+                    &["resource"],
+                ),
             ),
-            shard_ordinal,
-            total_shards: gauge(
-                "kube_state_metrics_total_shards",
-                "Number of total shards this instance is aware of.",
-            ),
-            config_reloads: counter_vec(
+            shard_ordinal: register(
                 &r,
-                "ksa_config_reloads_total",
-                "Reloads of the --config file after it changed, by result (success, failure).",
-                &["result"],
+                IntGaugeVec::new(
+                    Opts::new(
+                        "kube_state_metrics_shard_ordinal",
+                        "Current sharding ordinal/index of this instance (node agents: while leading its shard).",
+                    ),
+                    &["shard_ordinal"],
+                ),
             ),
-            config_hash: gauge_vec(
+            total_shards: register(
                 &r,
-                "kube_state_metrics_config_hash",
-                "Hash of the currently loaded configuration.",
-                &["type", "filename"],
+                IntGauge::new(
+                    "kube_state_metrics_total_shards",
+                    "Number of total shards this instance is aware of.",
+                ),
             ),
-            config_reload_successful: gauge_vec(
+            objects: register(
                 &r,
-                "kube_state_metrics_last_config_reload_successful",
-                "Whether the last configuration reload attempt was successful.",
-                &["type", "filename"],
+                IntGaugeVec::new(
+                    Opts::new(
+                        "ksa_objects",
+                        "Objects whose rows are in the current snapshot, by resource.",
+                    ),
+                    &["resource"],
+                ),
             ),
-            config_reload_success_time: gauge_vec(
+            snapshot_builds: register(
                 &r,
-                "kube_state_metrics_last_config_reload_success_timestamp_seconds",
-                "Timestamp of the last successful configuration reload.",
-                &["type", "filename"],
+                IntCounter::new("ksa_snapshot_builds_total", "Snapshots published."),
             ),
-            config_restart_required: gauge(
-                "ksa_config_restart_required",
-                "1 while the --config file changes settings that only take effect after a restart.",
-            ),
-            tls_reloads: counter_vec(
+            snapshot_build_seconds: register(
                 &r,
-                "ksa_tls_reloads_total",
-                "Reloads of the --tls-config certificate, key or client CA after their files changed, by result (success, failure: the previous one is kept).",
-                &["result"],
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "ksa_snapshot_build_seconds",
+                        "Time to assemble and compress one snapshot.",
+                    )
+                    .buckets(vec![
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                    ]),
+                ),
             ),
-            tls_certificate_expiry: gauge(
-                "ksa_tls_certificate_expiry_timestamp_seconds",
-                "When the served TLS certificate expires (its notAfter), in Unix seconds.",
-            ),
-            tls_handshake_errors: counter_vec(
+            snapshot_bytes: register(
                 &r,
-                "ksa_tls_handshake_errors_total",
-                "TLS handshakes that failed or timed out, by listener (metrics, telemetry) and reason (error, timeout).",
-                &["listener", "reason"],
+                IntGauge::new("ksa_snapshot_bytes", "Size of the current text exposition."),
             ),
-            objects,
-            snapshot_builds: counter("ksa_snapshot_builds_total", "Snapshots published."),
-            snapshot_build_seconds,
-            snapshot_bytes: gauge("ksa_snapshot_bytes", "Size of the current text exposition."),
-            snapshot_objects: gauge(
-                "ksa_snapshot_objects",
-                "Objects rendered into the current snapshot, all resources.",
-            ),
-            ready: gauge(
-                "ksa_ready",
-                "1 once every enabled watch finished its first list.",
-            ),
-            scrape_seconds,
-            http_request_seconds,
-            auth_decisions: counter_vec(
+            snapshot_objects: register(
                 &r,
-                "ksa_auth_decisions_total",
-                "Scrapes of /metrics under --auth-filter, by decision (full, tenant, unauthenticated, forbidden, error).",
-                &["result"],
+                IntGauge::new(
+                    "ksa_snapshot_objects",
+                    "Objects rendered into the current snapshot, all resources.",
+                ),
             ),
-            auth_reviews: counter_vec(
+            ready: register(
                 &r,
-                "ksa_auth_reviews_total",
-                "TokenReviews and SubjectAccessReviews sent to the API server, by review and result.",
-                &["review", "result"],
+                IntGauge::new(
+                    "ksa_ready",
+                    "1 once every enabled watch finished its first list.",
+                ),
             ),
-            auth_cache_hits: counter(
-                "ksa_auth_cache_hits_total",
-                "Scrape decisions answered from the per-token cache, without asking the API server.",
+            scrape_seconds: register(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "ksa_scrape_duration_seconds",
+                        "Time to answer one /metrics request, until the body is handed to the socket.",
+                    )
+                    .buckets(vec![
+                        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
+                    ]),
+                    &["format", "encoding"],
+                ),
+            ),
+            // kube-state-metrics' own histogram for its metrics handler (`pkg/app/server.go`,
+            // `RunKubeStateMetrics`): same name, const label, label and default buckets.
+            http_request_seconds: register(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "http_request_duration_seconds",
+                        "A histogram of requests for kube-state-metrics metrics handler.",
+                    )
+                    .const_label("handler", "metrics")
+                    .buckets(prometheus::DEFAULT_BUCKETS.to_vec()),
+                    &["method"],
+                ),
+            ),
+            watches_active: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new("ksa_watches_active", "Watches running now, by resource."),
+                    &["resource"],
+                ),
+            ),
+            kinds_unserved: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "ksa_kind_unserved",
+                        "1 while the apiserver does not serve an enabled kind's API version.",
+                    ),
+                    &["resource"],
+                ),
+            ),
+            leader: register(
+                &r,
+                IntGauge::new(
+                    "ksa_leader",
+                    "1 while this agent holds the Lease and exports cluster-scope kinds.",
+                ),
+            ),
+            leader_transitions: register(
+                &r,
+                IntCounter::new(
+                    "ksa_leader_transitions_total",
+                    "Times this agent started or stopped leading.",
+                ),
+            ),
+            lease_renew_failures: register(
+                &r,
+                IntCounter::new(
+                    "ksa_lease_renew_failures_total",
+                    "Failed attempts to renew the held Lease.",
+                ),
+            ),
+            config_reloads: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_config_reloads_total",
+                        "Reloads of the --config file after it changed, by result (success, failure).",
+                    ),
+                    &["result"],
+                ),
+            ),
+            config_hash: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "kube_state_metrics_config_hash",
+                        "Hash of the currently loaded configuration.",
+                    ),
+                    &["type", "filename"],
+                ),
+            ),
+            config_reload_successful: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "kube_state_metrics_last_config_reload_successful",
+                        "Whether the last configuration reload attempt was successful.",
+                    ),
+                    &["type", "filename"],
+                ),
+            ),
+            config_reload_success_time: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "kube_state_metrics_last_config_reload_success_timestamp_seconds",
+                        "Timestamp of the last successful configuration reload.",
+                    ),
+                    &["type", "filename"],
+                ),
+            ),
+            config_restart_required: register(
+                &r,
+                IntGauge::new(
+                    "ksa_config_restart_required",
+                    "1 while the --config file changes settings that only take effect after a restart.",
+                ),
+            ),
+            auth_decisions: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_auth_decisions_total",
+                        "Scrapes of /metrics under --auth-filter, by decision (full, tenant, unauthenticated, forbidden, error).",
+                    ),
+                    &["result"],
+                ),
+            ),
+            auth_reviews: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_auth_reviews_total",
+                        "TokenReviews and SubjectAccessReviews sent to the API server, by review and result.",
+                    ),
+                    &["review", "result"],
+                ),
+            ),
+            auth_cache_hits: register(
+                &r,
+                IntCounter::new(
+                    "ksa_auth_cache_hits_total",
+                    "Scrape decisions answered from the per-token cache, without asking the API server.",
+                ),
+            ),
+            tls_reloads: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_tls_reloads_total",
+                        "Reloads of the --tls-config certificate, key or client CA after their files changed, by result (success, failure: the previous one is kept).",
+                    ),
+                    &["result"],
+                ),
+            ),
+            tls_certificate_expiry: register(
+                &r,
+                IntGauge::new(
+                    "ksa_tls_certificate_expiry_timestamp_seconds",
+                    "When the served TLS certificate expires (its notAfter), in Unix seconds.",
+                ),
+            ),
+            tls_handshake_errors: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_tls_handshake_errors_total",
+                        "TLS handshakes that failed or timed out, by listener (metrics, telemetry) and reason (error, timeout).",
+                    ),
+                    &["listener", "reason"],
+                ),
             ),
             registry: r,
         }
@@ -550,6 +632,8 @@ pub const BUILD_INFO: [(&str, &str); 6] = [
 /// own `kube_state_metrics_build_info`; ours is `ksa_build_info`, because its `version` is
 /// this agent's, not a KSM release a dashboard could compare with.
 fn register_process_and_build_info(r: &Registry) {
+    // A collector that reads /proc at each scrape, not a handle: nothing to keep, so it is
+    // the one registration that does not go through `register`.
     #[cfg(target_os = "linux")]
     r.register(Box::new(
         prometheus::process_collector::ProcessCollector::for_self(),
@@ -557,16 +641,17 @@ fn register_process_and_build_info(r: &Registry) {
     .expect("unique metric");
     let labels: Vec<&str> = BUILD_INFO.iter().map(|(k, _)| *k).collect();
     let values: Vec<&str> = BUILD_INFO.iter().map(|(_, v)| *v).collect();
-    let build_info = IntGaugeVec::new(
-        Opts::new(
-            "ksa_build_info",
-            "A metric with a constant '1' value labeled by version, revision, branch, rustversion, os and arch from which kube-state-agent was built.",
+    let build_info = register(
+        r,
+        IntGaugeVec::new(
+            Opts::new(
+                "ksa_build_info",
+                "A metric with a constant '1' value labeled by version, revision, branch, rustversion, os and arch from which kube-state-agent was built.",
+            ),
+            &labels,
         ),
-        &labels,
-    )
-    .expect("valid metric");
+    );
     build_info.with_label_values(&values).set(1);
-    r.register(Box::new(build_info)).expect("unique metric");
 }
 
 /// KSM's `md5HashAsMetricValue`: the first 48 bits of the MD5 sum, little-endian, as a float
@@ -660,6 +745,74 @@ pub fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A telemetry whose every labelled family has one series, so that its exposition shows
+    /// every self-metric (a vector without a series is not exposed).
+    fn every_metric_touched() -> Telemetry {
+        let t = Telemetry::new();
+        let took = Duration::from_millis(3);
+        t.api_request("pods", "*v1.Pod", "list", true);
+        t.api_request("pods", "*v1.Pod", "watch", false);
+        t.api_bytes_counter("pods", "list").inc_by(100);
+        t.event("pods", "applied");
+        t.decode_error("pods");
+        t.watch_error("pods", "gone");
+        t.over_object_limit("pods");
+        t.shard(2, Some(1));
+        t.scrape("text", "gzip", took);
+        t.metrics_request("get", took);
+        t.watch_active("pods", 1);
+        t.kind_unserved("leases", true);
+        t.leader_changed(true);
+        t.lease_renew_failure();
+        t.config_loaded(Path::new("/etc/ksa/config.yaml"), b"a: 1", true);
+        t.config_reload_failed(Path::new("/etc/ksa/config.yaml"));
+        t.config_restart_required(true);
+        t.tls_reload(true);
+        t.tls_certificate_expiry(Some(1_800_000_000));
+        t.tls_handshake_error("metrics", "timeout");
+        t.objects("pods", 3);
+        t.auth_decision("full");
+        t.auth_review("tokenreview", true);
+        t.auth_cache_hit();
+        t
+    }
+
+    /// Dashboards, alerts (kube-state-metrics' mixin among them) and users' queries depend on
+    /// the self-metrics' names, labels, HELP and types: the exposition of every self-metric must
+    /// match `tests/data/telemetry.txt` line by line, sample values aside (and the label values
+    /// of `ksa_build_info`, which name the build). `UPDATE_GOLDEN=1` rewrites the file.
+    #[test]
+    fn every_self_metric_keeps_its_name_labels_help_and_type() {
+        let text = String::from_utf8(every_metric_touched().encode()).unwrap();
+        let mut got = String::new();
+        for line in text.lines() {
+            let shape = if line.starts_with('#') {
+                line
+            } else if line.starts_with("ksa_build_info{") {
+                "ksa_build_info{version,revision,branch,rustversion,os,arch}"
+            } else {
+                line.rsplit_once(' ')
+                    .map_or(line, |(series, _value)| series)
+            };
+            got.push_str(shape);
+            got.push('\n');
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/telemetry.txt");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap();
+        assert!(want.contains("# TYPE kube_state_metrics_list_total counter"));
+        if got != want {
+            let diff = similar::TextDiff::from_lines(&want, &got);
+            panic!(
+                "the self-metrics changed (-{} +now):\n{}",
+                path.display(),
+                diff.unified_diff()
+            );
+        }
+    }
 
     #[test]
     fn process_metrics_and_build_info_are_exported() {
