@@ -12,7 +12,8 @@ use std::net::Ipv6Addr;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use serde::{Deserialize, Deserializer};
 
-use crate::exposition::{KeyAllowlist, RenderContext, Series, sanitize_label_name};
+use crate::config::KeyAllowlist;
+use crate::exposition::{RenderContext, Series, sanitize_label_name};
 
 /// `boolFloat64`: 1 for true, 0 for false.
 pub fn bool_value(b: bool) -> f64 {

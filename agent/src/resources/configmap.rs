@@ -122,7 +122,8 @@ fn metadata_resource_version(c: &ConfigMap, out: &mut Series<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{KeyAllowlist, RenderContext};
+    use crate::config::KeyAllowlist;
+    use crate::exposition::RenderContext;
 
     fn configmap(json: &str) -> ConfigMap {
         serde_json::from_str(json).unwrap()

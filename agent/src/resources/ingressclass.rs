@@ -16,8 +16,9 @@ use serde::Deserialize;
 
 use super::common::{kube_map_labels, nonzero_timestamp_sample, null_as_default};
 use super::{Family, Kind, Scope};
+use crate::config::KeyAllowlist;
 use crate::decode::lean_meta;
-use crate::exposition::{Identity, KeyAllowlist, MetricType, RenderContext, Series};
+use crate::exposition::{Identity, MetricType, RenderContext, Series};
 
 // ===== lean decode types =====
 

@@ -15,8 +15,9 @@ use super::common::{
     bool_value, kube_map_labels, labels_sample, nonzero_timestamp_sample, null_as_default,
 };
 use super::{Family, Kind, Scope};
+use crate::config::KeyAllowlist;
 use crate::decode::lean_meta;
-use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
+use crate::exposition::{Identity, MetricType, Series};
 
 // ===== lean decode types =====
 

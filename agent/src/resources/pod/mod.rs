@@ -30,7 +30,8 @@ use super::common::{
     unix_or_go_zero,
 };
 use super::{Family, Kind, Scope};
-use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
+use crate::config::KeyAllowlist;
+use crate::exposition::{Identity, MetricType, Series};
 use container::{
     container_info, container_resource_limits, container_resource_requests,
     container_state_started, container_status_last_terminated_exitcode,
