@@ -6,8 +6,8 @@
 //! module knows nothing of kube, tokio or HTTP. See [`Config::from_args`], and [`load`] for
 //! `--config FILE`.
 //!
-//! Submodules: [`allowlist`] (the `resource=[key,…]` syntax), [`metrics`] (which families a run
-//! renders) and [`file`] (the YAML config file).
+//! Submodules: [`allowlist`] (the `resource=[key,…]` syntax and what its keys match),
+//! [`metrics`] (which families a run renders) and [`file`] (the YAML config file).
 
 pub mod allowlist;
 pub mod auth;
@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::exposition::KeyAllowlist;
 use crate::sharding::Shard;
+pub use allowlist::KeyAllowlist;
 use allowlist::LabelsAllowList;
 pub use file::{ConfigFile, load};
 use metrics::MetricFilter;

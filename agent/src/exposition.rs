@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use crate::config::KeyAllowlist;
+
 /// The type a family declares in its `# TYPE` line.
 ///
 /// `Info` and `StateSet` are written as `gauge` in the text format 0.0.4 and kept as they are
@@ -382,81 +384,6 @@ pub struct RenderContext {
     pub annotations: KeyAllowlist,
 }
 
-/// Which Kubernetes label or annotation keys a `_labels`/`_annotations` family exposes.
-///
-/// One resource's entry of kube-state-metrics' `--metric-labels-allowlist`, matched as KSM's
-/// `createPrometheusLabelKeysValues` (`internal/store/utils.go`) matches it:
-/// - `*` as the *first* key allows every key; a `*` later in the list is ignored;
-/// - a key with one `*` (`app.kubernetes.io/*`) is the pattern `^prefix.*suffix$`;
-/// - a key with more `*` matches nothing (KSM fails closed; the flag parser refuses it);
-/// - any other key matches itself exactly.
-///
-/// An empty list exposes nothing, and most `_labels` families then render no sample at all.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct KeyAllowlist {
-    /// The keys as given, so emptiness means what it means to KSM.
-    entries: Vec<String>,
-    all: bool,
-    exact: Vec<String>,
-    /// `(prefix, suffix)` of each one-wildcard pattern.
-    patterns: Vec<(String, String)>,
-}
-
-impl KeyAllowlist {
-    /// Every key (`[*]`).
-    pub fn all() -> Self {
-        Self::new(["*"])
-    }
-
-    /// The allowlist of `keys`, in the order given.
-    pub fn new<I, S>(keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let entries: Vec<String> = keys.into_iter().map(Into::into).collect();
-        let mut out = KeyAllowlist {
-            all: entries.first().is_some_and(|k| k == "*"),
-            ..KeyAllowlist::default()
-        };
-        for key in &entries {
-            match key.matches('*').count() {
-                0 => out.exact.push(key.clone()),
-                1 if key != "*" => {
-                    let (prefix, suffix) = key.split_once('*').expect("one '*'");
-                    out.patterns.push((prefix.to_string(), suffix.to_string()));
-                }
-                _ => {}
-            }
-        }
-        out.entries = entries;
-        out
-    }
-
-    /// Whether `key` is exposed.
-    pub fn allows(&self, key: &str) -> bool {
-        self.all
-            || self.exact.iter().any(|k| k == key)
-            || self.patterns.iter().any(|(prefix, suffix)| {
-                key.len() >= prefix.len() + suffix.len()
-                    && key.starts_with(prefix.as_str())
-                    && key.ends_with(suffix.as_str())
-                    // Go's `.` does not match a newline.
-                    && !key[prefix.len()..key.len() - suffix.len()].contains('\n')
-            })
-    }
-
-    /// Whether the list is empty (nothing is exposed).
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The keys as given.
-    pub fn entries(&self) -> &[String] {
-        &self.entries
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,37 +474,6 @@ mod tests {
             "kube_pod_status_phase{namespace=\"ns\",pod=\"p\\\"1\",uid=\"u\",phase=\"Running\"} 1\n\
              kube_pod_status_phase{namespace=\"ns\",pod=\"p\\\"1\",uid=\"u\"} 0\n"
         );
-    }
-
-    #[test]
-    fn key_allowlists_match_as_ksm_exact_wildcard_and_partial_patterns() {
-        let all = KeyAllowlist::all();
-        assert!(all.allows("anything/at.all"));
-        assert!(!all.is_empty());
-        let none = KeyAllowlist::default();
-        assert!(none.is_empty() && !none.allows("app"));
-        let some = KeyAllowlist::new(["app", "app.kubernetes.io/*", "*-team", "*"]);
-        assert!(some.allows("app"));
-        assert!(!some.allows("apps"), "exact keys match whole keys only");
-        assert!(some.allows("app.kubernetes.io/name"));
-        assert!(
-            some.allows("app.kubernetes.io/"),
-            "the wildcard may match nothing"
-        );
-        assert!(
-            !some.allows("xapp.kubernetes.io/name"),
-            "patterns are anchored"
-        );
-        assert!(some.allows("blue-team"));
-        assert!(!some.allows("team"), "prefix and suffix may not overlap");
-        assert!(
-            !some.allows("other"),
-            "a '*' that is not first in the list is ignored, as in KSM"
-        );
-        let mid = KeyAllowlist::new(["a*z"]);
-        assert!(mid.allows("az") && mid.allows("a-to-z") && !mid.allows("a\nz"));
-        let two = KeyAllowlist::new(["*key*"]);
-        assert!(!two.allows("mykeys") && !two.is_empty(), "fails closed");
     }
 
     #[test]

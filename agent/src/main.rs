@@ -85,10 +85,27 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("cannot listen on 127.0.0.1:8080 (--host/--port): {source}")]
+    /// An error that ends its message with its source's text, as the library's do (by hand:
+    /// this file is also built by the tests crate, which has no `thiserror`).
+    #[derive(Debug)]
     struct Bind {
         source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Bind {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "cannot listen on 127.0.0.1:8080 (--host/--port): {}",
+                self.source
+            )
+        }
+    }
+
+    impl std::error::Error for Bind {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
     }
 
     #[test]

@@ -21,8 +21,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Parser as _;
+use kube_state_agent::config::KeyAllowlist;
 use kube_state_agent::config::{Args, Config};
-use kube_state_agent::exposition::{Format, KeyAllowlist, RenderContext};
+use kube_state_agent::exposition::{Format, RenderContext};
 use kube_state_agent::registry;
 use kube_state_agent::registry::KindInfo;
 use kube_state_agent::resources::FamilySelection;

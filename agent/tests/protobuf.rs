@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use bytes::Bytes;
+use kube_state_agent::config::KeyAllowlist;
 use kube_state_agent::decode::{Decoded, Object};
-use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
+use kube_state_agent::exposition::RenderContext;
 use kube_state_agent::registry::KindInfo;
 use kube_state_agent::resources::{FamilySelection, Kind, node, pod};
 use kube_state_agent::wire;

@@ -123,7 +123,7 @@ pub fn info(resource: &str) -> &'static dyn KindInfo {
 /// `--metric-labels-allowlist=pods=[app]` does.
 pub fn render_context() -> RenderContext {
     RenderContext {
-        labels: kube_state_agent::exposition::KeyAllowlist::new(["app"]),
+        labels: kube_state_agent::config::KeyAllowlist::new(["app"]),
         annotations: Default::default(),
     }
 }

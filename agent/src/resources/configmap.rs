@@ -96,7 +96,8 @@ fn info(_: &ConfigMap, out: &mut Series<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{KeyAllowlist, RenderContext};
+    use crate::config::KeyAllowlist;
+    use crate::exposition::RenderContext;
 
     fn configmap(json: &str) -> ConfigMap {
         serde_json::from_str(json).unwrap()

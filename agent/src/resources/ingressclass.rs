@@ -17,8 +17,9 @@ use serde::Deserialize;
 use super::common::{kube_map_labels, null_as_default};
 use super::common::metadata;
 use super::{ApiType, Family, Kind, Scope, WatchShape};
+use crate::config::KeyAllowlist;
 use crate::decode::lean_meta;
-use crate::exposition::{Identity, KeyAllowlist, MetricType, RenderContext, Series};
+use crate::exposition::{Identity, MetricType, RenderContext, Series};
 
 // ===== lean decode types =====
 

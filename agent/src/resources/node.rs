@@ -373,7 +373,8 @@ fn resource_samples(list: &BTreeMap<String, String>, out: &mut Series<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{KeyAllowlist, RenderContext};
+    use crate::config::KeyAllowlist;
+    use crate::exposition::RenderContext;
 
     fn render(node: &Node, ctx: &RenderContext, f: fn(&Node, &mut Series<'_>)) -> String {
         let ident = identity(node);

@@ -200,7 +200,8 @@ fn metadata_generation(r: &ReplicaSet, out: &mut Series<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::{KeyAllowlist, RenderContext};
+    use crate::config::KeyAllowlist;
+    use crate::exposition::RenderContext;
 
     fn render(r: &ReplicaSet, ctx: &RenderContext, f: fn(&ReplicaSet, &mut Series<'_>)) -> String {
         let ident = identity(r);

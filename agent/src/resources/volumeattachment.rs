@@ -16,8 +16,9 @@ use super::common::{
 };
 use super::common::metadata;
 use super::{ApiType, Family, Kind, Scope, WatchShape};
+use crate::config::KeyAllowlist;
 use crate::decode::lean_meta;
-use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
+use crate::exposition::{Identity, MetricType, Series};
 
 // ===== lean decode types =====
 

@@ -8,8 +8,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::go_float::go_parse_float;
 use super::time::nonzero_timestamp_sample;
+use crate::config::KeyAllowlist;
 use crate::decode::Object;
-use crate::exposition::{KeyAllowlist, RenderContext, Series, sanitize_label_name};
+use crate::exposition::{RenderContext, Series, sanitize_label_name};
 
 // ===== generic families =====
 //

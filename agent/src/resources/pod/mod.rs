@@ -31,7 +31,8 @@ use super::common::{
 };
 use super::common::{metadata, text};
 use super::{ApiType, Family, Kind, Scope, WatchShape};
-use crate::exposition::{Identity, KeyAllowlist, MetricType, Series};
+use crate::exposition::{Identity, MetricType, Series};
+use crate::config::KeyAllowlist;
 use container::{
     container_info, container_resource_limits, container_resource_requests,
     container_state_started, container_status_last_terminated_exitcode,
