@@ -18,6 +18,8 @@ pub mod deflate;
 pub mod exposition;
 pub mod http;
 pub mod leader;
+pub mod pipeline;
+pub mod plan;
 pub mod registry;
 pub mod reload;
 pub mod resources;

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use crate::config::ApiEncoding;
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
+use crate::plan::Shape;
 use crate::resources::{FamilySelection, Kind, KindInfo};
 use crate::sharding::Shard;
 use crate::store::{Change, Writer};
@@ -74,8 +75,8 @@ pub struct WatchSpec {
     pub render: RenderContext,
     /// Families rendered.
     pub selection: FamilySelection,
-    /// Which of the kind's [`crate::decode::WatchShape`]s this watch is; `None`: one full watch.
-    pub shape: Option<usize>,
+    /// Which of the kind's [`crate::decode::WatchShape`]s this watch is.
+    pub shape: Shape,
     /// How the lists read.
     pub list: ListOptions,
     /// Only objects of this shard are rendered; `None`: all.
@@ -129,7 +130,22 @@ impl<K: Object> Watchable for Kind<K> {
     }
 }
 
-async fn run<K: Object>(
+/// Makes the watch of `spec`: the shard is [`ShardState::Listing`](crate::store::ShardState)
+/// from this call on, before the returned future first runs, so readiness waits for its first
+/// list however late the task is scheduled.
+fn run<K: Object>(
+    kind: &'static Kind<K>,
+    spec: WatchSpec,
+    ctx: WatchContext,
+    mut writer: Writer,
+    stop: StopSignal,
+) -> impl Future<Output = Writer> + Send + 'static {
+    writer.start_listing();
+    follow(kind, spec, ctx, writer, stop)
+}
+
+/// The watch loop: lists, watches and resumes until `stop`, then clears the shard.
+async fn follow<K: Object>(
     kind: &'static Kind<K>,
     spec: WatchSpec,
     ctx: WatchContext,
@@ -144,7 +160,20 @@ async fn run<K: Object>(
         list,
         shard,
     } = spec;
-    let metadata_only = shape.and_then(|i| K::WATCH_SHAPES.get(i)?.metadata_only);
+    let metadata_only = match shape {
+        Shape::Whole => None,
+        Shape::Lean { selector } => {
+            let declared = K::WATCH_SHAPES
+                .iter()
+                .find(|s| s.field_selector == selector);
+            debug_assert!(
+                declared.is_some(),
+                "{}: no shape with selector {selector:?}",
+                kind.resource
+            );
+            declared.and_then(|s| s.metadata_only)
+        }
+    };
     let mut config = watcher::Config::default();
     if let Some(selector) = &target.field_selector {
         config = config.fields(selector);
@@ -178,16 +207,13 @@ async fn run<K: Object>(
     tracing::info!(resource = kind.resource, target = %target,
         metadata_only = metadata_only.is_some(),
         encoding = if protobuf.is_some() { "protobuf" } else { "json" }, "watch starting");
-    writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
-    let mut unserved = false;
-    let mut events =
-        if until_served(kind, &target, &ctx, &mut writer, &mut stop, &mut unserved).await {
-            open()
-        } else {
-            // Told to stop while waiting: the loop below sees the stop, not a stream that ended.
-            futures::stream::pending().boxed()
-        };
+    let mut events = if until_served(kind, &target, &ctx, &mut writer, &mut stop).await {
+        open()
+    } else {
+        // Told to stop while waiting: the loop below sees the stop, not a stream that ended.
+        futures::stream::pending().boxed()
+    };
     let mut listed: u64 = 0;
     loop {
         let item = tokio::select! {
@@ -200,13 +226,6 @@ async fn run<K: Object>(
         };
         match item {
             Ok(event) => {
-                if unserved {
-                    unserved = false;
-                    ctx.telemetry.kind_unserved(kind.resource, false);
-                    tracing::info!(resource = kind.resource, target = %target,
-                        "the API is served now");
-                    writer.activate();
-                }
                 match &event {
                     Event::Init => listed = 0,
                     Event::InitApply(_) => {
@@ -235,7 +254,7 @@ async fn run<K: Object>(
             Err(err) if is_not_served(&err) => {
                 // Discovery said served, the list said 404 (the API went away meanwhile):
                 // back to discovery, which reports it and waits for it to come back.
-                if !until_served(kind, &target, &ctx, &mut writer, &mut stop, &mut unserved).await {
+                if !until_served(kind, &target, &ctx, &mut writer, &mut stop).await {
                     break;
                 }
                 events = open();
@@ -398,8 +417,9 @@ fn to_change<K: Object>(
 }
 
 /// Waits until discovery says the API server serves `K`, reporting the kind unserved (once per
-/// change: telemetry, one log line, its rows cleared and readiness released) meanwhile, and
-/// served again when it comes. `false` when told to stop first.
+/// change: telemetry, one log line, its rows cleared and the shard idle, so it holds no
+/// readiness back) meanwhile, and served again when it comes (the shard listing again).
+/// `false` when told to stop first.
 ///
 /// Unserved kinds are found by discovery (`GET /apis/<group>/<version>`), never by failing
 /// lists: each failed list would count in `kube_state_metrics_list_total{result="error"}` and
@@ -412,23 +432,22 @@ async fn until_served<K: Object>(
     ctx: &WatchContext,
     writer: &mut Writer,
     stop: &mut tokio::sync::watch::Receiver<bool>,
-    unserved: &mut bool,
 ) -> bool {
+    let mut unserved = false;
     loop {
         match served::<K>(&ctx.client).await {
             Ok(true) | Err(_) => {
-                if *unserved {
-                    *unserved = false;
+                if unserved {
                     ctx.telemetry.kind_unserved(kind.resource, false);
                     tracing::info!(resource = kind.resource, target = %target,
                         "the API is served now");
-                    writer.activate();
+                    writer.start_listing();
                 }
                 return true;
             }
             Ok(false) => {
-                if !*unserved {
-                    *unserved = true;
+                if !unserved {
+                    unserved = true;
                     ctx.telemetry.kind_unserved(kind.resource, true);
                     tracing::warn!(resource = kind.resource, target = %target,
                         api = %format!("{}/{}", K::GROUP, K::VERSION),
@@ -567,7 +586,7 @@ impl TestPodWatch {
             },
             render: RenderContext::default(),
             selection: FamilySelection::new(&POD.headers(), |_| true),
-            shape: None,
+            shape: Shape::Whole,
             list: ListOptions {
                 encoding,
                 ..ListOptions::default()
@@ -616,6 +635,7 @@ pub(crate) fn discovery_json(plurals: &[&str]) -> String {
 mod tests {
     use super::*;
     use crate::resources::pod::{KIND as POD, Pod};
+    use crate::store::ShardState;
 
     fn decoded(json: &str) -> Decoded<Pod> {
         serde_json::from_str(json).unwrap()
@@ -803,7 +823,7 @@ mod tests {
                 .collect();
             let late_seen = text.contains("pod=\"late\"");
             let good_gone = !text.contains("pod=\"good\"");
-            if reader.is_ready() && late_seen && good_gone {
+            if reader.state() == ShardState::Listed && late_seen && good_gone {
                 break text;
             }
             if server.is_finished() {
@@ -831,7 +851,7 @@ mod tests {
             .expect("the watch stops when told")
             .unwrap();
         assert!(reader.is_empty(), "a stopped watch leaves no rows");
-        assert!(!reader.is_active());
+        assert_eq!(reader.state(), ShardState::Idle);
         server.abort();
     }
 
@@ -854,8 +874,9 @@ mod tests {
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert!(
-            !reader.is_active(),
+        assert_eq!(
+            reader.state(),
+            ShardState::Idle,
             "an unserved kind must not hold readiness back"
         );
         stop_tx.send(true).unwrap();
@@ -924,8 +945,10 @@ mod tests {
             },
             render: RenderContext::default(),
             selection: FamilySelection::new(&SECRET.headers(), |_| true),
-            // Shape 6: `type=kubernetes.io/tls`, metadata only.
-            shape: Some(6),
+            // Metadata only: the type comes from the selector.
+            shape: Shape::Lean {
+                selector: "type=kubernetes.io/tls",
+            },
             list: ListOptions {
                 use_apiserver_cache: true,
                 object_limit: Some(2),
@@ -933,7 +956,6 @@ mod tests {
             },
             shard: None,
         };
-        assert_eq!(SECRET.shape_selectors()[6], "type=kubernetes.io/tls");
         let ctx = WatchContext {
             client,
             telemetry: telemetry.clone(),
@@ -941,7 +963,7 @@ mod tests {
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(SECRET.watch(spec, ctx, writer, stop));
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !reader.is_ready() {
+        while reader.state() != ShardState::Listed {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the list never completed"

@@ -367,7 +367,7 @@ mod tests {
             .render_json(json, &Default::default(), &selection)
             .unwrap();
         let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
-        w.activate();
+        w.start_listing();
         w.apply(Change::Init);
         w.apply(Change::InitApply("uid".into(), rows));
         if listed {

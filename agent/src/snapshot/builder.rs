@@ -13,7 +13,7 @@ use super::{FamilyHead, FamilyPart, KindPart, Namespaces, Piece, Published, Segm
 use crate::deflate::{self, Deflated, Effort};
 use crate::exposition::Format;
 use crate::resources::{FamilySelection, KindInfo, Rows};
-use crate::store::{ChangeSignal, Dirty, Reader, Uid};
+use crate::store::{self, ChangeSignal, Dirty, Reader, Uid};
 
 /// The full body's gzip form is compressed in runs of consecutive pieces of about this many
 /// plain bytes: large enough to compress nearly as well as one stream, small enough that
@@ -273,7 +273,8 @@ impl Builder {
         let mut kinds = Vec::new();
         let mut objects = 0;
         let mut objects_by_resource = Vec::with_capacity(self.sources.len());
-        let mut ready = true;
+        // Read before the rows: a shard seen listed has its list's rows in place already.
+        let ready = store::all_listed(self.sources.iter().flat_map(|s| &s.shards));
         let deflate_pieces = self.gzip && self.namespace_views;
         let mut polish = Polish {
             budget: POLISH_BYTES_PER_BUILD,
@@ -286,8 +287,6 @@ impl Builder {
             .zip(&mut self.caches)
             .zip(&mut self.runs)
         {
-            // Idle shards (leader-only kinds on a follower) do not hold readiness back.
-            ready &= source.shards.iter().all(|s| !s.is_active() || s.is_ready());
             let mut kind_objects = 0;
             for (reader, cache) in source.shards.iter().zip(caches.iter_mut()) {
                 cache.refresh(reader);
@@ -543,8 +542,16 @@ pub struct Compression {
 
 /// Rebuilds and publishes a snapshot after every change, at most once per `interval`.
 ///
-/// Runs until the task is aborted. The rebuild runs on the blocking pool so a large one never
-/// delays event processing or scrapes on the async workers.
+/// A burst of changes within one interval costs one build: the [`ChangeSignal`] keeps one
+/// wake-up, and the build after it takes every change made meanwhile. Runs until the task is
+/// aborted. The rebuild runs on the blocking pool so a large one never delays event processing
+/// or scrapes on the async workers.
+///
+/// # Recovery
+/// A build that panics publishes nothing (the previous snapshot stays) and loses the pieces
+/// kept between builds; the next change starts from the stores again, a full rebuild. Each
+/// builder, a fresh one after a panic or the next configuration's, goes on from the published
+/// generation, so generations only increase.
 pub async fn run_builder(
     sources: Arc<Vec<KindSource>>,
     published: Published,
@@ -553,17 +560,14 @@ pub async fn run_builder(
     compression: Compression,
     observer: Arc<dyn BuildObserver>,
 ) {
-    // Go on from what is published: a builder started by a config reload keeps the
-    // generation increasing.
-    let generation = published.load().generation();
     let fresh = || {
         let mut b = Builder::new(sources.clone(), compression.gzip)
             .deflate_namespace_views(compression.namespace_views);
-        b.generation = generation;
+        b.generation = published.load().generation();
         b
     };
     let mut builder = Some(fresh());
-    let mut last_build: Option<Instant> = None;
+    let mut last_build: Option<tokio::time::Instant> = None;
     let mut polish = false;
     loop {
         if polish {
@@ -577,10 +581,7 @@ pub async fn run_builder(
             signal.changed().await;
         }
         if let Some(last) = last_build {
-            let since = last.elapsed();
-            if since < interval {
-                tokio::time::sleep(interval - since).await;
-            }
+            tokio::time::sleep_until(last + interval).await;
         }
         let started = Instant::now();
         let mut b = builder.take().unwrap_or_else(fresh);
@@ -592,8 +593,6 @@ pub async fn run_builder(
         {
             Ok(done) => done,
             Err(e) => {
-                // The builder's pieces went down with it; the next build starts from the
-                // stores again (a full rebuild), and until then the previous snapshot stays.
                 tracing::error!(error = %e, "snapshot build panicked; keeping the previous one");
                 continue;
             }
@@ -604,7 +603,7 @@ pub async fn run_builder(
         let text_bytes = snapshot.text_len();
         observer.built(&snapshot, took, text_bytes);
         published.publish(snapshot);
-        last_build = Some(Instant::now());
+        last_build = Some(tokio::time::Instant::now());
     }
 }
 
@@ -651,7 +650,7 @@ mod tests {
         let mut readers = Vec::new();
         for s in 0..shards {
             let (mut w, r) = shard("things", ChangeSignal::default());
-            w.activate();
+            w.start_listing();
             w.apply(Change::Init);
             for (i, (name, v)) in objs.iter().enumerate() {
                 if i % shards == s {
@@ -760,7 +759,7 @@ mod tests {
             build(std::slice::from_ref(&src), false).is_ready(),
             "idle shard"
         );
-        w.activate();
+        w.start_listing();
         assert!(!build(&[src], false).is_ready(), "active, still listing");
     }
 
@@ -782,7 +781,7 @@ mod tests {
     /// A one-shard source of the named things (see [`thing_rows`] for their namespaces).
     fn named_source(names: &[&str]) -> (crate::store::Writer, KindSource) {
         let (mut w, r) = shard("things", ChangeSignal::default());
-        w.activate();
+        w.start_listing();
         w.apply(Change::Init);
         for (i, name) in names.iter().enumerate() {
             w.apply(Change::InitApply(

@@ -4,8 +4,8 @@
 //! Every write carries the Lease's resourceVersion, so two candidates can never both win: the
 //! apiserver answers the slower one 409. Expiry is judged on *local observation* (when this
 //! agent last saw the record change), never by comparing clocks across machines, as client-go's
-//! `leaderelection` does. This module decides leadership only; it never renders or serves. See
-//! [`run`].
+//! `leaderelection` does. See [`run`]; [`follow`] runs the leader-only watches while this agent
+//! leads. This module never renders or serves.
 //!
 //! # Fencing
 //! The holder publishes `false` on its [`tokio::sync::watch`] channel the moment it has not
@@ -14,7 +14,11 @@
 //! so with `renew_deadline < lease_duration` our cluster-scope rows are gone before anyone else
 //! can export them.
 
+mod follow;
+
 use std::time::Duration;
+
+pub use follow::{LeaderWatch, follow};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
