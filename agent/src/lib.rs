@@ -31,5 +31,7 @@ pub mod watch;
 pub mod wire;
 
 mod agent;
+#[cfg(test)]
+mod mock_api;
 
 pub use agent::{Error, run};

@@ -269,3 +269,234 @@ impl Pipelines {
         self.current.stop().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use futures::channel::mpsc;
+
+    use super::*;
+    use crate::config::Args;
+    use crate::exposition::Format;
+    use crate::mock_api::{Answer, MockApi, Seen, discovery, list};
+    use crate::registry;
+    use crate::telemetry::Telemetry;
+
+    fn config(args: &[&str]) -> Config {
+        let argv = ["kube-state-agent", "--api-encoding=json"]
+            .into_iter()
+            .chain(args.iter().copied());
+        Config::from_args(Args::try_parse_from(argv).unwrap(), &registry::Catalog).unwrap()
+    }
+
+    /// The configuration started with: namespaces, cluster-wide.
+    fn first() -> Config {
+        config(&["--scope=cluster", "--resources=namespaces"])
+    }
+
+    /// The reloaded one: services too, and the namespaces' `team` label (so its snapshots
+    /// tell themselves apart even while the services have not listed).
+    fn reloaded() -> Config {
+        config(&[
+            "--scope=cluster",
+            "--resources=namespaces,services",
+            "--metric-labels-allowlist=namespaces=[team]",
+        ])
+    }
+
+    /// An API server with one namespace and one service; the service list is answered once
+    /// `services_listed` turns true.
+    fn api(services_listed: watch::Receiver<bool>) -> (WatchContext, MockApi) {
+        let (client, server) = MockApi::start(move |req: &Seen| {
+            if req.is_watch() {
+                return Answer::Hold;
+            }
+            match req.path.as_str() {
+                "/api/v1" => discovery(&["namespaces", "services"]),
+                "/api/v1/namespaces" => list(
+                    "NamespaceList",
+                    vec![serde_json::json!({"metadata": {"name": "a", "uid": "u-a",
+                        "resourceVersion": "9", "labels": {"team": "x"}},
+                        "status": {"phase": "Active"}})],
+                ),
+                "/api/v1/services" => {
+                    let mut listed = services_listed.clone();
+                    Answer::Later(Box::pin(async move {
+                        let _ = listed.wait_for(|l| *l).await;
+                        list(
+                            "ServiceList",
+                            vec![
+                                serde_json::json!({"metadata": {"name": "s", "namespace": "a",
+                                "uid": "u-s", "resourceVersion": "9"},
+                                "spec": {"type": "ClusterIP"}}),
+                            ],
+                        )
+                    }))
+                }
+                _ => Answer::status(404, "NotFound"),
+            }
+        });
+        let ctx = WatchContext {
+            client,
+            telemetry: Telemetry::new(),
+        };
+        (ctx, server)
+    }
+
+    fn body(published: &Published) -> String {
+        String::from_utf8(published.load().body(Format::Text, false).chunks.to_vec()).unwrap()
+    }
+
+    /// Waits (polling tokio's clock, paused in these tests) until `done` holds.
+    async fn eventually(what: &str, done: impl Fn() -> bool) {
+        let wait = async {
+            while !done() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), wait)
+            .await
+            .unwrap_or_else(|_| panic!("never: {what}"));
+    }
+
+    const FIRST_ROW: &str = r#"kube_namespace_status_phase{namespace="a",phase="Active"} 1"#;
+    const RELOADED_ROW: &str = r#"kube_namespace_labels{namespace="a",label_team="x"} 1"#;
+    const SERVICE_ROW: &str = r#"kube_service_info{namespace="a",service="s""#;
+
+    /// Starts the first configuration and waits for its ready snapshot.
+    async fn started(ctx: WatchContext, published: &Published) -> Pipelines {
+        let pipelines = Pipelines::start(first(), registry::KINDS, ctx, None, published.clone());
+        eventually("the first configuration's ready snapshot", || {
+            published.load().is_ready() && body(published).contains(FIRST_ROW)
+        })
+        .await;
+        pipelines
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_serves_the_old_snapshot_until_the_new_watches_have_listed() {
+        let (services_tx, services_listed) = watch::channel(false);
+        let (ctx, server) = api(services_listed);
+        let telemetry = ctx.telemetry.clone();
+        let published = Published::default();
+        let mut pipelines = started(ctx, &published).await;
+        let before = published.load().generation();
+        let (reload, mut reloads) = mpsc::unbounded();
+
+        let test = async {
+            reload.unbounded_send(reloaded()).unwrap();
+            server.nth(1, |s| s.is_list_of("/api/v1/services")).await;
+            // The new namespace watch lists at once, the services do not: nothing switches.
+            server.nth(2, |s| s.is_list_of("/api/v1/namespaces")).await;
+            tokio::time::sleep(SWITCH_TIMEOUT / 2).await;
+            let old = body(&published);
+            assert!(
+                old.contains(FIRST_ROW) && !old.contains(RELOADED_ROW),
+                "{old}"
+            );
+            assert!(published.load().is_ready());
+
+            services_tx.send(true).unwrap();
+            eventually("the new configuration's snapshot", || {
+                let new = body(&published);
+                new.contains(RELOADED_ROW) && new.contains(SERVICE_ROW)
+            })
+            .await;
+            let snapshot = published.load();
+            assert!(snapshot.is_ready(), "switched once listed: ready at once");
+            assert!(snapshot.generation() > before, "generations go on");
+            eventually("the old pipeline's watch stopped", || {
+                telemetry.value("ksa_watches_active", &[("resource", "namespaces")]) == Some(1.0)
+            })
+            .await;
+        };
+        tokio::select! {
+            () = pipelines.follow_reloads(&mut reloads) => unreachable!("follows forever"),
+            () = test => {}
+        }
+        assert_eq!(pipelines.current().resources, ["namespaces", "services"]);
+        pipelines.stop().await;
+        assert_eq!(
+            telemetry.value("ksa_watches_active", &[("resource", "services")]),
+            Some(0.0),
+            "stopping stops every watch"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_whose_watches_never_list_switches_at_the_deadline() {
+        let (_services_tx, services_listed) = watch::channel(false);
+        let (ctx, server) = api(services_listed);
+        let published = Published::default();
+        let mut pipelines = started(ctx, &published).await;
+        let (reload, mut reloads) = mpsc::unbounded();
+
+        let test = async {
+            let reloaded_at = Instant::now();
+            reload.unbounded_send(reloaded()).unwrap();
+            server.nth(1, |s| s.is_list_of("/api/v1/services")).await;
+            tokio::time::sleep_until(reloaded_at + SWITCH_TIMEOUT - Duration::from_secs(1)).await;
+            assert!(
+                !body(&published).contains(RELOADED_ROW),
+                "still the old snapshot"
+            );
+            eventually("the switch at the deadline", || {
+                body(&published).contains(RELOADED_ROW)
+            })
+            .await;
+            let switched_after = Instant::now() - reloaded_at;
+            assert!(
+                switched_after <= SWITCH_TIMEOUT + Duration::from_secs(1),
+                "switched {switched_after:?} after the reload"
+            );
+            assert!(
+                !published.load().is_ready(),
+                "a snapshot with a kind still listing is not ready"
+            );
+            assert!(!body(&published).contains(SERVICE_ROW));
+        };
+        tokio::select! {
+            () = pipelines.follow_reloads(&mut reloads) => unreachable!("follows forever"),
+            () = test => {}
+        }
+        pipelines.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_second_reload_before_the_switch_replaces_the_pending_one() {
+        let (_services_tx, services_listed) = watch::channel(false);
+        let (ctx, server) = api(services_listed);
+        let telemetry = ctx.telemetry.clone();
+        let published = Published::default();
+        let mut pipelines = started(ctx, &published).await;
+        let (reload, mut reloads) = mpsc::unbounded();
+
+        let test = async {
+            reload.unbounded_send(reloaded()).unwrap();
+            server.nth(1, |s| s.is_list_of("/api/v1/services")).await;
+            // Back to namespaces only, with the label: this one lists at once.
+            reload
+                .unbounded_send(config(&[
+                    "--scope=cluster",
+                    "--resources=namespaces",
+                    "--metric-labels-allowlist=namespaces=[team]",
+                ]))
+                .unwrap();
+            eventually("the second reload in effect", || {
+                body(&published).contains(RELOADED_ROW)
+            })
+            .await;
+            assert!(published.load().is_ready());
+            eventually("the superseded services watch stopped", || {
+                telemetry.value("ksa_watches_active", &[("resource", "services")]) == Some(0.0)
+            })
+            .await;
+        };
+        tokio::select! {
+            () = pipelines.follow_reloads(&mut reloads) => unreachable!("follows forever"),
+            () = test => {}
+        }
+        assert_eq!(pipelines.current().resources, ["namespaces"]);
+        pipelines.stop().await;
+    }
+}

@@ -72,12 +72,8 @@ impl FileWatch {
             }
             self.settling = true;
         }
-        loop {
-            match tokio::time::timeout(SETTLE, self.events.recv()).await {
-                Ok(Some(())) => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
+        // Quiet for SETTLE, or the watch ended: the change is complete.
+        while let Ok(Some(())) = tokio::time::timeout(SETTLE, self.events.recv()).await {}
         self.settling = false;
     }
 }

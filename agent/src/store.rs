@@ -59,6 +59,16 @@ impl ChangeSignal {
     pub async fn changed(&self) {
         self.notify.notified().await;
     }
+
+    /// Forgets a pending wake-up, for a caller about to look at every change made so far.
+    ///
+    /// A burst that starts while the builder waits wakes it with its first change and leaves
+    /// a permit for the rest; the build after the wake-up takes the whole burst, so without
+    /// this the permit would cost a second, empty build.
+    pub fn forget_pending(&self) {
+        use futures::FutureExt as _;
+        let _ = self.notify.notified().now_or_never();
+    }
 }
 
 /// An object's UID, shared between the store, the change marks and the snapshot builder's
@@ -429,6 +439,27 @@ mod tests {
         assert!(
             signal.changed().now_or_never().is_none(),
             "the burst must coalesce into one wake-up"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_that_wakes_a_waiter_leaves_a_permit_until_it_is_forgotten() {
+        use futures::FutureExt as _;
+        let signal = ChangeSignal::default();
+        let (mut w, _r) = shard("things", signal.clone());
+        let waiter = tokio::spawn({
+            let signal = signal.clone();
+            async move { signal.changed().await }
+        });
+        tokio::task::yield_now().await;
+        for i in 0..10 {
+            w.apply(Change::Apply(format!("u{i}"), rows(f64::from(i))));
+        }
+        waiter.await.unwrap();
+        signal.forget_pending();
+        assert!(
+            signal.changed().now_or_never().is_none(),
+            "the burst that woke the waiter wakes nobody again"
         );
     }
 

@@ -435,7 +435,13 @@ async fn until_served<K: Object>(
 ) -> bool {
     let mut unserved = false;
     loop {
-        match served::<K>(&ctx.client).await {
+        // Stopping MUST not wait for an API server that does not answer: a lost lease clears
+        // the leader's rows once its watches have stopped.
+        let served = tokio::select! {
+            served = served::<K>(&ctx.client) => served,
+            _ = stop.wait_for(|s| *s) => return false,
+        };
+        match served {
             Ok(true) | Err(_) => {
                 if unserved {
                     ctx.telemetry.kind_unserved(kind.resource, false);
