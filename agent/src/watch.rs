@@ -100,7 +100,7 @@ pub type StopSignal = tokio::sync::watch::Receiver<bool>;
 /// A kind the agent can watch: its metadata plus a typed watch loop.
 pub trait Watchable: KindInfo {
     /// The extra field selector of each of the kind's lean watch shapes, in shape order (`""`
-    /// for none); [`WatchSpec::shape`] indexes this list.
+    /// for none); [`WatchSpec::shape`] names one of them by its selector.
     fn shape_selectors(&self) -> Vec<&'static str>;
 
     /// Watches `spec.target`, feeding `writer`, until `stop` turns true; then clears the
