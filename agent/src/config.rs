@@ -7,12 +7,14 @@
 //! `--config FILE`.
 //!
 //! Submodules: [`allowlist`] (the `resource=[key,…]` syntax and what its keys match),
-//! [`metrics`] (which families a run renders) and [`file`] (the YAML config file).
+//! [`metrics`] (which families a run renders), [`file`] (the YAML config file) and [`reload`]
+//! (what a changed file may change).
 
 pub mod allowlist;
 pub mod auth;
 pub mod file;
 pub mod metrics;
+pub mod reload;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -135,7 +137,7 @@ pub enum ScopeMode {
 
 /// How the watches ask the API server to encode objects (`--api-encoding`).
 ///
-/// Kinds without a lean protobuf message (see `Object::PROTOBUF`; custom resources never
+/// Kinds without a lean protobuf message (see `Kind::protobuf`; custom resources never
 /// have one) use JSON whatever this says.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ApiEncoding {
@@ -498,30 +500,6 @@ pub struct NamespaceFilter {
 }
 
 impl NamespaceFilter {
-    /// The namespaces a namespaced kind is watched in: each allowed one, or `None` for all.
-    pub fn watched(&self) -> Vec<Option<String>> {
-        if self.allow.is_empty() {
-            vec![None]
-        } else {
-            self.allow.iter().cloned().map(Some).collect()
-        }
-    }
-
-    /// `metadata.namespace!=a,metadata.namespace!=b` for the cluster-wide watch (KSM's
-    /// `GetExcludeNSFieldSelector`); `None` when nothing is denied or namespaces are listed one
-    /// by one (a watch in an allowed namespace never sees a denied one).
-    pub fn deny_selector(&self) -> Option<String> {
-        if self.deny.is_empty() || !self.allow.is_empty() {
-            return None;
-        }
-        let terms: Vec<String> = self
-            .deny
-            .iter()
-            .map(|ns| format!("metadata.namespace!={ns}"))
-            .collect();
-        Some(terms.join(","))
-    }
-
     fn parse(allow: &[String], deny: &[String]) -> Result<NamespaceFilter> {
         let deny = namespace_list("--namespaces-denylist", deny)?;
         let given = namespace_list("--namespaces", allow)?;
@@ -788,37 +766,6 @@ impl Config {
     pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.annotations_allowlist, resource)
     }
-}
-
-/// Settings a reload cannot change while the process runs: each one that the new config
-/// changes is named (by its flag) and set back to the running value. Everything else a reload
-/// changes takes effect (the agent starts the new watches beside the running ones).
-pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    macro_rules! keep {
-        ($field:ident, $flag:literal) => {
-            if new.$field != running.$field {
-                changed.push($flag);
-                new.$field = running.$field.clone();
-            }
-        };
-    }
-    keep!(scope, "--scope");
-    keep!(node, "--node");
-    keep!(kubeconfig, "--kubeconfig");
-    keep!(listen, "--host/--port");
-    keep!(telemetry_listen, "--telemetry-host/--telemetry-port");
-    keep!(tls, "--tls-config/--telemetry-tls");
-    keep!(log_format, "--log-format");
-    keep!(election, "--leader-election/--lease-*");
-    // The authorizer and its cache are built once, at start.
-    keep!(auth, "--auth-filter/--tenant-access/--auth-cache-*");
-    // The shard names the Lease this agent runs for, which is fixed with the election.
-    if new.watch.shard != running.watch.shard {
-        changed.push("--shard/--total-shards");
-        new.watch.shard = running.watch.shard;
-    }
-    changed
 }
 
 /// `None` for a single shard; the shard otherwise, checked against the total.
@@ -1160,32 +1107,22 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_give_one_watch_each_and_the_denylist_a_field_selector() {
+    fn namespace_lists_are_trimmed_and_deduplicated_in_their_order() {
         let c = config(&["--namespaces", "a, b,a,,"]).unwrap();
-        assert_eq!(
-            c.watch.namespaces.watched(),
-            vec![Some("a".to_string()), Some("b".to_string())]
-        );
-        assert_eq!(c.watch.namespaces.deny_selector(), None);
+        assert_eq!(c.watch.namespaces.allow, ["a", "b"]);
+        assert!(c.watch.namespaces.deny.is_empty());
         let c = config(&["--namespaces-denylist", "kube-system,b"]).unwrap();
-        assert_eq!(c.watch.namespaces.watched(), vec![None]);
-        assert_eq!(
-            c.watch.namespaces.deny_selector().as_deref(),
-            Some("metadata.namespace!=kube-system,metadata.namespace!=b")
-        );
+        assert!(c.watch.namespaces.allow.is_empty());
+        assert_eq!(c.watch.namespaces.deny, ["kube-system", "b"]);
         let c = config(&[]).unwrap();
-        assert_eq!(c.watch.namespaces.watched(), vec![None]);
-        assert_eq!(c.watch.namespaces.deny_selector(), None);
+        assert_eq!(c.watch.namespaces, NamespaceFilter::default());
     }
 
     #[test]
     fn both_namespace_lists_keep_the_allowed_namespaces_that_are_not_denied() {
         // kube-state-metrics: a watch per allowed namespace, each excluding the denied ones.
         let c = config(&["--namespaces", "a,b,c", "--namespaces-denylist", "b"]).unwrap();
-        assert_eq!(
-            c.watch.namespaces.watched(),
-            vec![Some("a".to_string()), Some("c".to_string())]
-        );
+        assert_eq!(c.watch.namespaces.allow, ["a", "c"]);
         let err = config(&["--namespaces", "a", "--namespaces-denylist", "a"]).unwrap_err();
         assert!(err.to_string().contains("--namespaces-denylist"), "{err}");
     }

@@ -18,6 +18,8 @@ pub mod deflate;
 pub mod exposition;
 pub mod http;
 pub mod leader;
+pub mod pipeline;
+pub mod plan;
 pub mod registry;
 pub mod reload;
 pub mod resources;
@@ -29,5 +31,7 @@ pub mod watch;
 pub mod wire;
 
 mod agent;
+#[cfg(test)]
+mod mock_api;
 
 pub use agent::{Error, run};

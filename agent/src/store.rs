@@ -7,9 +7,16 @@
 //! The resync protocol is kube-runtime's `apply_watcher_event`: a relist fills a private buffer
 //! from `Init` to `InitDone`, then replaces the visible rows whole, so objects deleted while the
 //! watch was down disappear and readers never see a half-listed kind.
+//!
+//! # Readiness
+//! Each shard is in one [`ShardState`], changed only through its [`Writer`] (the transitions
+//! are listed on the type), and [`all_listed`] is the one rule that turns the states of a set
+//! of shards into readiness: the snapshot builder asks it for every snapshot (which `/readyz`
+//! and the first `/metrics` answers report) and a config reload for the new watches before it
+//! switches to them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -52,6 +59,16 @@ impl ChangeSignal {
     pub async fn changed(&self) {
         self.notify.notified().await;
     }
+
+    /// Forgets a pending wake-up, for a caller about to look at every change made so far.
+    ///
+    /// A burst that starts while the builder waits wakes it with its first change and leaves
+    /// a permit for the rest; the build after the wake-up takes the whole burst, so without
+    /// this the permit would cost a second, empty build.
+    pub fn forget_pending(&self) {
+        use futures::FutureExt as _;
+        let _ = self.notify.notified().now_or_never();
+    }
 }
 
 /// An object's UID, shared between the store, the change marks and the snapshot builder's
@@ -86,14 +103,53 @@ impl Dirty {
     }
 }
 
+/// Where a shard stands for readiness.
+///
+/// Transitions, each made by the shard's [`Writer`]:
+///
+/// | from | to | when |
+/// |---|---|---|
+/// | (new shard) | `Idle` | [`shard`] |
+/// | any | `Listing` | [`Writer::start_listing`]: a watch was made for the shard (before its task first runs), or its kind is served again |
+/// | any | `Listed` | [`Change::InitDone`]: a list finished; a later relist keeps the shard `Listed` (readers keep the previous list until the next `InitDone`) |
+/// | any | `Idle` | [`Writer::clear`]: the watch stopped (leadership lost, config replaced, shutdown) or its kind is not served |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardState {
+    /// No watch feeds the shard (a leader-only watch on an agent that does not lead, a stopped
+    /// watch, a kind the API server does not serve). It holds no rows and does not count for
+    /// readiness.
+    Idle,
+    /// A watch feeds the shard and has not finished its first list.
+    Listing,
+    /// The watch finished a list: the rows are the kind's state.
+    Listed,
+}
+
+impl ShardState {
+    fn from_u8(v: u8) -> ShardState {
+        match v {
+            1 => ShardState::Listing,
+            2 => ShardState::Listed,
+            _ => ShardState::Idle,
+        }
+    }
+}
+
+/// Whether `shards` are ready: every shard a watch feeds has finished its first list; idle
+/// shards do not count (so a follower's leader-only shards and an unserved kind hold nothing
+/// back). The one readiness rule: a snapshot is ready when this held for its shards when it was
+/// built, and a reloaded configuration takes over when it holds for its shards.
+pub fn all_listed<'a>(shards: impl IntoIterator<Item = &'a Reader>) -> bool {
+    shards.into_iter().all(|s| s.state() != ShardState::Listing)
+}
+
 /// The state shared by one writer and its readers.
 #[derive(Debug)]
 struct Shard {
     resource: &'static str,
     rows: ArcSwap<RowMap>,
-    /// A watch feeds this shard now; inactive shards do not count for readiness.
-    active: AtomicBool,
-    ready: AtomicBool,
+    /// A [`ShardState`], as `u8`.
+    state: AtomicU8,
     /// Bumped on every visible change, so readers can tell a shard moved on.
     version: AtomicU64,
     /// What changed since the last [`Reader::take_dirty`]. Marked after the rows change and
@@ -107,8 +163,7 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
     let shard = Arc::new(Shard {
         resource,
         rows: ArcSwap::from_pointee(RowMap::new()),
-        active: AtomicBool::new(false),
-        ready: AtomicBool::new(false),
+        state: AtomicU8::new(ShardState::Idle as u8),
         version: AtomicU64::new(0),
         dirty: Mutex::new(Dirty::All),
     });
@@ -155,7 +210,7 @@ impl Writer {
                 let listed = self.buffer.take().unwrap_or_default();
                 let map: RowMap = listed.into_iter().collect();
                 self.shard.rows.store(Arc::new(map));
-                self.shard.ready.store(true, Ordering::Release);
+                self.set_state(ShardState::Listed);
                 self.mark_all();
                 self.changed();
             }
@@ -182,21 +237,24 @@ impl Writer {
         }
     }
 
-    /// Marks the shard as fed by a watch: from now on readiness waits for its first list.
-    pub fn activate(&mut self) {
-        self.shard.ready.store(false, Ordering::Release);
-        self.shard.active.store(true, Ordering::Release);
+    /// The shard is fed by a watch from now on ([`ShardState::Listing`]): readiness waits for
+    /// its next `InitDone`.
+    pub fn start_listing(&mut self) {
+        self.set_state(ShardState::Listing);
         self.changed();
     }
 
-    /// Removes every row and marks the shard inactive (its watch stopped).
+    /// Removes every row; no watch feeds the shard any more ([`ShardState::Idle`]).
     pub fn clear(&mut self) {
         self.buffer = None;
         self.shard.rows.store(Arc::new(RowMap::new()));
-        self.shard.active.store(false, Ordering::Release);
-        self.shard.ready.store(false, Ordering::Release);
+        self.set_state(ShardState::Idle);
         self.mark_all();
         self.changed();
+    }
+
+    fn set_state(&self, state: ShardState) {
+        self.shard.state.store(state as u8, Ordering::Release);
     }
 
     fn mark(&self, uid: &Uid, rows: &Arc<Rows>) {
@@ -230,14 +288,9 @@ impl Reader {
         self.shard.resource
     }
 
-    /// Whether the watch finished its first list.
-    pub fn is_ready(&self) -> bool {
-        self.shard.ready.load(Ordering::Acquire)
-    }
-
-    /// Whether a watch feeds this shard now (leader-only shards are idle on followers).
-    pub fn is_active(&self) -> bool {
-        self.shard.active.load(Ordering::Acquire)
+    /// Where the shard stands; see [`all_listed`] for what it means for readiness.
+    pub fn state(&self) -> ShardState {
+        ShardState::from_u8(self.shard.state.load(Ordering::Acquire))
     }
 
     /// Every object's rows at this moment (each object's rows are whole).
@@ -328,10 +381,10 @@ mod tests {
         w.apply(Change::Init);
         w.apply(Change::InitApply("a".into(), rows(1.0)));
         w.apply(Change::InitApply("b".into(), rows(2.0)));
-        assert!(!r.is_ready());
+        assert_ne!(r.state(), ShardState::Listed);
         assert!(r.is_empty(), "listed rows stay private until InitDone");
         w.apply(Change::InitDone);
-        assert!(r.is_ready());
+        assert_eq!(r.state(), ShardState::Listed);
         assert_eq!(visible(&r), vec!["thing 1\n", "thing 2\n"]);
 
         // Watch lost (410): relist without "a".
@@ -392,6 +445,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_burst_that_wakes_a_waiter_leaves_a_permit_until_it_is_forgotten() {
+        use futures::FutureExt as _;
+        let signal = ChangeSignal::default();
+        let (mut w, _r) = shard("things", signal.clone());
+        let waiter = tokio::spawn({
+            let signal = signal.clone();
+            async move { signal.changed().await }
+        });
+        tokio::task::yield_now().await;
+        for i in 0..10 {
+            w.apply(Change::Apply(format!("u{i}"), rows(f64::from(i))));
+        }
+        waiter.await.unwrap();
+        signal.forget_pending();
+        assert!(
+            signal.changed().now_or_never().is_none(),
+            "the burst that woke the waiter wakes nobody again"
+        );
+    }
+
     #[test]
     fn clear_empties_the_shard_and_marks_it_not_ready() {
         let (mut w, r) = shard("things", ChangeSignal::default());
@@ -400,8 +474,55 @@ mod tests {
         w.apply(Change::InitDone);
         w.clear();
         assert!(r.is_empty());
-        assert!(!r.is_ready());
-        assert!(!r.is_active());
+        assert_eq!(r.state(), ShardState::Idle);
+    }
+
+    #[test]
+    fn a_shard_is_idle_until_a_watch_feeds_it_and_listed_from_its_first_init_done_on() {
+        let (mut w, r) = shard("things", ChangeSignal::default());
+        assert_eq!(r.state(), ShardState::Idle);
+        w.start_listing();
+        assert_eq!(r.state(), ShardState::Listing);
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("a".into(), rows(1.0)));
+        assert_eq!(r.state(), ShardState::Listing);
+        w.apply(Change::InitDone);
+        assert_eq!(r.state(), ShardState::Listed);
+        // A relist (410 Gone) does not take readiness back: readers keep the previous list.
+        w.apply(Change::Init);
+        assert_eq!(r.state(), ShardState::Listed);
+        w.apply(Change::InitDone);
+        w.clear();
+        assert_eq!(r.state(), ShardState::Idle);
+    }
+
+    #[test]
+    fn shards_are_all_listed_when_no_fed_shard_is_still_listing() {
+        use ShardState::{Idle, Listed, Listing};
+        let in_state = |state: ShardState| {
+            let (mut w, r) = shard("things", ChangeSignal::default());
+            match state {
+                Idle => {}
+                Listing => w.start_listing(),
+                Listed => w.apply(Change::InitDone),
+            }
+            (w, r)
+        };
+        for (states, ready) in [
+            (&[][..], true),
+            (&[Idle][..], true),
+            (&[Listed, Idle][..], true),
+            (&[Listed, Listed][..], true),
+            (&[Listing][..], false),
+            (&[Listed, Listing, Idle][..], false),
+        ] {
+            let shards: Vec<_> = states.iter().map(|s| in_state(*s)).collect();
+            assert_eq!(
+                all_listed(shards.iter().map(|(_, r)| r)),
+                ready,
+                "{states:?}"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use crate::config::ApiEncoding;
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
+use crate::plan::Shape;
 use crate::resources::{FamilySelection, Kind};
 use crate::sharding::Shard;
 use crate::store::{Change, Writer};
@@ -73,8 +74,8 @@ pub struct WatchSpec {
     pub render: RenderContext,
     /// Families rendered.
     pub selection: FamilySelection,
-    /// Which of the kind's [`crate::resources::WatchShape`]s this watch is; `None`: one full watch.
-    pub shape: Option<usize>,
+    /// Which of the kind's [`crate::resources::WatchShape`]s this watch is.
+    pub shape: Shape,
     /// How the lists read.
     pub list: ListOptions,
     /// Only objects of this shard are rendered; `None`: all.
@@ -95,10 +96,22 @@ pub struct ListOptions {
 /// Tells a watch to stop: it stops when the value turns `true`.
 pub type StopSignal = tokio::sync::watch::Receiver<bool>;
 
-/// Watches `spec.target` for `kind`, feeding `writer`, until `stop` turns true; then clears
-/// the shard and hands the writer back. Reached through
-/// [`KindInfo::watch`](crate::registry::KindInfo::watch).
-pub(crate) async fn run<K: Object>(
+/// Makes the watch of `spec`: the shard is [`ShardState::Listing`](crate::store::ShardState)
+/// from this call on, before the returned future first runs, so readiness waits for its first
+/// list however late the task is scheduled.
+pub(crate) fn run<K: Object>(
+    kind: &'static Kind<K>,
+    spec: WatchSpec,
+    ctx: WatchContext,
+    mut writer: Writer,
+    stop: StopSignal,
+) -> impl Future<Output = Writer> + Send + 'static {
+    writer.start_listing();
+    follow(kind, spec, ctx, writer, stop)
+}
+
+/// The watch loop: lists, watches and resumes until `stop`, then clears the shard.
+async fn follow<K: Object>(
     kind: &'static Kind<K>,
     spec: WatchSpec,
     ctx: WatchContext,
@@ -113,7 +126,18 @@ pub(crate) async fn run<K: Object>(
         list,
         shard,
     } = spec;
-    let metadata_only = shape.and_then(|i| kind.shapes.get(i)?.metadata_only);
+    let metadata_only = match shape {
+        Shape::Whole => None,
+        Shape::Lean { selector } => {
+            let declared = kind.shapes.iter().find(|s| s.field_selector == selector);
+            debug_assert!(
+                declared.is_some(),
+                "{}: no shape with selector {selector:?}",
+                kind.resource
+            );
+            declared.and_then(|s| s.metadata_only)
+        }
+    };
     let mut config = watcher::Config::default();
     if let Some(selector) = &target.field_selector {
         config = config.fields(selector);
@@ -148,16 +172,13 @@ pub(crate) async fn run<K: Object>(
     tracing::info!(resource = kind.resource, target = %target,
         metadata_only = metadata_only.is_some(),
         encoding = if protobuf.is_some() { "protobuf" } else { "json" }, "watch starting");
-    writer.activate();
     ctx.telemetry.watch_active(kind.resource, 1);
-    let mut unserved = false;
-    let mut events =
-        if until_served(kind, &target, &ctx, &mut writer, &mut stop, &mut unserved).await {
-            open()
-        } else {
-            // Told to stop while waiting: the loop below sees the stop, not a stream that ended.
-            futures::stream::pending().boxed()
-        };
+    let mut events = if until_served(kind, &target, &ctx, &mut writer, &mut stop).await {
+        open()
+    } else {
+        // Told to stop while waiting: the loop below sees the stop, not a stream that ended.
+        futures::stream::pending().boxed()
+    };
     let mut listed: u64 = 0;
     loop {
         let item = tokio::select! {
@@ -170,13 +191,6 @@ pub(crate) async fn run<K: Object>(
         };
         match item {
             Ok(event) => {
-                if unserved {
-                    unserved = false;
-                    ctx.telemetry.kind_unserved(kind.resource, false);
-                    tracing::info!(resource = kind.resource, target = %target,
-                        "the API is served now");
-                    writer.activate();
-                }
                 match &event {
                     Event::Init => listed = 0,
                     Event::InitApply(_) => {
@@ -205,7 +219,7 @@ pub(crate) async fn run<K: Object>(
             Err(err) if is_not_served(&err) => {
                 // Discovery said served, the list said 404 (the API went away meanwhile):
                 // back to discovery, which reports it and waits for it to come back.
-                if !until_served(kind, &target, &ctx, &mut writer, &mut stop, &mut unserved).await {
+                if !until_served(kind, &target, &ctx, &mut writer, &mut stop).await {
                     break;
                 }
                 events = open();
@@ -219,10 +233,6 @@ pub(crate) async fn run<K: Object>(
         }
     }
     writer.clear();
-    // A kind nobody watches any more (leadership lost, disabled by a reload) is not unserved.
-    if unserved {
-        ctx.telemetry.kind_unserved(kind.resource, false);
-    }
     ctx.telemetry.watch_active(kind.resource, -1);
     tracing::info!(resource = kind.resource, target = %target, "watch stopped");
     writer
@@ -372,8 +382,9 @@ fn to_change<K: Object>(
 }
 
 /// Waits until discovery says the API server serves `K`, reporting the kind unserved (once per
-/// change: telemetry, one log line, its rows cleared and readiness released) meanwhile, and
-/// served again when it comes. `false` when told to stop first.
+/// change: telemetry, one log line, its rows cleared and the shard idle, so it holds no
+/// readiness back) meanwhile, and served again when it comes (the shard listing again).
+/// `false` when told to stop first.
 ///
 /// Unserved kinds are found by discovery (`GET /apis/<group>/<version>`), never by failing
 /// lists: each failed list would count in `kube_state_metrics_list_total{result="error"}` and
@@ -386,23 +397,35 @@ async fn until_served<K: Object>(
     ctx: &WatchContext,
     writer: &mut Writer,
     stop: &mut tokio::sync::watch::Receiver<bool>,
-    unserved: &mut bool,
 ) -> bool {
+    let mut unserved = false;
+    // A kind nobody watches any more (leadership lost, disabled by a reload) is not unserved.
+    let stopped = |unserved: bool| {
+        if unserved {
+            ctx.telemetry.kind_unserved(kind.resource, false);
+        }
+        false
+    };
     loop {
-        match served::<K>(&ctx.client).await {
+        // Stopping MUST not wait for an API server that does not answer: a lost lease clears
+        // the leader's rows once its watches have stopped.
+        let served = tokio::select! {
+            served = served::<K>(&ctx.client) => served,
+            _ = stop.wait_for(|s| *s) => return stopped(unserved),
+        };
+        match served {
             Ok(true) | Err(_) => {
-                if *unserved {
-                    *unserved = false;
+                if unserved {
                     ctx.telemetry.kind_unserved(kind.resource, false);
                     tracing::info!(resource = kind.resource, target = %target,
                         "the API is served now");
-                    writer.activate();
+                    writer.start_listing();
                 }
                 return true;
             }
             Ok(false) => {
-                if !*unserved {
-                    *unserved = true;
+                if !unserved {
+                    unserved = true;
                     ctx.telemetry.kind_unserved(kind.resource, true);
                     tracing::warn!(resource = kind.resource, target = %target,
                         api = %format!("{}/{}", K::KIND.api.group, K::KIND.api.version),
@@ -414,7 +437,7 @@ async fn until_served<K: Object>(
         }
         tokio::select! {
             () = tokio::time::sleep(UNSERVED_RECHECK) => {}
-            _ = stop.wait_for(|s| *s) => return false,
+            _ = stop.wait_for(|s| *s) => return stopped(unserved),
         }
     }
 }
@@ -542,7 +565,7 @@ impl TestPodWatch {
             },
             render: RenderContext::default(),
             selection: FamilySelection::new(&POD.headers(), |_| true),
-            shape: None,
+            shape: Shape::Whole,
             list: ListOptions {
                 encoding,
                 ..ListOptions::default()
@@ -592,6 +615,7 @@ mod tests {
     use super::*;
     use crate::registry::KindInfo;
     use crate::resources::pod::{KIND as POD, Pod};
+    use crate::store::ShardState;
 
     fn decoded(json: &str) -> Decoded<Pod> {
         serde_json::from_str(json).unwrap()
@@ -779,7 +803,7 @@ mod tests {
                 .collect();
             let late_seen = text.contains("pod=\"late\"");
             let good_gone = !text.contains("pod=\"good\"");
-            if reader.is_ready() && late_seen && good_gone {
+            if reader.state() == ShardState::Listed && late_seen && good_gone {
                 break text;
             }
             if server.is_finished() {
@@ -807,7 +831,7 @@ mod tests {
             .expect("the watch stops when told")
             .unwrap();
         assert!(reader.is_empty(), "a stopped watch leaves no rows");
-        assert!(!reader.is_active());
+        assert_eq!(reader.state(), ShardState::Idle);
         server.abort();
     }
 
@@ -830,8 +854,9 @@ mod tests {
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert!(
-            !reader.is_active(),
+        assert_eq!(
+            reader.state(),
+            ShardState::Idle,
             "an unserved kind must not hold readiness back"
         );
         stop_tx.send(true).unwrap();
@@ -905,8 +930,10 @@ mod tests {
             },
             render: RenderContext::default(),
             selection: FamilySelection::new(&SECRET.headers(), |_| true),
-            // Shape 6: `type=kubernetes.io/tls`, metadata only.
-            shape: Some(6),
+            // Metadata only: the type comes from the selector.
+            shape: Shape::Lean {
+                selector: "type=kubernetes.io/tls",
+            },
             list: ListOptions {
                 use_apiserver_cache: true,
                 object_limit: Some(2),
@@ -914,7 +941,6 @@ mod tests {
             },
             shard: None,
         };
-        assert_eq!(SECRET.shape_selectors()[6], "type=kubernetes.io/tls");
         let ctx = WatchContext {
             client,
             telemetry: telemetry.clone(),
@@ -922,7 +948,7 @@ mod tests {
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(SECRET.watch(spec, ctx, writer, stop));
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !reader.is_ready() {
+        while reader.state() != ShardState::Listed {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the list never completed"

@@ -59,7 +59,7 @@ fn pod_source(n: usize) -> KindSource {
 fn pod_source_with_writer(n: usize) -> (Writer, KindSource) {
     let sel = default_selection(&pod::KIND);
     let (mut w, r) = shard("pods", ChangeSignal::default());
-    w.activate();
+    w.start_listing();
     w.apply(Change::Init);
     for i in 0..n {
         let Decoded::Object(p) =

@@ -78,7 +78,7 @@ impl ClusterMix {
             let selection = default_selection(info);
             let template = golden_object(resource);
             let (mut w, r) = shard(resource, ChangeSignal::default());
-            w.activate();
+            w.start_listing();
             w.apply(Change::Init);
             for i in 0..objects * percent / 100 {
                 let json = nth_object(&template, resource, i);

@@ -103,7 +103,7 @@ pub enum Effect {
     Reloaded,
     /// Applied at start; a reload that changes it is logged, shown by
     /// `ksa_config_restart_required`, and waits for a restart
-    /// ([`super::keep_restart_only_settings`]).
+    /// ([`super::reload::keep_restart_only_settings`]).
     RestartOnly,
     /// A kube-state-metrics key without a setting here: one warning at each load, naming the
     /// key and saying this (what to do instead); the value is not used.
@@ -891,7 +891,8 @@ port: 9090
                         loaded.warnings
                     );
                     let mut reloaded = loaded.clone();
-                    let kept = super::super::keep_restart_only_settings(&baseline, &mut reloaded);
+                    let kept =
+                        super::super::reload::keep_restart_only_settings(&baseline, &mut reloaded);
                     assert_ne!(
                         settings_of(loaded.clone()),
                         settings_of(baseline.clone()),
@@ -1053,10 +1054,8 @@ api_encoding: json
         )
         .unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
-        assert_eq!(
-            c.watch.namespaces.watched(),
-            [Some("team-a".to_string()), Some("team-b".to_string())]
-        );
+        assert_eq!(c.watch.namespaces.allow, ["team-a", "team-b"]);
+        assert_eq!(c.watch.namespaces.deny, ["team-c"]);
         assert!(c.watch.use_apiserver_cache);
         assert_eq!(c.watch.object_limit, Some(500));
         let shard = c.watch.shard.expect("sharded");

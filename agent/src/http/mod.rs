@@ -367,7 +367,7 @@ mod tests {
             .render_json(json, &Default::default(), &selection)
             .unwrap();
         let (mut w, r) = shard(kind.resource(), ChangeSignal::default());
-        w.activate();
+        w.start_listing();
         w.apply(Change::Init);
         w.apply(Change::InitApply("uid".into(), rows));
         if listed {
@@ -423,6 +423,77 @@ mod tests {
             Some(4.0),
             "every answer is timed, the 503s too"
         );
+    }
+
+    /// The readiness rule end to end: a watch's shard, the builder, the published snapshot, the
+    /// two answers.
+    #[tokio::test(start_paused = true)]
+    async fn metrics_and_readyz_turn_200_with_the_first_snapshot_built_after_every_watch_listed() {
+        use crate::snapshot::{Compression, run_builder};
+        use crate::store::{Change, ChangeSignal, shard};
+        use crate::telemetry::SnapshotTelemetry;
+        let state = state();
+        let app = router(state.clone());
+        let pods: &'static dyn crate::registry::KindInfo = &crate::resources::pod::KIND;
+        let selection = crate::resources::FamilySelection::new(&pods.family_headers(), |_| false);
+        let signal = ChangeSignal::default();
+        let (mut writer, reader) = shard("pods", signal.clone());
+        // What a watch does when it is made: readiness waits for its list from now on.
+        writer.start_listing();
+        let builder = tokio::spawn(run_builder(
+            Arc::new(vec![crate::snapshot::KindSource {
+                info: pods,
+                selection: selection.clone(),
+                shards: vec![reader],
+            }]),
+            state.published.clone(),
+            signal,
+            std::time::Duration::from_millis(100),
+            Compression::default(),
+            SnapshotTelemetry::new(state.telemetry.clone()),
+        ));
+        let published = |generation: u64| {
+            let published = state.published.clone();
+            let wait = async move {
+                while published.load().generation() < generation {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            };
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(60), wait)
+                    .await
+                    .unwrap_or_else(|_| panic!("snapshot {generation} never published"));
+            }
+        };
+        published(1).await;
+        assert!(!state.published.load().is_ready());
+        let res = app
+            .clone()
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            status_of(app.clone(), "/readyz").await,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+
+        let rows = pods
+            .render_json(POD_JSON, &Default::default(), &selection)
+            .unwrap();
+        writer.apply(Change::Init);
+        writer.apply(Change::InitApply("u1".into(), rows));
+        writer.apply(Change::InitDone);
+        published(2).await;
+        assert!(state.published.load().is_ready());
+        let body = body_of(app.clone(), "/metrics").await;
+        assert!(
+            body.contains(r#"kube_pod_info{namespace="ns",pod="p",uid="u1""#),
+            "{body}"
+        );
+        assert_eq!(status_of(app, "/readyz").await, StatusCode::OK);
+        builder.abort();
     }
 
     #[tokio::test(start_paused = true)]

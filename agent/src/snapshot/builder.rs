@@ -14,7 +14,7 @@ use crate::deflate::{self, Deflated, Effort};
 use crate::exposition::Format;
 use crate::registry::KindInfo;
 use crate::resources::{FamilySelection, Rows};
-use crate::store::{ChangeSignal, Dirty, Reader, Uid};
+use crate::store::{self, ChangeSignal, Dirty, Reader, Uid};
 
 /// The full body's gzip form is compressed in runs of consecutive pieces of about this many
 /// plain bytes: large enough to compress nearly as well as one stream, small enough that
@@ -274,7 +274,8 @@ impl Builder {
         let mut kinds = Vec::new();
         let mut objects = 0;
         let mut objects_by_resource = Vec::with_capacity(self.sources.len());
-        let mut ready = true;
+        // Read before the rows: a shard seen listed has its list's rows in place already.
+        let ready = store::all_listed(self.sources.iter().flat_map(|s| &s.shards));
         let deflate_pieces = self.gzip && self.namespace_views;
         let mut polish = Polish {
             budget: POLISH_BYTES_PER_BUILD,
@@ -287,8 +288,6 @@ impl Builder {
             .zip(&mut self.caches)
             .zip(&mut self.runs)
         {
-            // Idle shards (leader-only kinds on a follower) do not hold readiness back.
-            ready &= source.shards.iter().all(|s| !s.is_active() || s.is_ready());
             let mut kind_objects = 0;
             for (reader, cache) in source.shards.iter().zip(caches.iter_mut()) {
                 cache.refresh(reader);
@@ -544,8 +543,16 @@ pub struct Compression {
 
 /// Rebuilds and publishes a snapshot after every change, at most once per `interval`.
 ///
-/// Runs until the task is aborted. The rebuild runs on the blocking pool so a large one never
-/// delays event processing or scrapes on the async workers.
+/// A burst of changes within one interval costs one build: the [`ChangeSignal`] keeps one
+/// wake-up, and the build after it takes every change made meanwhile. Runs until the task is
+/// aborted. The rebuild runs on the blocking pool so a large one never delays event processing
+/// or scrapes on the async workers.
+///
+/// # Recovery
+/// A build that panics publishes nothing (the previous snapshot stays) and loses the pieces
+/// kept between builds; the next change starts from the stores again, a full rebuild. Each
+/// builder, a fresh one after a panic or the next configuration's, goes on from the published
+/// generation, so generations only increase.
 pub async fn run_builder(
     sources: Arc<Vec<KindSource>>,
     published: Published,
@@ -554,17 +561,14 @@ pub async fn run_builder(
     compression: Compression,
     observer: Arc<dyn BuildObserver>,
 ) {
-    // Go on from what is published: a builder started by a config reload keeps the
-    // generation increasing.
-    let generation = published.load().generation();
     let fresh = || {
         let mut b = Builder::new(sources.clone(), compression.gzip)
             .deflate_namespace_views(compression.namespace_views);
-        b.generation = generation;
+        b.generation = published.load().generation();
         b
     };
     let mut builder = Some(fresh());
-    let mut last_build: Option<Instant> = None;
+    let mut last_build: Option<tokio::time::Instant> = None;
     let mut polish = false;
     loop {
         if polish {
@@ -578,11 +582,10 @@ pub async fn run_builder(
             signal.changed().await;
         }
         if let Some(last) = last_build {
-            let since = last.elapsed();
-            if since < interval {
-                tokio::time::sleep(interval - since).await;
-            }
+            tokio::time::sleep_until(last + interval).await;
         }
+        // This build takes every change made so far, those whose wake-up is still pending too.
+        signal.forget_pending();
         let started = Instant::now();
         let mut b = builder.take().unwrap_or_else(fresh);
         let (b, snapshot) = match tokio::task::spawn_blocking(move || {
@@ -593,8 +596,6 @@ pub async fn run_builder(
         {
             Ok(done) => done,
             Err(e) => {
-                // The builder's pieces went down with it; the next build starts from the
-                // stores again (a full rebuild), and until then the previous snapshot stays.
                 tracing::error!(error = %e, "snapshot build panicked; keeping the previous one");
                 continue;
             }
@@ -605,7 +606,7 @@ pub async fn run_builder(
         let text_bytes = snapshot.text_len();
         observer.built(&snapshot, took, text_bytes);
         published.publish(snapshot);
-        last_build = Some(Instant::now());
+        last_build = Some(tokio::time::Instant::now());
     }
 }
 
@@ -649,7 +650,7 @@ mod tests {
         let mut readers = Vec::new();
         for s in 0..shards {
             let (mut w, r) = shard("things", ChangeSignal::default());
-            w.activate();
+            w.start_listing();
             w.apply(Change::Init);
             for (i, (name, v)) in objs.iter().enumerate() {
                 if i % shards == s {
@@ -758,7 +759,7 @@ mod tests {
             build(std::slice::from_ref(&src), false).is_ready(),
             "idle shard"
         );
-        w.activate();
+        w.start_listing();
         assert!(!build(&[src], false).is_ready(), "active, still listing");
     }
 
@@ -779,8 +780,16 @@ mod tests {
 
     /// A one-shard source of the named things (see [`thing_rows`] for their namespaces).
     fn named_source(names: &[&str]) -> (crate::store::Writer, KindSource) {
-        let (mut w, r) = shard("things", ChangeSignal::default());
-        w.activate();
+        signalled_source(names, ChangeSignal::default())
+    }
+
+    /// [`named_source`] whose shard wakes `signal` on every change.
+    fn signalled_source(
+        names: &[&str],
+        signal: ChangeSignal,
+    ) -> (crate::store::Writer, KindSource) {
+        let (mut w, r) = shard("things", signal);
+        w.start_listing();
         w.apply(Change::Init);
         for (i, name) in names.iter().enumerate() {
             w.apply(Change::InitApply(
@@ -1130,5 +1139,170 @@ mod tests {
         let body = text(&snap.body(Format::Text, false));
         assert!(body.contains("thing_value{thing=\"only\"} 3\n"), "{body}");
         assert_eq!(body.matches("thing_value{").count(), 1);
+    }
+
+    /// Reports each published snapshot's generation and object count.
+    struct Builds(tokio::sync::mpsc::UnboundedSender<(u64, usize)>);
+
+    impl BuildObserver for Builds {
+        fn built(&self, snapshot: &Snapshot, _: Duration, _: usize) {
+            let _ = self.0.send((snapshot.generation(), snapshot.objects()));
+        }
+    }
+
+    const INTERVAL: Duration = Duration::from_millis(100);
+
+    /// Starts [`run_builder`] over `sources`, publishing into `published`, and returns the
+    /// stream of its builds.
+    fn start_builder(
+        sources: Vec<KindSource>,
+        published: &Published,
+        signal: &ChangeSignal,
+    ) -> (
+        tokio::task::JoinHandle<()>,
+        tokio::sync::mpsc::UnboundedReceiver<(u64, usize)>,
+    ) {
+        let (tx, builds) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(run_builder(
+            Arc::new(sources),
+            published.clone(),
+            signal.clone(),
+            INTERVAL,
+            Compression::default(),
+            Arc::new(Builds(tx)),
+        ));
+        (task, builds)
+    }
+
+    /// The next build, within a minute of tokio's clock.
+    async fn next_build(
+        builds: &mut tokio::sync::mpsc::UnboundedReceiver<(u64, usize)>,
+    ) -> (u64, usize) {
+        tokio::time::timeout(Duration::from_secs(60), builds.recv())
+            .await
+            .expect("a build within a minute")
+            .expect("the builder runs")
+    }
+
+    /// Whether another build comes within ten intervals.
+    async fn builds_again(builds: &mut tokio::sync::mpsc::UnboundedReceiver<(u64, usize)>) -> bool {
+        tokio::time::timeout(10 * INTERVAL, builds.recv())
+            .await
+            .is_ok()
+    }
+
+    fn published_text(published: &Published) -> String {
+        text(&published.load().body(Format::Text, false))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_changes_within_an_interval_costs_one_build() {
+        let signal = ChangeSignal::default();
+        let (mut w, src) = signalled_source(&["t0", "t1", "t2"], signal.clone());
+        let published = Published::default();
+        let (task, mut builds) = start_builder(vec![src], &published, &signal);
+        assert_eq!(
+            next_build(&mut builds).await,
+            (1, 3),
+            "the listed state, at once"
+        );
+        let first = tokio::time::Instant::now();
+
+        for i in 0..50 {
+            let name = format!("t{i}");
+            w.apply(Change::Apply(
+                name.clone(),
+                thing_rows(&name, 1000.0 + f64::from(i)),
+            ));
+        }
+        assert_eq!(
+            next_build(&mut builds).await,
+            (2, 50),
+            "one build takes the burst"
+        );
+        assert!(
+            tokio::time::Instant::now() >= first + INTERVAL,
+            "builds are at least an interval apart"
+        );
+        let body = published_text(&published);
+        assert!(body.contains("thing_value{thing=\"t49\"} 1049\n"), "{body}");
+        assert!(body.contains("thing_value{thing=\"t0\"} 1000\n"), "{body}");
+        assert!(!builds_again(&mut builds).await, "nothing changed since");
+        assert_eq!(published.load().generation(), 2);
+        task.abort();
+    }
+
+    /// A kind with one family: its rows do not fit [`THINGS`]' two, so building them panics.
+    static ONE_FAMILY: Kind<Thing> = Kind {
+        resource: "things",
+        api: ApiType::new("example.com", "v1", "Thing", "things"),
+        scope: Scope::Namespaced,
+        shapes: &[WatchShape::FULL],
+        protobuf: None,
+        identity: |t| Identity::new([("thing", t.metadata.name.as_deref().unwrap_or(""))]),
+        families: &[Family::stable(
+            "thing_value",
+            "The value.",
+            MetricType::Gauge,
+            value,
+        )],
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_build_panics_the_next_change_rebuilds_whole_and_generations_go_on() {
+        let signal = ChangeSignal::default();
+        let (mut w, src) = signalled_source(&["t0", "t1"], signal.clone());
+        let published = Published::default();
+        let (task, mut builds) = start_builder(vec![src.clone()], &published, &signal);
+        assert_eq!(next_build(&mut builds).await, (1, 2));
+
+        // Rows that break the build (the panic is printed by the test harness).
+        let sel = FamilySelection::new(&ONE_FAMILY.headers(), |_| true);
+        let thing = Thing {
+            metadata: Default::default(),
+            value: 1.0,
+        };
+        let bad = ONE_FAMILY.render(&thing, &RenderContext::default(), &sel);
+        w.apply(Change::Apply("bad".into(), bad));
+        assert!(
+            !builds_again(&mut builds).await,
+            "a panicked build publishes nothing"
+        );
+        assert_eq!(
+            published.load().generation(),
+            1,
+            "the previous snapshot stays"
+        );
+
+        w.apply(Change::Delete("bad".into()));
+        w.apply(Change::Apply("t2".into(), thing_rows("t2", 2.0)));
+        assert_eq!(
+            next_build(&mut builds).await,
+            (2, 3),
+            "the next change publishes, after the last published generation"
+        );
+        let full = build(&[src], false);
+        assert_eq!(
+            published_text(&published),
+            text(&full.body(Format::Text, false))
+        );
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_builder_of_new_sources_goes_on_from_the_published_generation() {
+        let published = Published::default();
+        let signal = ChangeSignal::default();
+        let (_w, old) = signalled_source(&["old"], signal.clone());
+        let (task, mut builds) = start_builder(vec![old], &published, &signal);
+        assert_eq!(next_build(&mut builds).await, (1, 1));
+        task.abort();
+
+        let signal = ChangeSignal::default();
+        let (_w, new) = signalled_source(&["new-1", "new-2"], signal.clone());
+        let (task, mut builds) = start_builder(vec![new], &published, &signal);
+        assert_eq!(next_build(&mut builds).await, (2, 2));
+        assert!(published_text(&published).contains("thing=\"new-1\""));
+        task.abort();
     }
 }

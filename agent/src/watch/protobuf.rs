@@ -817,7 +817,7 @@ mod tests {
                 .iter()
                 .map(|r| String::from_utf8(r.all().to_vec()).unwrap())
                 .collect();
-            if reader.is_ready() && text.contains("uid=\"u3\"") {
+            if reader.state() == crate::store::ShardState::Listed && text.contains("uid=\"u3\"") {
                 break text;
             }
             assert!(

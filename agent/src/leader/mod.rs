@@ -4,8 +4,8 @@
 //! Every write carries the Lease's resourceVersion, so two candidates can never both win: the
 //! apiserver answers the slower one 409. Expiry is judged on *local observation* (when this
 //! agent last saw the record change), never by comparing clocks across machines, as client-go's
-//! `leaderelection` does. This module decides leadership only; it never renders or serves. See
-//! [`run`].
+//! `leaderelection` does. See [`run`]; [`follow`] runs the leader-only watches while this agent
+//! leads. This module never renders or serves.
 //!
 //! # Fencing
 //! The holder publishes `false` on its [`tokio::sync::watch`] channel the moment it has not
@@ -14,7 +14,11 @@
 //! so with `renew_deadline < lease_duration` our cluster-scope rows are gone before anyone else
 //! can export them.
 
+mod follow;
+
 use std::time::Duration;
+
+pub use follow::{LeaderWatch, follow};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -303,5 +307,168 @@ mod tests {
         ));
         o.see(&renewed, t0 + Duration::from_secs(12));
         assert!(!o.expired(t0 + Duration::from_secs(20), Duration::from_secs(15)));
+    }
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::mock_api::{Answer, MockApi, Seen};
+
+    const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/lease";
+
+    fn election() -> Election {
+        Election {
+            namespace: "ns".into(),
+            name: "lease".into(),
+            identity: "me".into(),
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+        }
+    }
+
+    /// An API server holding one Lease, as the apiserver keeps it: GET answers it (404 before
+    /// it exists), POST creates it and PUT replaces it, each write bumping its
+    /// resourceVersion. While `partitioned`, no request is answered.
+    fn lease_server(partitioned: Arc<AtomicBool>) -> (Api<Lease>, MockApi) {
+        let stored = std::sync::Mutex::new((None::<serde_json::Value>, 0_u64));
+        let (client, api) = MockApi::start(move |req: &Seen| {
+            if partitioned.load(Ordering::SeqCst) {
+                return Answer::Hold;
+            }
+            let (lease, version) = &mut *stored.lock().unwrap();
+            match req.method {
+                http::Method::GET => match lease {
+                    Some(l) => Answer::ok(l.clone()),
+                    None => Answer::status(404, "NotFound"),
+                },
+                http::Method::POST | http::Method::PUT => {
+                    let mut written: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+                    *version += 1;
+                    written["metadata"]["resourceVersion"] = version.to_string().into();
+                    *lease = Some(written.clone());
+                    let status = if req.method == http::Method::POST {
+                        http::StatusCode::CREATED
+                    } else {
+                        http::StatusCode::OK
+                    };
+                    Answer::Json(status, written.to_string())
+                }
+                _ => Answer::status(405, "MethodNotAllowed"),
+            }
+        });
+        (Api::namespaced(client, "ns"), api)
+    }
+
+    fn is_renewal(s: &Seen) -> bool {
+        s.method == http::Method::PUT && s.path == LEASE
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_that_cannot_renew_stops_leading_by_its_renew_deadline() {
+        let partitioned = Arc::new(AtomicBool::new(false));
+        let (api, server) = lease_server(partitioned.clone());
+        let (leader_tx, mut leader) = watch::channel(false);
+        let (_shutdown_tx, shutdown) = watch::channel(false);
+        let telemetry = Telemetry::new();
+        let config = election();
+        let task = tokio::spawn(run(
+            api,
+            config.clone(),
+            leader_tx,
+            shutdown,
+            telemetry.clone(),
+        ));
+        leader.wait_for(|l| *l).await.unwrap();
+        // Renewals go through every retry period, and it keeps leading.
+        let last_renewal = server.nth(3, is_renewal).await.at;
+        assert!(*leader.borrow(), "renewed: still leading");
+        // The apiserver stops answering: the next attempt hangs.
+        partitioned.store(true, Ordering::SeqCst);
+        leader.wait_for(|l| !*l).await.unwrap();
+        let fenced = Instant::now() - last_renewal;
+        assert!(
+            fenced <= config.renew_deadline,
+            "fenced {fenced:?} after the last renewal, later than the renew deadline"
+        );
+        assert!(
+            fenced > config.renew_deadline - config.retry_period,
+            "fenced after {fenced:?}: a failing renewal is retried until the deadline"
+        );
+        assert_eq!(
+            server.count(is_renewal),
+            3,
+            "no renewal got through meanwhile"
+        );
+        assert!(telemetry.value("ksa_lease_renew_failures_total", &[]) >= Some(1.0));
+        assert_eq!(telemetry.value("ksa_leader", &[]), Some(0.0));
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_releases_the_lease_on_shutdown() {
+        let (api, server) = lease_server(Arc::new(AtomicBool::new(false)));
+        let (leader_tx, mut leader) = watch::channel(false);
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let task = tokio::spawn(run(api, election(), leader_tx, shutdown, Telemetry::new()));
+        leader.wait_for(|l| *l).await.unwrap();
+        let created = server.nth(1, |s| s.method == http::Method::POST).await;
+        let created: serde_json::Value = serde_json::from_str(&created.body).unwrap();
+        assert_eq!(created["spec"]["holderIdentity"], "me");
+
+        shutdown_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the election ends on shutdown")
+            .unwrap();
+        assert!(!*leader.borrow(), "it stopped leading before releasing");
+        let release = server.seen().pop().expect("requests");
+        assert!(
+            is_renewal(&release),
+            "the last request writes the Lease: {release:?}"
+        );
+        let released: serde_json::Value = serde_json::from_str(&release.body).unwrap();
+        assert!(
+            released["spec"]["holderIdentity"].is_null(),
+            "the holder is cleared: {released}"
+        );
+        assert_eq!(released["spec"]["leaseDurationSeconds"], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_follower_does_not_write_the_lease_and_takes_it_over_once_expired() {
+        let (api, server) = lease_server(Arc::new(AtomicBool::new(false)));
+        // Another candidate holds the Lease, renewed just now (as seen from here).
+        let held = Lease {
+            metadata: ObjectMeta {
+                name: Some("lease".into()),
+                namespace: Some("ns".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some("other".into()),
+                lease_duration_seconds: Some(15),
+                renew_time: Some(now_micro()),
+                ..LeaseSpec::default()
+            }),
+        };
+        api.create(&PostParams::default(), &held).await.unwrap();
+        let started = Instant::now();
+        let (leader_tx, mut leader) = watch::channel(false);
+        let (_shutdown_tx, shutdown) = watch::channel(false);
+        let task = tokio::spawn(run(api, election(), leader_tx, shutdown, Telemetry::new()));
+        leader.wait_for(|l| *l).await.unwrap();
+        let took = Instant::now() - started;
+        // Expiry by local observation: the record never changed after it was first seen.
+        assert!(
+            took >= Duration::from_secs(15) && took <= Duration::from_secs(15 + 2),
+            "took over after {took:?}"
+        );
+        assert_eq!(
+            server.count(|s| s.method == http::Method::PUT),
+            1,
+            "one write: the takeover"
+        );
+        task.abort();
     }
 }
