@@ -360,6 +360,18 @@ mod tests {
             .unwrap_or_else(|_| panic!("never: {what}"));
     }
 
+    /// Runs `test` while `pipelines` follow `reloads`.
+    async fn following_reloads(
+        pipelines: &mut Pipelines,
+        reloads: &mut mpsc::UnboundedReceiver<Config>,
+        test: impl Future<Output = ()>,
+    ) {
+        tokio::select! {
+            () = pipelines.follow_reloads(reloads) => unreachable!("follows forever"),
+            () = test => {}
+        }
+    }
+
     const FIRST_ROW: &str = r#"kube_namespace_status_phase{namespace="a",phase="Active"} 1"#;
     const RELOADED_ROW: &str = r#"kube_namespace_labels{namespace="a",label_team="x"} 1"#;
     const SERVICE_ROW: &str = r#"kube_service_info{namespace="a",service="s""#;
@@ -411,10 +423,7 @@ mod tests {
             })
             .await;
         };
-        tokio::select! {
-            () = pipelines.follow_reloads(&mut reloads) => unreachable!("follows forever"),
-            () = test => {}
-        }
+        following_reloads(&mut pipelines, &mut reloads, test).await;
         assert_eq!(pipelines.current().resources, ["namespaces", "services"]);
         pipelines.stop().await;
         assert_eq!(
@@ -456,10 +465,7 @@ mod tests {
             );
             assert!(!body(&published).contains(SERVICE_ROW));
         };
-        tokio::select! {
-            () = pipelines.follow_reloads(&mut reloads) => unreachable!("follows forever"),
-            () = test => {}
-        }
+        following_reloads(&mut pipelines, &mut reloads, test).await;
         pipelines.stop().await;
     }
 
@@ -493,10 +499,7 @@ mod tests {
             })
             .await;
         };
-        tokio::select! {
-            () = pipelines.follow_reloads(&mut reloads) => unreachable!("follows forever"),
-            () = test => {}
-        }
+        following_reloads(&mut pipelines, &mut reloads, test).await;
         assert_eq!(pipelines.current().resources, ["namespaces"]);
         pipelines.stop().await;
     }

@@ -269,20 +269,9 @@ mod tests {
             .collect()
     }
 
-    const SECRET_TYPES: [&str; 8] = [
-        "Opaque",
-        "kubernetes.io/service-account-token",
-        "kubernetes.io/dockercfg",
-        "kubernetes.io/dockerconfigjson",
-        "kubernetes.io/basic-auth",
-        "kubernetes.io/ssh-auth",
-        "kubernetes.io/tls",
-        "bootstrap.kubernetes.io/token",
-    ];
-
     /// The selector of the full watch of Secrets of every other type.
     fn other_secret_types() -> String {
-        SECRET_TYPES
+        crate::resources::secret::WELL_KNOWN_TYPES
             .iter()
             .map(|t| format!("type!={t}"))
             .collect::<Vec<_>>()

@@ -107,11 +107,11 @@ pub(crate) fn run<K: Object>(
     stop: StopSignal,
 ) -> impl Future<Output = Writer> + Send + 'static {
     writer.start_listing();
-    follow(kind, spec, ctx, writer, stop)
+    watch_until_stopped(kind, spec, ctx, writer, stop)
 }
 
 /// The watch loop: lists, watches and resumes until `stop`, then clears the shard.
-async fn follow<K: Object>(
+async fn watch_until_stopped<K: Object>(
     kind: &'static Kind<K>,
     spec: WatchSpec,
     ctx: WatchContext,

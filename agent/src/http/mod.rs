@@ -392,17 +392,21 @@ mod tests {
         )
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn metrics_is_503_with_retry_after_until_the_first_complete_snapshot() {
-        let state = state();
-        let app = router(state.clone());
+    /// `/metrics` answers what it answers before the first complete snapshot.
+    async fn assert_not_ready_yet(app: Router) {
         let res = app
-            .clone()
             .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn metrics_is_503_with_retry_after_until_the_first_complete_snapshot() {
+        let state = state();
+        let app = router(state.clone());
+        assert_not_ready_yet(app.clone()).await;
         // A partial snapshot (the pod watch still listing) is not served either.
         state.published.publish(pod_snapshot(false));
         assert_eq!(
@@ -467,13 +471,7 @@ mod tests {
         };
         published(1).await;
         assert!(!state.published.load().is_ready());
-        let res = app
-            .clone()
-            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        assert_not_ready_yet(app.clone()).await;
         assert_eq!(
             status_of(app.clone(), "/readyz").await,
             StatusCode::SERVICE_UNAVAILABLE

@@ -131,6 +131,24 @@ mod tests {
     use crate::telemetry::Telemetry;
     use crate::watch::{ListOptions, WatchTarget};
 
+    /// A whole watch of every Namespace, over JSON, every family rendered.
+    fn namespaces() -> WatchSpec {
+        WatchSpec {
+            target: WatchTarget {
+                namespace: None,
+                field_selector: None,
+            },
+            render: RenderContext::default(),
+            selection: FamilySelection::new(&NAMESPACES.headers(), |_| true),
+            shape: Shape::Whole,
+            list: ListOptions {
+                encoding: ApiEncoding::Json,
+                ..ListOptions::default()
+            },
+            shard: None,
+        }
+    }
+
     /// Waits (on tokio's clock) until `done` holds, looking again after each change of a
     /// shard that `signal` wakes for.
     async fn until(signal: &ChangeSignal, what: &str, done: impl Fn() -> bool) {
@@ -163,21 +181,8 @@ mod tests {
         };
         let signal = ChangeSignal::default();
         let (writer, reader) = store::shard("namespaces", signal.clone());
-        let selection = FamilySelection::new(&NAMESPACES.headers(), |_| true);
-        let spec = WatchSpec {
-            target: WatchTarget {
-                namespace: None,
-                field_selector: None,
-            },
-            render: RenderContext::default(),
-            selection: selection.clone(),
-            shape: Shape::Whole,
-            list: ListOptions {
-                encoding: ApiEncoding::Json,
-                ..ListOptions::default()
-            },
-            shard: None,
-        };
+        let spec = namespaces();
+        let selection = spec.selection.clone();
         let mut builder = Builder::new(
             Arc::new(vec![KindSource {
                 info: &NAMESPACES,
@@ -264,17 +269,7 @@ mod tests {
             telemetry: Telemetry::new(),
         };
         let (writer, reader) = store::shard("namespaces", ChangeSignal::default());
-        let spec = WatchSpec {
-            target: WatchTarget {
-                namespace: None,
-                field_selector: None,
-            },
-            render: RenderContext::default(),
-            selection: FamilySelection::new(&NAMESPACES.headers(), |_| true),
-            shape: Shape::Whole,
-            list: ListOptions::default(),
-            shard: None,
-        };
+        let spec = namespaces();
         let (_leader_tx, leader) = watch::channel(true);
         let (stop_tx, stop) = watch::channel(false);
         let task = follow(
