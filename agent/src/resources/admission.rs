@@ -162,3 +162,34 @@ pub fn policy_binding_info_sample(
         1.0,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_webhooks_get_empty_service_labels_and_null_lists_render_nothing() {
+        type Config = WebhookConfiguration<()>;
+        let render = |w: &Config| {
+            crate::resources::testing::render_family(
+                w,
+                crate::exposition::Identity::new([("webhookconfiguration", "w")]),
+                &crate::exposition::RenderContext::default(),
+                webhook_clientconfig_service,
+            )
+        };
+        let w: Config = serde_json::from_str(
+            r#"{"metadata":{"name":"w"},"webhooks":[
+            {"name":"a.example.com","clientConfig":{"url":"https://hooks.example.com/a"}},
+            {"name":"b.example.com","clientConfig":{"service":{"name":"svc","namespace":"ns","port":8443}}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            render(&w),
+            "m{webhookconfiguration=\"w\",webhook_name=\"a.example.com\",service_name=\"\",service_namespace=\"\"} 1\n\
+             m{webhookconfiguration=\"w\",webhook_name=\"b.example.com\",service_name=\"svc\",service_namespace=\"ns\"} 1\n"
+        );
+        let none: Config = serde_json::from_str(r#"{"webhooks":null}"#).unwrap();
+        assert_eq!(render(&none), "");
+    }
+}

@@ -133,7 +133,7 @@ pub static KIND: Kind<DaemonSet> = Kind {
             "kube_daemonset_metadata_generation",
             "Sequence number of the daemon set's desired state (metadata.generation).",
             MetricType::Gauge,
-            metadata_generation,
+            metadata::generation,
         ),
         Family::experimental(
             "kube_daemonset_annotations",
@@ -204,11 +204,6 @@ fn status_observed_generation(d: &DaemonSet, out: &mut Series<'_>) {
 /// `kube_daemonset_status_updated_number_scheduled`.
 fn status_updated_number_scheduled(d: &DaemonSet, out: &mut Series<'_>) {
     out.value(d.status.updated_number_scheduled as f64);
-}
-
-/// `kube_daemonset_metadata_generation`: 0 when unset.
-fn metadata_generation(d: &DaemonSet, out: &mut Series<'_>) {
-    out.value(d.metadata.generation.unwrap_or(0) as f64);
 }
 
 #[cfg(test)]

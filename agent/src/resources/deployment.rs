@@ -221,7 +221,7 @@ pub static KIND: Kind<Deployment> = Kind {
             "kube_deployment_metadata_generation",
             "Sequence number of the deployment's desired state (metadata.generation).",
             MetricType::Gauge,
-            metadata_generation,
+            metadata::generation,
         ),
         Family::experimental(
             "kube_deployment_annotations",
@@ -355,11 +355,6 @@ fn spec_strategy_rollingupdate_max_unavailable(d: &Deployment, out: &mut Series<
 /// block; a percentage of `spec.replicas` is rounded up.
 fn spec_strategy_rollingupdate_max_surge(d: &Deployment, out: &mut Series<'_>) {
     rolling_update_sample(d, |ru| ru.max_surge.as_ref(), true, out);
-}
-
-/// `kube_deployment_metadata_generation`: 0 when unset.
-fn metadata_generation(d: &Deployment, out: &mut Series<'_>) {
-    out.value(d.metadata.generation.unwrap_or(0) as f64);
 }
 
 // ===== helpers =====

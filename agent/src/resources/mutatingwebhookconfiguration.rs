@@ -76,34 +76,3 @@ fn identity(w: &MutatingWebhookConfiguration) -> Identity {
         ),
     ])
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exposition::{RenderContext, Series};
-
-    fn render(
-        w: &MutatingWebhookConfiguration,
-        f: fn(&MutatingWebhookConfiguration, &mut Series<'_>),
-    ) -> String {
-        crate::resources::testing::render_family(w, identity(w), &RenderContext::default(), f)
-    }
-
-    #[test]
-    fn url_webhooks_get_empty_service_labels_and_null_lists_render_nothing() {
-        let w: MutatingWebhookConfiguration = serde_json::from_str(
-            r#"{"metadata":{"name":"w"},"webhooks":[
-            {"name":"a.example.com","clientConfig":{"url":"https://hooks.example.com/a"}},
-            {"name":"b.example.com","clientConfig":{"service":{"name":"svc","namespace":"ns","port":8443}}}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            render(&w, webhook_clientconfig_service),
-            "m{namespace=\"\",mutatingwebhookconfiguration=\"w\",webhook_name=\"a.example.com\",service_name=\"\",service_namespace=\"\"} 1\n\
-             m{namespace=\"\",mutatingwebhookconfiguration=\"w\",webhook_name=\"b.example.com\",service_name=\"svc\",service_namespace=\"ns\"} 1\n"
-        );
-        let none: MutatingWebhookConfiguration =
-            serde_json::from_str(r#"{"webhooks":null}"#).unwrap();
-        assert_eq!(render(&none, webhook_clientconfig_service), "");
-    }
-}

@@ -124,7 +124,7 @@ pub static KIND: Kind<ReplicaSet> = Kind {
             "kube_replicaset_metadata_generation",
             "Sequence number of the replica set's desired state (metadata.generation).",
             MetricType::Gauge,
-            metadata_generation,
+            metadata::generation,
         ),
         Family::stable(
             "kube_replicaset_owner",
@@ -190,11 +190,6 @@ fn spec_replicas(r: &ReplicaSet, out: &mut Series<'_>) {
     if let Some(n) = r.spec.replicas {
         out.value(n as f64);
     }
-}
-
-/// `kube_replicaset_metadata_generation`: 0 when unset.
-fn metadata_generation(r: &ReplicaSet, out: &mut Series<'_>) {
-    out.value(r.metadata.generation.unwrap_or(0) as f64);
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ pub static KIND: Kind<ReplicationController> = Kind {
             "kube_replicationcontroller_metadata_generation",
             "Sequence number of the replication controller's desired state (metadata.generation).",
             MetricType::Gauge,
-            metadata_generation,
+            metadata::generation,
         ),
         Family::experimental(
             "kube_replicationcontroller_owner",
@@ -180,11 +180,6 @@ fn spec_replicas(r: &ReplicationController, out: &mut Series<'_>) {
     }
 }
 
-/// `kube_replicationcontroller_metadata_generation`: 0 when unset.
-fn metadata_generation(r: &ReplicationController, out: &mut Series<'_>) {
-    out.value(r.metadata.generation.unwrap_or(0) as f64);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,7 +207,7 @@ mod tests {
             "m{namespace=\"ns3\",replicationcontroller=\"rc3\"} 0\n"
         );
         assert_eq!(
-            render(&rc, metadata_generation),
+            render(&rc, metadata::generation),
             "m{namespace=\"ns3\",replicationcontroller=\"rc3\"} 5\n"
         );
     }

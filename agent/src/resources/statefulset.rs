@@ -167,7 +167,7 @@ pub static KIND: Kind<StatefulSet> = Kind {
             "kube_statefulset_metadata_generation",
             "Sequence number of the stateful set's desired state (metadata.generation).",
             MetricType::Gauge,
-            metadata_generation,
+            metadata::generation,
         ),
         Family::stable(
             "kube_statefulset_persistentvolumeclaim_retention_policy",
@@ -261,11 +261,6 @@ fn ordinals_start(s: &StatefulSet, out: &mut Series<'_>) {
     if let Some(o) = &s.spec.ordinals {
         out.value(o.start as f64);
     }
-}
-
-/// `kube_statefulset_metadata_generation`: 0 when unset.
-fn metadata_generation(s: &StatefulSet, out: &mut Series<'_>) {
-    out.value(s.metadata.generation.unwrap_or(0) as f64);
 }
 
 /// `kube_statefulset_persistentvolumeclaim_retention_policy`: `when_deleted`, `when_scaled`;

@@ -44,6 +44,11 @@ pub fn resource_version<K: Object>(obj: &K, out: &mut Series<'_>) {
     resource_version_sample(out, obj.meta().resource_version.as_deref());
 }
 
+/// `kube_<kind>_metadata_generation`: `metadata.generation`, 0 when unset.
+pub fn generation<K: Object>(obj: &K, out: &mut Series<'_>) {
+    out.value(obj.meta().generation.unwrap_or(0) as f64);
+}
+
 /// `kube_<kind>_owner`: one sample per owner reference ([`owner_samples`]).
 pub fn owners<K: Object>(obj: &K, out: &mut Series<'_>) {
     owner_samples(out, obj.meta().owner_references.as_deref());
