@@ -25,13 +25,19 @@
 //! no difference. This module is pure: no I/O, no clock; the list/watch loop that feeds it is
 //! `watch::protobuf`. See [`decode`].
 
+pub mod daemonset;
+pub mod deployment;
 pub mod envelope;
 pub mod event;
 pub mod frame;
+pub mod job;
 pub mod list;
 pub mod meta;
 pub mod node;
 pub mod pod;
+pub mod replicaset;
+pub mod replicationcontroller;
+pub mod statefulset;
 pub mod status;
 
 use bytes::Bytes;
