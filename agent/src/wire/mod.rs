@@ -27,16 +27,25 @@
 
 pub mod daemonset;
 pub mod deployment;
+pub mod endpoint;
 pub mod envelope;
 pub mod event;
 pub mod frame;
 pub mod job;
+pub mod lease;
+pub mod limitrange;
 pub mod list;
 pub mod meta;
+pub mod namespace;
 pub mod node;
+pub mod persistentvolume;
+pub mod persistentvolumeclaim;
 pub mod pod;
 pub mod replicaset;
 pub mod replicationcontroller;
+pub mod resourcequota;
+pub mod service;
+pub mod serviceaccount;
 pub mod statefulset;
 pub mod status;
 
