@@ -591,6 +591,169 @@ async fn an_agent_over_protobuf_exports_what_an_agent_over_json_exports_and_foll
     delete_node(&client, &node_name).await;
 }
 
+/// Whether `line` is a sample of one of this test's objects: in namespace `ns`, or naming one
+/// of the cluster-scoped objects (named `prefix…`).
+fn ours(line: &str, ns: &str, prefix: &str) -> bool {
+    line.contains(&format!("namespace=\"{ns}\"")) || line.contains(&format!("=\"{prefix}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_over_protobuf_exports_what_one_over_json_exports_for_every_kind_with_a_message() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "pb-leader").await;
+    let prefix = unique("pb-leader");
+    let kinds: Vec<&'static dyn KindInfo> = served_with_message(&client)
+        .await
+        .into_iter()
+        .filter(|k| matches!(k.scope(), Scope::Namespaced | Scope::Cluster))
+        .collect();
+    let (mut cluster_scoped, mut namespaces) = (Vec::new(), Vec::new());
+    for (i, kind) in kinds.iter().enumerate() {
+        let name = format!("{prefix}-{i}");
+        create_golden_object(&client, *kind, "full", ns.name(), &name).await;
+        if kind.resource() == "namespaces" {
+            namespaces.push(name);
+        } else if kind.scope() == Scope::Cluster {
+            cluster_scoped.push(format!("{}/{name}", kind.kind_name().to_lowercase()));
+        }
+    }
+    let resources: Vec<&str> = kinds.iter().map(|k| k.resource()).collect();
+    let resources = resources.join(",");
+    let every_key: Vec<String> = kinds
+        .iter()
+        .map(|k| format!("{}=[*]", k.resource()))
+        .collect();
+    let every_key = every_key.join(",");
+    let flags = |encoding: &str| {
+        vec![
+            "--scope".to_string(),
+            "cluster".to_string(),
+            "--leader-election=false".to_string(),
+            format!("--api-encoding={encoding}"),
+            format!("--resources={resources}"),
+            format!("--namespaces={}", ns.name()),
+            format!("--metric-labels-allowlist={every_key}"),
+            format!("--metric-annotations-allowlist={every_key}"),
+        ]
+    };
+    let start = |encoding: &str| {
+        let flags = flags(encoding);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        AgentProcess::start("", &flags)
+    };
+    let mut over_protobuf = start("protobuf");
+    let mut over_json = start("json");
+    over_protobuf.wait_ready(READY).await;
+    over_json.wait_ready(READY).await;
+
+    // This test's rows in both agents, once identical and `shows` holds for them.
+    let same = |what: &'static str, shows: Box<dyn Fn(&str) -> bool + Send + Sync>| {
+        let (a, b, ns, prefix) = (&over_protobuf, &over_json, ns.name(), prefix.as_str());
+        let shows = std::sync::Arc::new(shows);
+        poll_until(what, CONVERGE, move || {
+            let shows = shows.clone();
+            async move {
+                let (_, from_protobuf) = a.get("/metrics").await?;
+                let (_, from_json) = b.get("/metrics").await?;
+                let mine = |text: &str| -> String {
+                    text.lines()
+                        .filter(|l| ours(l, ns, prefix))
+                        .map(|l| format!("{l}\n"))
+                        .collect()
+                };
+                let (from_protobuf, from_json) = (mine(&from_protobuf), mine(&from_json));
+                if !shows(&from_protobuf) {
+                    return Err("not yet in the protobuf agent".to_string());
+                }
+                if from_protobuf != from_json {
+                    let diff = similar_lines(&from_protobuf, &from_json);
+                    return Err(format!("the expositions differ:\n{}", diff.join("\n")));
+                }
+                Ok(from_protobuf)
+            }
+        })
+    };
+    let prefixes: Vec<String> = kinds
+        .iter()
+        .map(|k| family_prefix(k.family_headers().iter().map(|h| h.name)))
+        .collect();
+    let text = same(
+        "both agents to export every kind's golden object",
+        Box::new(move |text| {
+            prefixes
+                .iter()
+                .all(|p| text.lines().any(|l| l.starts_with(p.as_str())))
+        }),
+    )
+    .await;
+    assert!(
+        text.contains("kube_deployment_status_replicas_ready{"),
+        "{text}"
+    );
+    let log = plain(&over_protobuf.log());
+    for resource in resources.split(',') {
+        assert!(
+            log.lines().any(|l| l.contains("watch starting")
+                && l.contains(&format!("resource=\"{resource}\""))
+                && l.contains("encoding=\"protobuf\"")),
+            "{resource} over protobuf:\n{log}"
+        );
+    }
+
+    // A change arrives as a watch event and both agents agree again.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), ns.name());
+    let deployment = kinds
+        .iter()
+        .position(|k| k.resource() == "deployments")
+        .map(|i| format!("{prefix}-{i}"))
+        .expect("deployments have a message");
+    deployments
+        .patch_status(
+            &deployment,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({ "status": { "readyReplicas": 5 } })),
+        )
+        .await
+        .expect("patching the deployment's status");
+    let needle = format!("deployment=\"{deployment}\"");
+    same(
+        "the deployment's new ready count in both agents",
+        Box::new(move |text| {
+            text.lines().any(|l| {
+                l.starts_with("kube_deployment_status_replicas_ready{")
+                    && l.contains(&needle)
+                    && l.ends_with(" 5")
+            })
+        }),
+    )
+    .await;
+
+    let mut args = vec!["delete", "--wait=false", "--ignore-not-found"];
+    args.extend(cluster_scoped.iter().map(String::as_str));
+    kubectl(&args, "").expect("deleting the cluster-scoped golden objects");
+    for name in namespaces {
+        delete_namespace(&name)
+            .await
+            .expect("deleting the golden namespace");
+    }
+}
+
+/// The longest common prefix of a kind's family names, up to its last `_` (`kube_deployment_`).
+fn family_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
+    let first = names.next().expect("a kind has families");
+    let common = names.fold(first.len(), |len, name| {
+        first
+            .bytes()
+            .zip(name.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    let prefix = &first[..common];
+    prefix[..=prefix.rfind('_').expect("kube_<kind>_")].to_string()
+}
+
 /// `text` without its terminal colour codes.
 fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
