@@ -14,9 +14,11 @@ use kube_state_agent::decode::{Decoded, Object};
 use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
 use kube_state_agent::registry::{self, KindInfo};
 use kube_state_agent::resources::{
-    FamilySelection, Kind, daemonset, deployment, endpoint, job, lease, limitrange, namespace,
+    FamilySelection, Kind, certificatesigningrequest, clusterrole, clusterrolebinding, daemonset,
+    deployment, endpoint, ingress, ingressclass, job, lease, limitrange, namespace, networkpolicy,
     node, persistentvolume, persistentvolumeclaim, pod, replicaset, replicationcontroller,
-    resourcequota, service, serviceaccount, statefulset,
+    resourcequota, role, rolebinding, service, serviceaccount, statefulset, storageclass,
+    volumeattachment,
 };
 use kube_state_agent::wire;
 
@@ -107,6 +109,29 @@ fn assert_capture_renders_as_json(resource: &str, name: &str) -> bool {
             assert_same::<wire::serviceaccount::ServiceAccount>(&serviceaccount::KIND, name)
         }
         "leases" => assert_same::<wire::lease::Lease>(&lease::KIND, name),
+        "ingresses" => assert_same::<wire::ingress::Ingress>(&ingress::KIND, name),
+        "ingressclasses" => {
+            assert_same::<wire::ingressclass::IngressClass>(&ingressclass::KIND, name)
+        }
+        "networkpolicies" => {
+            assert_same::<wire::networkpolicy::NetworkPolicy>(&networkpolicy::KIND, name)
+        }
+        "storageclasses" => {
+            assert_same::<wire::storageclass::StorageClass>(&storageclass::KIND, name)
+        }
+        "volumeattachments" => {
+            assert_same::<wire::volumeattachment::VolumeAttachment>(&volumeattachment::KIND, name)
+        }
+        "certificatesigningrequests" => assert_same::<
+            wire::certificatesigningrequest::CertificateSigningRequest,
+        >(&certificatesigningrequest::KIND, name),
+        "roles" => assert_same::<wire::role::Role>(&role::KIND, name),
+        "rolebindings" => assert_same::<wire::rolebinding::RoleBinding>(&rolebinding::KIND, name),
+        "clusterroles" => assert_same::<wire::clusterrole::ClusterRole>(&clusterrole::KIND, name),
+        "clusterrolebindings" => assert_same::<wire::clusterrolebinding::ClusterRoleBinding>(
+            &clusterrolebinding::KIND,
+            name,
+        ),
         _ => return false,
     }
     true
