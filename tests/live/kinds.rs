@@ -126,7 +126,7 @@ fn object_for(
 }
 
 /// A CertificateSigningRequest with a real PKCS#10 request from openssl.
-fn csr_manifest(name: &str) -> String {
+pub(crate) fn csr_manifest(name: &str) -> String {
     let out = Command::new("openssl")
         .args([
             "req",

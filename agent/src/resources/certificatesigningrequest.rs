@@ -76,7 +76,7 @@ pub static KIND: Kind<CertificateSigningRequest> = Kind {
     api: ApiType::new("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::certificatesigningrequest::CertificateSigningRequest>),
     identity,
     families: &[
         Family::experimental(

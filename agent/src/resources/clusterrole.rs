@@ -36,7 +36,7 @@ pub static KIND: Kind<ClusterRole> = Kind {
     api: ApiType::new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::clusterrole::ClusterRole>),
     identity,
     families: &[
         Family::experimental(

@@ -43,7 +43,7 @@ pub static KIND: Kind<ClusterRoleBinding> = Kind {
     api: ApiType::new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::clusterrolebinding::ClusterRoleBinding>),
     identity,
     families: &[
         Family::experimental(

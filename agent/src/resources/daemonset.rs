@@ -72,7 +72,7 @@ pub static KIND: Kind<DaemonSet> = Kind {
     api: ApiType::new("apps", "v1", "DaemonSet", "daemonsets"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::daemonset::DaemonSet>),
     identity,
     families: &[
         Family::stable(

@@ -130,7 +130,7 @@ pub static KIND: Kind<Deployment> = Kind {
     api: ApiType::new("apps", "v1", "Deployment", "deployments"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::deployment::Deployment>),
     identity,
     families: &[
         Family::experimental(

@@ -93,7 +93,7 @@ pub static KIND: Kind<Endpoints> = Kind {
     api: ApiType::new("", "v1", "Endpoints", "endpoints"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::endpoint::Endpoints>),
     identity,
     families: &[
         Family::stable(

@@ -138,7 +138,7 @@ pub static KIND: Kind<Ingress> = Kind {
     api: ApiType::new("networking.k8s.io", "v1", "Ingress", "ingresses"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::ingress::Ingress>),
     identity,
     families: &[
         Family::stable(

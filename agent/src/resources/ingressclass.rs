@@ -55,7 +55,7 @@ pub static KIND: Kind<IngressClass> = Kind {
     api: ApiType::new("networking.k8s.io", "v1", "IngressClass", "ingressclasses"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::ingressclass::IngressClass>),
     identity,
     families: &[
         Family::experimental(

@@ -101,7 +101,7 @@ pub static KIND: Kind<Job> = Kind {
     api: ApiType::new("batch", "v1", "Job", "jobs"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::job::Job>),
     identity,
     families: &[
         Family::experimental(

@@ -56,7 +56,7 @@ pub static KIND: Kind<Lease> = Kind {
     api: ApiType::new("coordination.k8s.io", "v1", "Lease", "leases"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::lease::Lease>),
     identity,
     families: &[
         Family::experimental(

@@ -79,7 +79,7 @@ pub static KIND: Kind<LimitRange> = Kind {
     api: ApiType::new("", "v1", "LimitRange", "limitranges"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::limitrange::LimitRange>),
     identity,
     families: &[
         Family::stable(

@@ -67,7 +67,7 @@ pub static KIND: Kind<Namespace> = Kind {
     api: ApiType::new("", "v1", "Namespace", "namespaces"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::namespace::Namespace>),
     identity,
     families: &[
         Family::stable(

@@ -54,7 +54,7 @@ pub static KIND: Kind<NetworkPolicy> = Kind {
     api: ApiType::new("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::networkpolicy::NetworkPolicy>),
     identity,
     families: &[
         Family::experimental(

@@ -212,7 +212,7 @@ pub static KIND: Kind<PersistentVolume> = Kind {
     api: ApiType::new("", "v1", "PersistentVolume", "persistentvolumes"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::persistentvolume::PersistentVolume>),
     identity,
     families: &[
         Family::stable(

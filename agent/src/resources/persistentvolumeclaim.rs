@@ -103,7 +103,7 @@ pub static KIND: Kind<PersistentVolumeClaim> = Kind {
     api: ApiType::new("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::persistentvolumeclaim::PersistentVolumeClaim>),
     identity,
     families: &[
         Family::stable(

@@ -75,7 +75,7 @@ pub static KIND: Kind<ReplicaSet> = Kind {
     api: ApiType::new("apps", "v1", "ReplicaSet", "replicasets"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::replicaset::ReplicaSet>),
     identity,
     families: &[
         Family::stable(

@@ -75,7 +75,7 @@ pub static KIND: Kind<ReplicationController> = Kind {
     api: ApiType::new("", "v1", "ReplicationController", "replicationcontrollers"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::replicationcontroller::ReplicationController>),
     identity,
     families: &[
         Family::stable(

@@ -65,7 +65,7 @@ pub static KIND: Kind<ResourceQuota> = Kind {
     api: ApiType::new("", "v1", "ResourceQuota", "resourcequotas"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::resourcequota::ResourceQuota>),
     identity,
     families: &[
         Family::stable(

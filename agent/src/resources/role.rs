@@ -36,7 +36,7 @@ pub static KIND: Kind<Role> = Kind {
     api: ApiType::new("rbac.authorization.k8s.io", "v1", "Role", "roles"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::role::Role>),
     identity,
     families: &[
         Family::experimental(

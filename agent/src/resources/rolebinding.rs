@@ -41,7 +41,7 @@ pub static KIND: Kind<RoleBinding> = Kind {
     api: ApiType::new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::rolebinding::RoleBinding>),
     identity,
     families: &[
         Family::experimental(

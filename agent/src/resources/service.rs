@@ -96,7 +96,7 @@ pub static KIND: Kind<Service> = Kind {
     api: ApiType::new("", "v1", "Service", "services"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::service::Service>),
     identity,
     families: &[
         Family::stable(

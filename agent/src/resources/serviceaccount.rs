@@ -55,7 +55,7 @@ pub static KIND: Kind<ServiceAccount> = Kind {
     api: ApiType::new("", "v1", "ServiceAccount", "serviceaccounts"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::serviceaccount::ServiceAccount>),
     identity,
     families: &[
         Family::experimental(

@@ -106,7 +106,7 @@ pub static KIND: Kind<StatefulSet> = Kind {
     api: ApiType::new("apps", "v1", "StatefulSet", "statefulsets"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::statefulset::StatefulSet>),
     identity,
     families: &[
         Family::stable(

@@ -43,7 +43,7 @@ pub static KIND: Kind<StorageClass> = Kind {
     api: ApiType::new("storage.k8s.io", "v1", "StorageClass", "storageclasses"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::storageclass::StorageClass>),
     identity,
     families: &[
         Family::stable(

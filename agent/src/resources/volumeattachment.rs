@@ -81,7 +81,7 @@ pub static KIND: Kind<VolumeAttachment> = Kind {
     api: ApiType::new("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::volumeattachment::VolumeAttachment>),
     identity,
     families: &[
         Family::experimental(

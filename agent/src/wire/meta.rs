@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+use k8s_openapi::apimachinery::pkg::util::intstr;
 use k8s_openapi::jiff::Timestamp;
 
 use super::{Error, Result};
@@ -102,6 +103,42 @@ pub struct Quantity {
     pub string: Option<String>,
 }
 
+/// `intstr.IntOrString`: `type` says which of the two values holds.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IntOrString {
+    /// `type`: 0 for an integer, 1 for a string.
+    #[prost(int64, optional, tag = "1")]
+    pub r#type: Option<i64>,
+    /// `intVal`.
+    #[prost(int32, optional, tag = "2")]
+    pub int_val: Option<i32>,
+    /// `strVal`.
+    #[prost(string, optional, tag = "3")]
+    pub str_val: Option<String>,
+}
+
+impl IntOrString {
+    /// The value as its JSON holds it: a number for type 0, else a string (upstream's
+    /// `MarshalJSON` writes `strVal` for any other type).
+    pub fn into_lean(self) -> intstr::IntOrString {
+        match self.r#type.unwrap_or_default() {
+            0 => intstr::IntOrString::Int(self.int_val.unwrap_or_default()),
+            _ => intstr::IntOrString::String(self.str_val.unwrap_or_default()),
+        }
+    }
+}
+
+/// `metav1.MicroTime`: seconds and nanoseconds since the epoch.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MicroTime {
+    /// `seconds`.
+    #[prost(int64, optional, tag = "1")]
+    pub seconds: Option<i64>,
+    /// `nanos`.
+    #[prost(int32, optional, tag = "2")]
+    pub nanos: Option<i32>,
+}
+
 /// Only the metadata of an object (every kind's field 1), for the malformed-object fallback.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct MetadataOnly {
@@ -172,6 +209,31 @@ pub fn time(t: Option<Time>) -> Result<Option<metav1::Time>> {
             what: "metav1.Time seconds",
             value: seconds,
         })
+}
+
+/// A `metav1.MicroTime` (pointer or not): an absent or empty message is `None`; the
+/// nanoseconds are cut to the microseconds JSON writes (`RFC3339Micro`), so both wires give the
+/// same instant.
+///
+/// # Errors
+/// When the seconds are outside what a timestamp can hold.
+pub fn micro_time(t: Option<MicroTime>) -> Result<Option<metav1::MicroTime>> {
+    let Some(t) = t.filter(|t| t.seconds.is_some() || t.nanos.is_some()) else {
+        return Ok(None);
+    };
+    let seconds = t.seconds.unwrap_or_default();
+    let nanos = t.nanos.unwrap_or_default() / 1000 * 1000;
+    Timestamp::new(seconds, nanos)
+        .map(|ts| Some(metav1::MicroTime(ts)))
+        .map_err(|_| Error::OutOfRange {
+            what: "metav1.MicroTime seconds",
+            value: seconds,
+        })
+}
+
+/// A Go `int32` read into the lean type's wider integer; absent is Go's zero.
+pub fn int(i: Option<i32>) -> i64 {
+    i64::from(i.unwrap_or_default())
 }
 
 /// A `map[string]string` tagged `omitempty`: empty is absent.

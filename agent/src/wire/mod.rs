@@ -25,14 +25,40 @@
 //! no difference. This module is pure: no I/O, no clock; the list/watch loop that feeds it is
 //! `watch::protobuf`. See [`decode`].
 
+pub mod certificatesigningrequest;
+pub mod clusterrole;
+pub mod clusterrolebinding;
+pub mod daemonset;
+pub mod deployment;
+pub mod endpoint;
 pub mod envelope;
 pub mod event;
 pub mod frame;
+pub mod ingress;
+pub mod ingressclass;
+pub mod job;
+pub mod lease;
+pub mod limitrange;
 pub mod list;
 pub mod meta;
+pub mod namespace;
+pub mod networkpolicy;
 pub mod node;
+pub mod persistentvolume;
+pub mod persistentvolumeclaim;
 pub mod pod;
+pub mod rbac;
+pub mod replicaset;
+pub mod replicationcontroller;
+pub mod resourcequota;
+pub mod role;
+pub mod rolebinding;
+pub mod service;
+pub mod serviceaccount;
+pub mod statefulset;
 pub mod status;
+pub mod storageclass;
+pub mod volumeattachment;
 
 use bytes::Bytes;
 
