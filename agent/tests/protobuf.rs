@@ -15,10 +15,11 @@ use kube_state_agent::exposition::{KeyAllowlist, RenderContext};
 use kube_state_agent::registry::{self, KindInfo};
 use kube_state_agent::resources::{
     FamilySelection, Kind, certificatesigningrequest, clusterrole, clusterrolebinding, daemonset,
-    deployment, endpoint, ingress, ingressclass, job, lease, limitrange, namespace, networkpolicy,
-    node, persistentvolume, persistentvolumeclaim, pod, replicaset, replicationcontroller,
-    resourcequota, role, rolebinding, service, serviceaccount, statefulset, storageclass,
-    volumeattachment,
+    deployment, endpoint, ingress, ingressclass, job, lease, limitrange,
+    mutatingwebhookconfiguration, namespace, networkpolicy, node, persistentvolume,
+    persistentvolumeclaim, pod, replicaset, replicationcontroller, resourcequota, role,
+    rolebinding, service, serviceaccount, statefulset, storageclass,
+    validatingwebhookconfiguration, volumeattachment,
 };
 use kube_state_agent::wire;
 
@@ -132,6 +133,12 @@ fn assert_capture_renders_as_json(resource: &str, name: &str) -> bool {
             &clusterrolebinding::KIND,
             name,
         ),
+        "mutatingwebhookconfigurations" => assert_same::<
+            wire::mutatingwebhookconfiguration::MutatingWebhookConfiguration,
+        >(&mutatingwebhookconfiguration::KIND, name),
+        "validatingwebhookconfigurations" => assert_same::<
+            wire::validatingwebhookconfiguration::ValidatingWebhookConfiguration,
+        >(&validatingwebhookconfiguration::KIND, name),
         _ => return false,
     }
     true

@@ -25,6 +25,7 @@
 //! no difference. This module is pure: no I/O, no clock; the list/watch loop that feeds it is
 //! `watch::protobuf`. See [`decode`].
 
+pub mod admission;
 pub mod certificatesigningrequest;
 pub mod clusterrole;
 pub mod clusterrolebinding;
@@ -41,6 +42,7 @@ pub mod lease;
 pub mod limitrange;
 pub mod list;
 pub mod meta;
+pub mod mutatingwebhookconfiguration;
 pub mod namespace;
 pub mod networkpolicy;
 pub mod node;
@@ -58,6 +60,7 @@ pub mod serviceaccount;
 pub mod statefulset;
 pub mod status;
 pub mod storageclass;
+pub mod validatingwebhookconfiguration;
 pub mod volumeattachment;
 
 use bytes::Bytes;
