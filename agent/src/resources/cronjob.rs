@@ -89,7 +89,7 @@ pub static KIND: Kind<CronJob> = Kind {
     api: ApiType::new("batch", "v1", "CronJob", "cronjobs"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::cronjob::CronJob>),
     identity,
     families: &[
         Family::experimental(

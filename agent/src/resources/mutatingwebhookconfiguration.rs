@@ -36,7 +36,7 @@ pub static KIND: Kind<MutatingWebhookConfiguration> = Kind {
     api: ApiType::new("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::mutatingwebhookconfiguration::MutatingWebhookConfiguration>),
     identity,
     families: &[
         Family::experimental(

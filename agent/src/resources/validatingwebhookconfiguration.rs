@@ -37,7 +37,7 @@ pub static KIND: Kind<ValidatingWebhookConfiguration> = Kind {
     api: ApiType::new("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::validatingwebhookconfiguration::ValidatingWebhookConfiguration>),
     identity,
     families: &[
         Family::experimental(

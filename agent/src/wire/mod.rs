@@ -11,9 +11,11 @@
 //! - [`event`]: `WatchEvent { type, object }`, the object enveloped;
 //! - [`list`]: `ListMeta` and the items, each kept as its own bytes so that each is decoded on
 //!   its own and one bad item costs only itself;
-//! - [`meta`] and [`status`]: `ObjectMeta`, `Time`, `Quantity`, `Status`;
-//! - one file per kind ([`pod`], [`node`]): the fields the kind's families read, at the
-//!   upstream field numbers, converted into the kind's lean type.
+//! - [`meta`] and [`status`]: `ObjectMeta`, `Time`, `MicroTime`, `Quantity`, `IntOrString`,
+//!   `Status`;
+//! - one file per kind ([`pod`], [`node`], [`deployment`], …, named as its `resources` file):
+//!   the fields the kind's families read, at the upstream field numbers, converted into the
+//!   kind's lean type; what two kinds share sits in [`admission`] and [`rbac`].
 //!
 //! Messages are hand-written `#[derive(prost::Message)]` structs declaring only the fields the
 //! families read; prost skips every other field without building it (`managedFields`, `env`,
@@ -25,9 +27,11 @@
 //! no difference. This module is pure: no I/O, no clock; the list/watch loop that feeds it is
 //! `watch::protobuf`. See [`decode`].
 
+pub mod admission;
 pub mod certificatesigningrequest;
 pub mod clusterrole;
 pub mod clusterrolebinding;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoint;
@@ -41,6 +45,7 @@ pub mod lease;
 pub mod limitrange;
 pub mod list;
 pub mod meta;
+pub mod mutatingwebhookconfiguration;
 pub mod namespace;
 pub mod networkpolicy;
 pub mod node;
@@ -58,6 +63,7 @@ pub mod serviceaccount;
 pub mod statefulset;
 pub mod status;
 pub mod storageclass;
+pub mod validatingwebhookconfiguration;
 pub mod volumeattachment;
 
 use bytes::Bytes;
@@ -140,7 +146,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// and the conversion into the lean type the JSON path fills.
 ///
 /// Adding a kind to the protobuf path is one implementation of this trait plus
-/// `protobuf = Message` in the kind's `impl_object!`.
+/// `protobuf: Some(crate::wire::decode::<Message>)` in the kind's `Kind` descriptor.
 ///
 /// # Invariants
 /// [`Message::into_object`] MUST give what serde gives for the same object's JSON: the same
