@@ -51,7 +51,7 @@ async fn served(client: &kube::Client, kind: &dyn KindInfo) -> bool {
 }
 
 /// The prefix every family of `kind` starts with (`kube_deployment_`).
-fn family_prefix(kind: &dyn KindInfo) -> String {
+pub(crate) fn family_prefix(kind: &dyn KindInfo) -> String {
     let names: Vec<&str> = kind.family_headers().iter().map(|h| h.name).collect();
     let first = names[0];
     let common = names.iter().fold(first.len(), |len, name| {

@@ -772,7 +772,7 @@ async fn a_leader_over_protobuf_exports_what_one_over_json_exports_for_every_kin
     };
     let prefixes: Vec<String> = kinds
         .iter()
-        .map(|k| family_prefix(k.family_headers().iter().map(|h| h.name)))
+        .map(|k| crate::kinds::family_prefix(*k))
         .collect();
     let text = same(
         "both agents to export every kind's golden object",
@@ -834,21 +834,6 @@ async fn a_leader_over_protobuf_exports_what_one_over_json_exports_for_every_kin
             .await
             .expect("deleting the golden namespace");
     }
-}
-
-/// The longest common prefix of a kind's family names, up to its last `_` (`kube_deployment_`).
-fn family_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
-    let first = names.next().expect("a kind has families");
-    let common = names.fold(first.len(), |len, name| {
-        first
-            .bytes()
-            .zip(name.bytes())
-            .take(len)
-            .take_while(|(a, b)| a == b)
-            .count()
-    });
-    let prefix = &first[..common];
-    prefix[..=prefix.rfind('_').expect("kube_<kind>_")].to_string()
 }
 
 /// `text` without its terminal colour codes.
