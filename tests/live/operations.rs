@@ -495,6 +495,18 @@ impl ActiveAlert {
     }
 }
 
+/// Waits until no alert at all is pending or firing.
+async fn until_no_alert(prometheus: &Prometheus, what: &str) {
+    poll_until(what, ALERT_DEADLINE, || async {
+        let alerts = active_alerts(prometheus).await?;
+        alerts
+            .is_empty()
+            .then_some(())
+            .ok_or_else(|| describe(&alerts))
+    })
+    .await;
+}
+
 async fn active_alerts(prometheus: &Prometheus) -> Result<Vec<ActiveAlert>, String> {
     #[derive(Deserialize)]
     struct Answer {
@@ -803,14 +815,7 @@ async fn each_alert_fires_in_the_state_it_describes_and_clears_once_the_fault_is
     )
     .await;
     // Healthy: nothing pending, nothing firing.
-    poll_until("no alert while healthy", ALERT_DEADLINE, || async {
-        let alerts = active_alerts(&prometheus).await?;
-        alerts
-            .is_empty()
-            .then_some(())
-            .ok_or_else(|| describe(&alerts))
-    })
-    .await;
+    until_no_alert(&prometheus, "no alert while healthy").await;
     eprintln!(
         "healthy with no alert {:.1?} after the start",
         test_started.elapsed()
@@ -948,13 +953,6 @@ async fn each_alert_fires_in_the_state_it_describes_and_clears_once_the_fault_is
     }
 
     // And everything is quiet again.
-    poll_until("no alert at the end", ALERT_DEADLINE, || async {
-        let alerts = active_alerts(&prometheus).await?;
-        alerts
-            .is_empty()
-            .then_some(())
-            .ok_or_else(|| describe(&alerts))
-    })
-    .await;
+    until_no_alert(&prometheus, "no alert at the end").await;
     eprintln!("the whole test took {:.1?}", test_started.elapsed());
 }
