@@ -131,7 +131,7 @@ pub static KIND: Kind<EndpointSlice> = Kind {
     api: ApiType::new("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::endpointslice::EndpointSlice>),
     identity,
     families: &[
         Family::experimental(

@@ -206,7 +206,7 @@ pub static KIND: Kind<HorizontalPodAutoscaler> = Kind {
     api: ApiType::new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::horizontalpodautoscaler::HorizontalPodAutoscaler>),
     identity,
     families: &[
         Family::experimental(

@@ -61,7 +61,7 @@ pub static KIND: Kind<MutatingAdmissionPolicy> = Kind {
     api: ApiType::new("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy", "mutatingadmissionpolicies"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::mutatingadmissionpolicy::MutatingAdmissionPolicy>),
     identity,
     families: &[
         Family::experimental(

@@ -60,7 +60,7 @@ pub static KIND: Kind<MutatingAdmissionPolicyBinding> = Kind {
     api: ApiType::new("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicyBinding", "mutatingadmissionpolicybindings"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::mutatingadmissionpolicybinding::MutatingAdmissionPolicyBinding>),
     identity,
     families: &[
         Family::experimental(

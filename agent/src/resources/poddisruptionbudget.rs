@@ -62,7 +62,7 @@ pub static KIND: Kind<PodDisruptionBudget> = Kind {
     api: ApiType::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
     scope: Scope::Namespaced,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::poddisruptionbudget::PodDisruptionBudget>),
     identity,
     families: &[
         Family::experimental(

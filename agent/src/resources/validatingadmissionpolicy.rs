@@ -55,7 +55,7 @@ pub static KIND: Kind<ValidatingAdmissionPolicy> = Kind {
     api: ApiType::new("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::validatingadmissionpolicy::ValidatingAdmissionPolicy>),
     identity,
     families: &[
         Family::experimental(

@@ -59,7 +59,7 @@ pub static KIND: Kind<ValidatingAdmissionPolicyBinding> = Kind {
     api: ApiType::new("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
     scope: Scope::Cluster,
     shapes: &[WatchShape::FULL],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::validatingadmissionpolicybinding::ValidatingAdmissionPolicyBinding>),
     identity,
     families: &[
         Family::experimental(
