@@ -10,7 +10,8 @@
 //!
 //! Kinds with a lean protobuf message are listed and watched over protobuf (unless
 //! `--api-encoding=json`) by [`protobuf::watcher`], which yields the same events as kube's
-//! watcher; everything downstream of the event stream is shared.
+//! watcher; so are metadata-only shapes, as protobuf `PartialObjectMetadata`. Everything
+//! downstream of the event stream is shared.
 
 mod protobuf;
 
@@ -149,19 +150,29 @@ async fn watch_until_stopped<K: Object>(
         config = config.any_semantic();
         config.page_size = None;
     }
-    // Metadata-only shapes ask for `PartialObjectMetadata`, which has no lean message yet.
-    let protobuf = kind
-        .protobuf
-        .filter(|_| list.encoding == ApiEncoding::Protobuf && metadata_only.is_none());
+    // A metadata-only shape reads `PartialObjectMetadata`, which needs no message of the kind's.
+    let protobuf = (list.encoding == ApiEncoding::Protobuf)
+        .then_some(())
+        .and_then(|()| match metadata_only {
+            Some(_) => Some(protobuf::Objects::MetadataOnly),
+            None => kind.protobuf.map(protobuf::Objects::Whole),
+        });
+    let over_protobuf = protobuf.is_some();
     let open = || match protobuf {
-        Some(decode) => protobuf::watcher(
-            ctx.client.clone(),
-            target.namespace.as_deref(),
-            &config,
-            decode,
-        )
-        .default_backoff()
-        .boxed(),
+        Some(objects) => {
+            let events = protobuf::watcher(
+                ctx.client.clone(),
+                target.namespace.as_deref(),
+                &config,
+                objects,
+            )
+            .default_backoff()
+            .boxed();
+            match metadata_only {
+                Some(complete) => completed(events, complete),
+                None => events,
+            }
+        }
         None => open_events::<K>(
             &ctx.client,
             target.namespace.as_deref(),
@@ -171,7 +182,7 @@ async fn watch_until_stopped<K: Object>(
     };
     tracing::info!(resource = kind.resource, target = %target,
         metadata_only = metadata_only.is_some(),
-        encoding = if protobuf.is_some() { "protobuf" } else { "json" }, "watch starting");
+        encoding = if over_protobuf { "protobuf" } else { "json" }, "watch starting");
     ctx.telemetry.watch_active(kind.resource, 1);
     let mut events = if until_served(kind, &target, &ctx, &mut writer, &mut stop).await {
         open()
@@ -295,22 +306,37 @@ fn open_events<K: Object>(
             .default_backoff()
             .boxed();
     };
-    let complete = move |MetadataOnly(mut obj): MetadataOnly<K>| {
-        if let Decoded::Object(o) = &mut obj {
-            complete(o);
-        }
-        obj
-    };
-    watcher::watcher(api::<MetadataOnly<K>>(client, namespace), config.clone())
+    let events = watcher::watcher(api::<MetadataOnly<K>>(client, namespace), config.clone())
         .default_backoff()
-        .map_ok(move |event| match event {
-            Event::Init => Event::Init,
-            Event::InitDone => Event::InitDone,
-            Event::InitApply(o) => Event::InitApply(complete(o)),
-            Event::Apply(o) => Event::Apply(complete(o)),
-            Event::Delete(o) => Event::Delete(complete(o)),
+        .map_ok(|event| map_event(event, |MetadataOnly(obj)| obj))
+        .boxed();
+    completed(events, complete)
+}
+
+/// A metadata-only watch's events, each object completed by its shape's fill-in (what the
+/// selector fixed, which `PartialObjectMetadata` does not carry).
+fn completed<K: Object>(events: Events<K>, complete: fn(&mut K)) -> Events<K> {
+    events
+        .map_ok(move |event| {
+            map_event(event, |mut obj| {
+                if let Decoded::Object(o) = &mut obj {
+                    complete(o);
+                }
+                obj
+            })
         })
         .boxed()
+}
+
+/// `event` with `f` applied to its object, if it has one.
+fn map_event<A, B>(event: Event<A>, f: impl FnOnce(A) -> B) -> Event<B> {
+    match event {
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+        Event::InitApply(o) => Event::InitApply(f(o)),
+        Event::Apply(o) => Event::Apply(f(o)),
+        Event::Delete(o) => Event::Delete(f(o)),
+    }
 }
 
 /// What rendering an object needs besides the object.
@@ -892,7 +918,26 @@ mod tests {
 
     #[tokio::test]
     async fn a_metadata_only_shape_asks_for_metadata_from_the_cache_and_keeps_the_limit() {
+        let accept = metadata_only_list(ApiEncoding::Json).await;
+        assert!(
+            accept.starts_with("application/json;as=PartialObjectMetadataList"),
+            "{accept}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_metadata_only_shape_over_protobuf_asks_for_partial_metadata_as_protobuf() {
+        let accept = metadata_only_list(ApiEncoding::Protobuf).await;
+        assert_eq!(accept, crate::wire::partial::LIST_CONTENT_TYPE);
+    }
+
+    /// Lists three Secrets through the metadata-only `type=kubernetes.io/tls` shape over
+    /// `encoding`, from the watch cache, with `--object-limit=2`, answering in the encoding
+    /// asked for; asserts the rows, the limit and the query, and returns the list's `Accept`.
+    async fn metadata_only_list(encoding: ApiEncoding) -> String {
         use crate::resources::secret::KIND as SECRET;
+        use crate::wire::{envelope, list, meta, partial};
+        use prost::Message as _;
         let (mock, mut handle) = tower_test::mock::pair::<
             http::Request<kube::client::Body>,
             http::Response<kube::client::Body>,
@@ -910,16 +955,43 @@ mod tests {
                 .unwrap()
                 .to_string();
             let query = req.uri().query().unwrap_or("").to_string();
-            let item = |name: &str, uid: &str| {
-                serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                    "metadata": {"name": name, "namespace": "ns", "uid": uid, "resourceVersion": "5"}})
+            let names = [("a", "u1"), ("b", "u2"), ("c", "u3")];
+            let response = if accept.starts_with(crate::wire::CONTENT_TYPE) {
+                let items: Vec<Vec<u8>> = names
+                    .iter()
+                    .map(|(name, uid)| {
+                        meta::MetadataOnly {
+                            metadata: Some(meta::ObjectMeta {
+                                name: Some(name.to_string()),
+                                namespace: Some("ns".into()),
+                                uid: Some(uid.to_string()),
+                                resource_version: Some("5".into()),
+                                ..Default::default()
+                            }),
+                        }
+                        .encode_to_vec()
+                    })
+                    .collect();
+                let body = envelope::seal(
+                    partial::API_VERSION,
+                    partial::LIST_KIND,
+                    &list::encode_list("10", "", &items),
+                );
+                http::Response::builder()
+                    .header(http::header::CONTENT_TYPE, crate::wire::CONTENT_TYPE)
+                    .body(kube::client::Body::from(body))
+                    .unwrap()
+            } else {
+                let item = |(name, uid): &(&str, &str)| {
+                    serde_json::json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": {"name": name, "namespace": "ns", "uid": uid, "resourceVersion": "5"}})
+                };
+                let list = serde_json::json!({"kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "10"},
+                    "items": names.iter().map(item).collect::<Vec<_>>()});
+                http::Response::new(kube::client::Body::from(list.to_string().into_bytes()))
             };
-            let list = serde_json::json!({"kind": "PartialObjectMetadataList",
-                "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "10"},
-                "items": [item("a", "u1"), item("b", "u2"), item("c", "u3")]});
-            send.send_response(http::Response::new(kube::client::Body::from(
-                list.to_string().into_bytes(),
-            )));
+            send.send_response(response);
             let _pending = handle.next_request().await;
             (accept, query)
         });
@@ -937,7 +1009,7 @@ mod tests {
             list: ListOptions {
                 use_apiserver_cache: true,
                 object_limit: Some(2),
-                encoding: ApiEncoding::Protobuf,
+                encoding,
             },
             shard: None,
         };
@@ -982,12 +1054,12 @@ mod tests {
         stop_tx.send(true).unwrap();
         task.await.unwrap();
         let (accept, query) = server.await.unwrap();
-        assert!(accept.contains("as=PartialObjectMetadataList"), "{accept}");
         assert!(query.contains("resourceVersion=0"), "{query}");
         assert!(
             query.contains("fieldSelector=type%3Dkubernetes.io%2Ftls"),
             "{query}"
         );
+        accept
     }
 
     #[test]

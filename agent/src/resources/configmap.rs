@@ -42,7 +42,7 @@ pub static KIND: Kind<ConfigMap> = Kind {
         field_selector: "",
         metadata_only: Some(|_| {}),
     }],
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::configmap::ConfigMap>),
     identity,
     families: &[
         Family::experimental(

@@ -93,7 +93,7 @@ pub static KIND: Kind<Secret> = Kind {
     api: ApiType::new("", "v1", "Secret", "secrets"),
     scope: Scope::Namespaced,
     shapes: SHAPES,
-    protobuf: None,
+    protobuf: Some(crate::wire::decode::<crate::wire::secret::Secret>),
     identity,
     families: &[
         Family::stable(

@@ -42,15 +42,50 @@ const DEFAULT_TIMEOUT_SECS: u32 = 290;
 
 type Item<K> = Result<Event<Decoded<K>>, watcher::Error>;
 
+/// What of each object a protobuf watch asks the API server for.
+pub enum Objects<K> {
+    /// The whole object, decoded by the kind's lean message (its
+    /// [`Kind::protobuf`](crate::resources::Kind::protobuf)).
+    Whole(fn(Bytes) -> Decoded<K>),
+    /// Its metadata only, as `PartialObjectMetadata` ([`wire::partial`]); the watch shape's
+    /// fill-in is the caller's.
+    MetadataOnly,
+}
+
+// A derive would ask for `K: Copy`; a function pointer is `Copy` whatever `K`.
+impl<K> Clone for Objects<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for Objects<K> {}
+
 /// Lists then watches `K` in `namespace` (all when `None`) as `config` says (selectors, list
-/// semantic, page size, timeout, bookmarks), over protobuf, decoding each object with
-/// `decode` (the kind's [`Kind::protobuf`](crate::resources::Kind::protobuf)).
+/// semantic, page size, timeout, bookmarks), over protobuf, asking for and decoding `objects`.
 pub fn watcher<K: Object>(
     client: Client,
     namespace: Option<&str>,
     config: &watcher::Config,
-    decode: fn(Bytes) -> Decoded<K>,
+    objects: Objects<K>,
 ) -> impl Stream<Item = Item<K>> + Send + 'static {
+    let media = match objects {
+        Objects::Whole(decode) => Media {
+            list_accept: wire::CONTENT_TYPE,
+            watch_accept: wire::WATCH_CONTENT_TYPE,
+            api_version: wire::api_version::<K>(),
+            kind: K::KIND.api.kind.to_string(),
+            list_kind: format!("{}List", K::KIND.api.kind),
+            decode,
+        },
+        Objects::MetadataOnly => Media {
+            list_accept: wire::partial::LIST_CONTENT_TYPE,
+            watch_accept: wire::partial::WATCH_CONTENT_TYPE,
+            api_version: wire::partial::API_VERSION.to_string(),
+            kind: wire::partial::KIND.to_string(),
+            list_kind: wire::partial::LIST_KIND.to_string(),
+            decode: wire::partial::decode::<K>,
+        },
+    };
     let lister = Lister {
         client,
         url_path: <Decoded<K> as kube::Resource>::url_path(&(), namespace),
@@ -59,9 +94,7 @@ pub fn watcher<K: Object>(
         idle_timeout: Duration::from_secs(u64::from(
             config.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
         )) + IDLE_MARGIN,
-        decode,
-        api_version: wire::api_version::<K>(),
-        list_kind: format!("{}List", K::KIND.api.kind),
+        media,
     };
     futures::stream::unfold((lister, State::Empty), |(lister, mut state)| async move {
         // Trampoline: steps that change state without an event go round again.
@@ -105,18 +138,31 @@ enum State {
     },
 }
 
-/// What every step needs: the client, the requests' shape and the kind's decoder.
+/// What every step needs: the client, the requests' shape and what the responses hold.
 struct Lister<K> {
     client: Client,
     url_path: String,
     list: ListParams,
     watch: WatchParams,
     idle_timeout: Duration,
-    decode: fn(Bytes) -> Decoded<K>,
-    /// The kind's apiVersion, as envelopes name it.
+    media: Media<K>,
+}
+
+/// What the requests ask for, what the envelopes of the answers must name, and how each object
+/// is decoded: the kind's own types, or `PartialObjectMetadata` for a metadata-only watch.
+struct Media<K> {
+    /// `Accept` of a list.
+    list_accept: &'static str,
+    /// `Accept` of a watch.
+    watch_accept: &'static str,
+    /// The objects' apiVersion, as envelopes name it.
     api_version: String,
-    /// `PodList`, ….
+    /// A watch event object's kind: `Pod`, `PartialObjectMetadata`.
+    kind: String,
+    /// A list's kind: `PodList`, `PartialObjectMetadataList`.
     list_kind: String,
+    /// Decodes one object (a list item, an event's object out of its envelope).
+    decode: fn(Bytes) -> Decoded<K>,
 }
 
 /// Moves the protocol one step: at most one item out, and the next state.
@@ -136,7 +182,7 @@ async fn step<K: Object>(lister: &Lister<K>, state: State) -> (Option<Item<K>>, 
             resource_version,
         } => {
             if let Some(item) = items.pop_front() {
-                let obj = (lister.decode)(item);
+                let obj = (lister.media.decode)(item);
                 return (
                     Some(Ok(Event::InitApply(obj))),
                     State::Listing {
@@ -253,7 +299,10 @@ impl<K: Object> Lister<K> {
                 next,
             );
         }
-        let raw = match ev.object.into_raw(&self.api_version, K::KIND.api.kind) {
+        let raw = match ev
+            .object
+            .into_raw(&self.media.api_version, &self.media.kind)
+        {
             Ok(raw) => raw,
             Err(err) => {
                 return (
@@ -262,7 +311,7 @@ impl<K: Object> Lister<K> {
                 );
             }
         };
-        let obj = (self.decode)(raw);
+        let obj = (self.media.decode)(raw);
         let seen = kube::Resource::meta(&obj)
             .resource_version
             .clone()
@@ -284,11 +333,11 @@ impl<K: Object> Lister<K> {
             .list(&params)
             .map_err(kube::Error::BuildRequest)?;
         req.headers_mut()
-            .insert(ACCEPT, HeaderValue::from_static(wire::CONTENT_TYPE));
+            .insert(ACCEPT, HeaderValue::from_static(self.media.list_accept));
         let res = self.send(req).await?;
         let body = res.into_body().collect().await?.to_bytes();
         envelope::open(body)
-            .and_then(|env| env.into_raw(&self.api_version, &self.list_kind))
+            .and_then(|env| env.into_raw(&self.media.api_version, &self.media.list_kind))
             .and_then(list::decode_list)
             .map_err(read_error)
     }
@@ -299,7 +348,7 @@ impl<K: Object> Lister<K> {
             .watch(&self.watch, resource_version)
             .map_err(kube::Error::BuildRequest)?;
         let headers = req.headers_mut();
-        headers.insert(ACCEPT, HeaderValue::from_static(wire::WATCH_CONTENT_TYPE));
+        headers.insert(ACCEPT, HeaderValue::from_static(self.media.watch_accept));
         // As kube's watches: a gzipped watch would be one gzip member per event, which the
         // decompression layer does not read; the API server then sends it plain.
         headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
@@ -663,7 +712,7 @@ mod tests {
             // The sender keeps the last watch open.
             (tx, handle)
         });
-        let mut events = Box::pin(watcher(client, None, &config(), decode_pod));
+        let mut events = Box::pin(watcher(client, None, &config(), Objects::Whole(decode_pod)));
         let got = take(&mut events, 13).await;
         assert_eq!(
             got,
@@ -716,7 +765,7 @@ mod tests {
             send(&tx, &frame(EventType::Added, &pod("u1", "6")));
             (waited, silent, tx, handle)
         });
-        let mut events = Box::pin(watcher(client, None, &config(), decode_pod));
+        let mut events = Box::pin(watcher(client, None, &config(), Objects::Whole(decode_pod)));
         assert_eq!(
             take(&mut events, 3).await,
             ["Init", "InitDone", "Apply u1@6"]
@@ -753,7 +802,7 @@ mod tests {
             respond.send_response(whole(wire::CONTENT_TYPE, 200, &list("9", "", &["u1"])));
             handle
         });
-        let mut events = Box::pin(watcher(client, None, &config(), decode_pod));
+        let mut events = Box::pin(watcher(client, None, &config(), Objects::Whole(decode_pod)));
         let got = take(&mut events, 11).await;
         assert_eq!(
             got[..4],

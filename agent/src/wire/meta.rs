@@ -139,7 +139,8 @@ pub struct MicroTime {
     pub nanos: Option<i32>,
 }
 
-/// Only the metadata of an object (every kind's field 1), for the malformed-object fallback.
+/// Only the metadata of an object (every kind's field 1), for the malformed-object fallback;
+/// also the whole of a `PartialObjectMetadata` (see [`super::partial`]).
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct MetadataOnly {
     #[prost(message, optional, tag = "1")]

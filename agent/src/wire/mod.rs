@@ -13,6 +13,8 @@
 //!   its own and one bad item costs only itself;
 //! - [`meta`] and [`status`]: `ObjectMeta`, `Time`, `MicroTime`, `Quantity`, `IntOrString`,
 //!   `Status`;
+//! - [`partial`]: `PartialObjectMetadata`, the object of a metadata-only watch, read into any
+//!   kind's lean type;
 //! - one file per kind ([`pod`], [`node`], [`deployment`], …, named as its `resources` file):
 //!   the fields the kind's families read, at the upstream field numbers, converted into the
 //!   kind's lean type; what two kinds share sits in [`admission`] and [`rbac`].
@@ -31,6 +33,7 @@ pub mod admission;
 pub mod certificatesigningrequest;
 pub mod clusterrole;
 pub mod clusterrolebinding;
+pub mod configmap;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -53,6 +56,7 @@ pub mod mutatingwebhookconfiguration;
 pub mod namespace;
 pub mod networkpolicy;
 pub mod node;
+pub mod partial;
 pub mod persistentvolume;
 pub mod persistentvolumeclaim;
 pub mod pod;
@@ -63,6 +67,7 @@ pub mod replicationcontroller;
 pub mod resourcequota;
 pub mod role;
 pub mod rolebinding;
+pub mod secret;
 pub mod service;
 pub mod serviceaccount;
 pub mod statefulset;
