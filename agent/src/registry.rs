@@ -21,15 +21,17 @@
 //! golden `minimal.yaml` (or a richer object in `tests/live/fixtures/every-kind.yaml`) and
 //! fails when one exports nothing.
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 
 use crate::config::Catalog;
-use crate::decode::Object;
+use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
 pub use crate::resources::KINDS;
 use crate::resources::{ApiType, FamilyHeader, FamilySelection, Kind, Rows, Scope};
 use crate::store::Writer;
 use crate::watch::{StopSignal, WatchContext, WatchSpec};
+use crate::wire;
 
 /// A kind with its object type erased: what the config, planning, snapshot and test layers see
 /// of a [`Kind`] descriptor, and the door to its typed watch loop.
@@ -82,6 +84,20 @@ pub trait KindInfo: Send + Sync {
         ctx: &RenderContext,
         selection: &FamilySelection,
     ) -> Result<Rows, serde_json::Error>;
+    /// Decodes one enveloped protobuf object (`k8s\0`, as a get answers it or a watch event
+    /// carries it) with the kind's lean message and renders it, as a protobuf watch would: the
+    /// protobuf twin of [`Self::render_json`], so one loop over [`KINDS`] checks every kind's
+    /// message against its JSON.
+    ///
+    /// # Errors
+    /// When the kind has no lean message, the payload is not an envelope of the kind's
+    /// apiVersion and kind, or the object does not decode ([`wire::Error::Malformed`]).
+    fn render_protobuf(
+        &self,
+        object: Bytes,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Result<Rows, wire::Error>;
     /// Watches `spec.target`, feeding `writer`, until `stop` turns true; then clears the
     /// shard (its rows leave the next snapshot) and hands the writer back for a later watch.
     /// See `crate::watch`.
@@ -121,6 +137,20 @@ impl<K: Object> KindInfo for Kind<K> {
     ) -> Result<Rows, serde_json::Error> {
         let obj: K = serde_json::from_str(json)?;
         Ok(self.render(&obj, ctx, selection))
+    }
+    fn render_protobuf(
+        &self,
+        object: Bytes,
+        ctx: &RenderContext,
+        selection: &FamilySelection,
+    ) -> Result<Rows, wire::Error> {
+        let decode = self.protobuf.ok_or(wire::Error::NoMessage(self.resource))?;
+        let raw =
+            wire::envelope::open(object)?.into_raw(&wire::api_version::<K>(), self.api.kind)?;
+        match decode(raw) {
+            Decoded::Object(obj) => Ok(self.render(&obj, ctx, selection)),
+            Decoded::Malformed { error, .. } => Err(wire::Error::Malformed(error)),
+        }
     }
     fn watch(
         &'static self,
@@ -226,6 +256,47 @@ pub fn infos() -> impl Iterator<Item = &'static dyn KindInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enveloped_object_renders_through_the_registry_as_its_json_twin() {
+        use prost::Message as _;
+        let pods = kind("pods").expect("pods");
+        let ctx = RenderContext::default();
+        let selection = FamilySelection::new(&pods.family_headers(), |_| true);
+        let message = wire::pod::Pod {
+            metadata: Some(wire::meta::ObjectMeta {
+                name: Some("web".into()),
+                namespace: Some("shop".into()),
+                uid: Some("u1".into()),
+                ..Default::default()
+            }),
+            status: Some(wire::pod::PodStatus {
+                phase: Some("Running".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let sealed =
+            |api_version, kind| Bytes::from(wire::envelope::seal(api_version, kind, &message));
+        let rows = pods
+            .render_protobuf(sealed("v1", "Pod"), &ctx, &selection)
+            .expect("renders");
+        let json = r#"{"metadata":{"name":"web","namespace":"shop","uid":"u1"},
+                       "status":{"phase":"Running"}}"#;
+        let twin = pods.render_json(json, &ctx, &selection).unwrap();
+        assert!(!rows.all().is_empty());
+        assert_eq!(rows.all(), twin.all());
+        assert!(matches!(
+            pods.render_protobuf(sealed("v1", "Node"), &ctx, &selection),
+            Err(wire::Error::UnexpectedType { .. })
+        ));
+        let garbage = Bytes::from(wire::envelope::seal("v1", "Pod", &[0x0a, 0x05, 0x01]));
+        assert!(matches!(
+            pods.render_protobuf(garbage, &ctx, &selection),
+            Err(wire::Error::Malformed(_))
+        ));
+    }
 
     #[test]
     fn every_default_resource_is_registered() {

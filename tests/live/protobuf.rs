@@ -15,17 +15,9 @@ use k8s_openapi::api::core::v1::{Node, NodeStatus, Pod, PodStatus};
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube_state_agent::config::KeyAllowlist;
-use kube_state_agent::decode::{Decoded, Object};
 use kube_state_agent::exposition::RenderContext;
 use kube_state_agent::registry::{self, KindInfo};
-use kube_state_agent::resources::{
-    FamilySelection, Kind, Scope, certificatesigningrequest, clusterrole, clusterrolebinding,
-    configmap, daemonset, deployment, endpoint, ingress, ingressclass, job, lease, limitrange,
-    mutatingwebhookconfiguration, namespace, networkpolicy, node, persistentvolume,
-    persistentvolumeclaim, pod, replicaset, replicationcontroller, resourcequota, role,
-    rolebinding, secret, service, serviceaccount, statefulset, storageclass,
-    validatingwebhookconfiguration, volumeattachment,
-};
+use kube_state_agent::resources::{FamilySelection, Scope};
 use kube_state_agent::wire;
 use testkit::agent::{AgentProcess, workspace_root};
 use testkit::kubectl::kubectl;
@@ -160,44 +152,31 @@ fn capture(name: &str, json: &str, protobuf: &[u8]) {
     }
 }
 
-/// Renders one object from each form with every family and every label and annotation, and
-/// asserts the lean objects and the rows are identical.
-fn assert_same_rows<M>(kind: &Kind<M::Object>, json: &str, protobuf: bytes::Bytes)
-where
-    M: wire::Message,
-    M::Object: std::fmt::Debug,
-{
+/// Renders one object from each form, through the registry, with every family and every label
+/// and annotation, and asserts the rows are identical.
+fn assert_same_rows(kind: &dyn KindInfo, json: &str, protobuf: bytes::Bytes) {
     let ctx = RenderContext {
         labels: KeyAllowlist::all(),
         annotations: KeyAllowlist::all(),
     };
     let selection = FamilySelection::new(&kind.family_headers(), |_| true);
-    let raw = wire::envelope::open(protobuf)
-        .and_then(|env| env.into_raw(&wire::api_version::<M::Object>(), M::Object::KIND.api.kind))
-        .expect("a protobuf object in its envelope");
-    let from_protobuf = match wire::decode::<M>(raw) {
-        Decoded::Object(o) => o,
-        Decoded::Malformed { error, .. } => panic!("the protobuf form does not decode: {error}"),
-    };
-    let from_json: M::Object = serde_json::from_str(json).expect("the JSON form decodes");
-    assert_eq!(
-        format!("{from_protobuf:#?}"),
-        format!("{from_json:#?}"),
-        "the lean objects differ"
-    );
+    let rows_protobuf = kind
+        .render_protobuf(protobuf, &ctx, &selection)
+        .unwrap_or_else(|e| panic!("the protobuf form of {} renders: {e}", kind.resource()));
     let rows_json = kind
         .render_json(json, &ctx, &selection)
         .expect("the JSON form renders");
-    let rows_protobuf = kind.render(&from_protobuf, &ctx, &selection);
     let text = |rows: &[u8]| String::from_utf8(rows.to_vec()).unwrap();
     assert_eq!(
         text(rows_protobuf.all()),
         text(rows_json.all()),
-        "rows from protobuf (left) and JSON (right) differ"
+        "{}: rows from protobuf (left) and JSON (right) differ",
+        kind.resource()
     );
     assert!(
         rows_json.all().len() > 200,
-        "the full object renders many rows"
+        "{}: the full object renders many rows",
+        kind.resource()
     );
 }
 
@@ -407,114 +386,6 @@ const MORE_CASES: &[(&str, &[&str])] = &[(
     ],
 )];
 
-/// [`assert_same_rows`] with `resource`'s lean message; `false` when this test knows no
-/// message for it.
-fn assert_same_rows_of(resource: &str, json: &str, protobuf: bytes::Bytes) -> bool {
-    match resource {
-        "pods" => assert_same_rows::<wire::pod::Pod>(&pod::KIND, json, protobuf),
-        "configmaps" => {
-            assert_same_rows::<wire::configmap::ConfigMap>(&configmap::KIND, json, protobuf)
-        }
-        "secrets" => assert_same_rows::<wire::secret::Secret>(&secret::KIND, json, protobuf),
-        "nodes" => assert_same_rows::<wire::node::Node>(&node::KIND, json, protobuf),
-        "deployments" => {
-            assert_same_rows::<wire::deployment::Deployment>(&deployment::KIND, json, protobuf)
-        }
-        "replicasets" => {
-            assert_same_rows::<wire::replicaset::ReplicaSet>(&replicaset::KIND, json, protobuf)
-        }
-        "statefulsets" => {
-            assert_same_rows::<wire::statefulset::StatefulSet>(&statefulset::KIND, json, protobuf)
-        }
-        "daemonsets" => {
-            assert_same_rows::<wire::daemonset::DaemonSet>(&daemonset::KIND, json, protobuf)
-        }
-        "replicationcontrollers" => assert_same_rows::<
-            wire::replicationcontroller::ReplicationController,
-        >(&replicationcontroller::KIND, json, protobuf),
-        "jobs" => assert_same_rows::<wire::job::Job>(&job::KIND, json, protobuf),
-        "services" => assert_same_rows::<wire::service::Service>(&service::KIND, json, protobuf),
-        "endpoints" => {
-            assert_same_rows::<wire::endpoint::Endpoints>(&endpoint::KIND, json, protobuf)
-        }
-        "persistentvolumeclaims" => assert_same_rows::<
-            wire::persistentvolumeclaim::PersistentVolumeClaim,
-        >(&persistentvolumeclaim::KIND, json, protobuf),
-        "persistentvolumes" => assert_same_rows::<wire::persistentvolume::PersistentVolume>(
-            &persistentvolume::KIND,
-            json,
-            protobuf,
-        ),
-        "namespaces" => {
-            assert_same_rows::<wire::namespace::Namespace>(&namespace::KIND, json, protobuf)
-        }
-        "resourcequotas" => assert_same_rows::<wire::resourcequota::ResourceQuota>(
-            &resourcequota::KIND,
-            json,
-            protobuf,
-        ),
-        "limitranges" => {
-            assert_same_rows::<wire::limitrange::LimitRange>(&limitrange::KIND, json, protobuf)
-        }
-        "serviceaccounts" => assert_same_rows::<wire::serviceaccount::ServiceAccount>(
-            &serviceaccount::KIND,
-            json,
-            protobuf,
-        ),
-        "leases" => assert_same_rows::<wire::lease::Lease>(&lease::KIND, json, protobuf),
-        "ingresses" => assert_same_rows::<wire::ingress::Ingress>(&ingress::KIND, json, protobuf),
-        "ingressclasses" => assert_same_rows::<wire::ingressclass::IngressClass>(
-            &ingressclass::KIND,
-            json,
-            protobuf,
-        ),
-        "networkpolicies" => assert_same_rows::<wire::networkpolicy::NetworkPolicy>(
-            &networkpolicy::KIND,
-            json,
-            protobuf,
-        ),
-        "storageclasses" => assert_same_rows::<wire::storageclass::StorageClass>(
-            &storageclass::KIND,
-            json,
-            protobuf,
-        ),
-        "volumeattachments" => assert_same_rows::<wire::volumeattachment::VolumeAttachment>(
-            &volumeattachment::KIND,
-            json,
-            protobuf,
-        ),
-        "certificatesigningrequests" => assert_same_rows::<
-            wire::certificatesigningrequest::CertificateSigningRequest,
-        >(&certificatesigningrequest::KIND, json, protobuf),
-        "roles" => assert_same_rows::<wire::role::Role>(&role::KIND, json, protobuf),
-        "rolebindings" => {
-            assert_same_rows::<wire::rolebinding::RoleBinding>(&rolebinding::KIND, json, protobuf)
-        }
-        "clusterroles" => {
-            assert_same_rows::<wire::clusterrole::ClusterRole>(&clusterrole::KIND, json, protobuf)
-        }
-        "clusterrolebindings" => assert_same_rows::<wire::clusterrolebinding::ClusterRoleBinding>(
-            &clusterrolebinding::KIND,
-            json,
-            protobuf,
-        ),
-        "mutatingwebhookconfigurations" => assert_same_rows::<
-            wire::mutatingwebhookconfiguration::MutatingWebhookConfiguration,
-        >(
-            &mutatingwebhookconfiguration::KIND, json, protobuf
-        ),
-        "validatingwebhookconfigurations" => {
-            assert_same_rows::<wire::validatingwebhookconfiguration::ValidatingWebhookConfiguration>(
-                &validatingwebhookconfiguration::KIND,
-                json,
-                protobuf,
-            )
-        }
-        _ => return false,
-    }
-    true
-}
-
 /// The kinds with a lean message that this apiserver serves, by discovery.
 async fn served_with_message(client: &Client) -> Vec<&'static dyn KindInfo> {
     let mut kinds = Vec::new();
@@ -576,10 +447,7 @@ async fn the_golden_full_objects_of_every_kind_with_a_message_render_the_same_ro
                 protobuf.len(),
                 json.len()
             );
-            assert!(
-                assert_same_rows_of(resource, &json, protobuf),
-                "{resource} has a lean message but no case in this test"
-            );
+            assert_same_rows(kind, &json, protobuf);
         }
     }
     let mut args = vec!["delete", "--wait=false", "--ignore-not-found"];

@@ -141,6 +141,13 @@ pub enum Error {
         #[source]
         source: prost::DecodeError,
     },
+    /// The object's message does not convert into the kind's lean type (its bytes are not the
+    /// message, or a field's value has no representation); the text says why.
+    #[error("the object does not decode: {0}")]
+    Malformed(String),
+    /// The kind is read as JSON only: it has no lean message.
+    #[error("{0} has no lean protobuf message")]
+    NoMessage(&'static str),
     /// A field decoded but its value cannot be represented (a time out of range).
     #[error("{what}: {value} is out of range")]
     OutOfRange {
