@@ -165,3 +165,54 @@ impl Message for EndpointSlice {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+    use crate::decode::Decoded;
+
+    #[test]
+    fn a_target_ref_and_a_port_read_as_json_leaves_their_empty_fields_out() {
+        let slice = EndpointSlice {
+            metadata: None,
+            endpoints: vec![Endpoint {
+                addresses: vec!["10.0.0.1".into()],
+                // gogo writes an ObjectReference's strings empty or not; JSON leaves them out.
+                target_ref: Some(ObjectReference {
+                    kind: Some(String::new()),
+                    namespace: Some(String::new()),
+                    name: Some("web-0".into()),
+                }),
+                hostname: Some(String::new()),
+                ..Default::default()
+            }],
+            ports: vec![EndpointPort {
+                name: Some(String::new()),
+                ..Default::default()
+            }],
+            address_type: None,
+        };
+        let Decoded::Object(slice) =
+            crate::wire::decode::<EndpointSlice>(slice.encode_to_vec().into())
+        else {
+            panic!("does not decode");
+        };
+        let target = slice.endpoints[0].target_ref.as_ref().expect("a target");
+        assert_eq!(
+            (target.kind.as_deref(), target.namespace.as_deref()),
+            (None, None)
+        );
+        assert_eq!(target.name.as_deref(), Some("web-0"));
+        // Pointers: set to "" is "" on both wires.
+        assert_eq!(slice.endpoints[0].hostname.as_deref(), Some(""));
+        assert_eq!(slice.ports[0].name.as_deref(), Some(""));
+        assert_eq!(slice.ports[0].port, None);
+        assert_eq!(
+            slice.address_type.as_deref(),
+            Some(""),
+            "addressType is always written"
+        );
+    }
+}
