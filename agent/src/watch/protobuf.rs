@@ -892,4 +892,87 @@ mod tests {
             .unwrap();
         server.await.unwrap();
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_metadata_only_watch_asks_for_and_reads_partial_object_metadata() {
+        use crate::wire::partial;
+        // `PartialObjectMetadata` is the metadata of a pod, at the same field number.
+        let partial_of = |p: pod::Pod| {
+            meta::MetadataOnly {
+                metadata: p.metadata,
+            }
+            .encode_to_vec()
+        };
+        let (client, mut handle) = client();
+        let server = tokio::spawn(async move {
+            let (req, respond) = handle.next_request().await.unwrap();
+            assert_eq!(accept(&req), partial::LIST_CONTENT_TYPE);
+            let items = [partial_of(pod("u1", "1")), partial_of(pod("u2", "1"))];
+            let body = envelope::seal(
+                partial::API_VERSION,
+                partial::LIST_KIND,
+                &list::encode_list("10", "", &items),
+            );
+            respond.send_response(whole(wire::CONTENT_TYPE, 200, &body));
+            let (req, respond) = handle.next_request().await.unwrap();
+            assert_eq!(accept(&req), partial::WATCH_CONTENT_TYPE);
+            assert!(
+                query(&req).contains("resourceVersion=10"),
+                "{}",
+                query(&req)
+            );
+            let (res, tx) = streaming(wire::WATCH_CONTENT_TYPE, 200);
+            respond.send_response(res);
+            let event = |kind, api_version, object_kind, obj: pod::Pod| {
+                framed(&encode_event(
+                    kind,
+                    &envelope::seal(api_version, object_kind, &partial_of(obj)),
+                ))
+            };
+            send(
+                &tx,
+                &event(
+                    EventType::Modified,
+                    partial::API_VERSION,
+                    partial::KIND,
+                    pod("u1", "11"),
+                ),
+            );
+            // A whole object where metadata was asked for is an error, not a misread.
+            send(
+                &tx,
+                &event(EventType::Modified, "v1", "Pod", pod("u2", "12")),
+            );
+            send(
+                &tx,
+                &event(
+                    EventType::Deleted,
+                    partial::API_VERSION,
+                    partial::KIND,
+                    pod("u2", "13"),
+                ),
+            );
+            (tx, handle)
+        });
+        let mut events = Box::pin(watcher::<Pod>(
+            client,
+            None,
+            &config(),
+            Objects::MetadataOnly,
+        ));
+        let got = take(&mut events, 7).await;
+        assert_eq!(
+            got[..5],
+            [
+                "Init",
+                "InitApply u1@1",
+                "InitApply u2@1",
+                "InitDone",
+                "Apply u1@11"
+            ]
+        );
+        assert!(got[5].contains("PartialObjectMetadata"), "{}", got[5]);
+        assert_eq!(got[6], "Delete u2@13");
+        drop(server);
+    }
 }
