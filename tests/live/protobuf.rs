@@ -1,8 +1,10 @@
 //! Protobuf on the wire, live: the golden `full` object of every kind with a lean message that
 //! the 1.20 apiserver serves, as the apiserver stores it, renders the same rows from its
 //! protobuf form as from its JSON form; and an agent started with `--api-encoding=protobuf`
-//! exports exactly what one with `--api-encoding=json` exports, for the same node and for the
-//! cluster-scope kinds, and follows a change.
+//! exports exactly what one with `--api-encoding=json` exports, for the same node, for the
+//! cluster-scope kinds and for the metadata-only watches of ConfigMaps and Secrets, and follows
+//! a change. Each kind is checked through the registry (`KindInfo::render_protobuf`), so a kind
+//! given a message needs no edit here.
 //!
 //! `KSA_CAPTURE_PROTOBUF=<dir>` also writes what the apiserver sent (`<resource>-full.pb`,
 //! `<resource>-full.json`): the fixtures of the offline equivalence test in
