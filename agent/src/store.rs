@@ -75,7 +75,7 @@ impl ChangeSignal {
 /// buckets instead of copied into each.
 pub type Uid = Arc<str>;
 
-type RowMap = DashMap<Uid, Arc<Rows>>;
+type RowMap = DashMap<Uid, Rows>;
 
 /// Which objects changed since the snapshot builder last looked.
 #[derive(Debug, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub enum Dirty {
     /// its latest rows as the writer saw them: the new rows, or the rows it removed. Their
     /// [`Rows::namespace`] (which never changes for a UID) tells the builder where the object
     /// lives, even when it is gone.
-    Objects(HashMap<Uid, Arc<Rows>>),
+    Objects(HashMap<Uid, Rows>),
 }
 
 impl Default for Dirty {
@@ -96,7 +96,7 @@ impl Default for Dirty {
 }
 
 impl Dirty {
-    fn mark(&mut self, uid: &Uid, rows: &Arc<Rows>) {
+    fn mark(&mut self, uid: &Uid, rows: &Rows) {
         if let Dirty::Objects(marks) = self {
             marks.insert(uid.clone(), rows.clone());
         }
@@ -187,7 +187,7 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
 #[derive(Debug)]
 pub struct Writer {
     shard: Arc<Shard>,
-    buffer: Option<HashMap<Uid, Arc<Rows>>>,
+    buffer: Option<HashMap<Uid, Rows>>,
     signal: ChangeSignal,
 }
 
@@ -201,7 +201,7 @@ impl Writer {
                 // as a plain apply rather than lose it.
                 match &mut self.buffer {
                     Some(buffer) => {
-                        buffer.insert(uid.into(), Arc::new(rows));
+                        buffer.insert(uid.into(), rows);
                     }
                     None => self.apply(Change::Apply(uid, rows)),
                 }
@@ -216,7 +216,6 @@ impl Writer {
             }
             Change::Apply(uid, rows) => {
                 let uid: Uid = uid.into();
-                let rows = Arc::new(rows);
                 if let Some(buffer) = &mut self.buffer {
                     // During a relist, later events win over the listed state.
                     buffer.insert(uid.clone(), rows.clone());
@@ -257,7 +256,7 @@ impl Writer {
         self.shard.state.store(state as u8, Ordering::Release);
     }
 
-    fn mark(&self, uid: &Uid, rows: &Arc<Rows>) {
+    fn mark(&self, uid: &Uid, rows: &Rows) {
         self.dirty().mark(uid, rows);
     }
 
@@ -294,13 +293,13 @@ impl Reader {
     }
 
     /// Every object's rows at this moment (each object's rows are whole).
-    pub fn rows(&self) -> Vec<Arc<Rows>> {
+    pub fn rows(&self) -> Vec<Rows> {
         let map = self.shard.rows.load_full();
         map.iter().map(|e| e.value().clone()).collect()
     }
 
     /// Every object's rows at this moment, with its UID.
-    pub fn rows_by_uid(&self) -> Vec<(Uid, Arc<Rows>)> {
+    pub fn rows_by_uid(&self) -> Vec<(Uid, Rows)> {
         let map = self.shard.rows.load_full();
         map.iter()
             .map(|e| (e.key().clone(), e.value().clone()))
@@ -308,7 +307,7 @@ impl Reader {
     }
 
     /// One object's current rows.
-    pub fn get(&self, uid: &str) -> Option<Arc<Rows>> {
+    pub fn get(&self, uid: &str) -> Option<Rows> {
         self.shard.rows.load().get(uid).map(|e| e.value().clone())
     }
 

@@ -49,10 +49,64 @@ pub struct KindSource {
 /// The objects of one bucket and, once rendered, their pieces (one per enabled family).
 #[derive(Debug, Default)]
 struct Bucket {
-    /// Ordered by UID, so a bucket renders the same bytes for the same objects.
-    members: BTreeMap<Uid, Arc<Rows>>,
+    members: Members,
     /// `None` when a member changed since the pieces were rendered.
     pieces: Option<Vec<Piece>>,
+}
+
+/// A bucket's objects, ordered by UID so a bucket renders the same bytes for the same objects.
+///
+/// A vector sorted by UID rather than an ordered map: 32 bytes per object with no slack
+/// (a `BTreeMap` node is two-thirds full on average, about 50 bytes per object), and a lookup
+/// among a bucket's few hundred members is a binary search either way. The UID is the store's
+/// shared `Arc<str>`, not a copy; keyed by the full UID, not a hash of it, so two objects can
+/// never collide.
+#[derive(Debug, Default)]
+struct Members(Vec<(Uid, Rows)>);
+
+impl Members {
+    /// `entries` with distinct UIDs, in any order.
+    fn from_unsorted(mut entries: Vec<(Uid, Rows)>) -> Members {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.shrink_to_fit();
+        Members(entries)
+    }
+
+    /// Sets `uid`'s rows; whether it is a new member.
+    fn insert(&mut self, uid: Uid, rows: Rows) -> bool {
+        match self
+            .0
+            .binary_search_by(|(u, _)| u.as_ref().cmp(uid.as_ref()))
+        {
+            Ok(i) => {
+                self.0[i].1 = rows;
+                false
+            }
+            Err(i) => {
+                // Grown one at a time: the bucket is re-rendered whole after this anyway, and
+                // a doubled vector would keep its slack for the life of the bucket.
+                self.0.reserve_exact(1);
+                self.0.insert(i, (uid, rows));
+                true
+            }
+        }
+    }
+
+    /// Removes `uid`; whether it was a member.
+    fn remove(&mut self, uid: &str) -> bool {
+        match self.0.binary_search_by(|(u, _)| u.as_ref().cmp(uid)) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The members' rows in UID order.
+    fn rows(&self) -> impl Iterator<Item = &Rows> {
+        self.0.iter().map(|(_, rows)| rows)
+    }
 }
 
 /// One namespace's objects within one shard, over a power-of-two number of buckets.
@@ -73,31 +127,37 @@ fn buckets_for(objects: usize) -> usize {
 }
 
 impl NamespaceCache {
-    fn with_members(members: Vec<(Uid, Arc<Rows>)>) -> NamespaceCache {
+    fn with_members(members: Vec<(Uid, Rows)>) -> NamespaceCache {
         let n = buckets_for(members.len());
-        let mut cache = NamespaceCache {
-            buckets: (0..n).map(|_| Bucket::default()).collect(),
-            objects: members.len(),
-        };
+        let objects = members.len();
+        let mut grouped: Vec<Vec<(Uid, Rows)>> = (0..n).map(|_| Vec::new()).collect();
         for (uid, rows) in members {
-            let b = bucket_of(&uid, n);
-            cache.buckets[b].members.insert(uid, rows);
+            grouped[bucket_of(&uid, n)].push((uid, rows));
         }
-        cache
+        NamespaceCache {
+            buckets: grouped
+                .into_iter()
+                .map(|entries| Bucket {
+                    members: Members::from_unsorted(entries),
+                    pieces: None,
+                })
+                .collect(),
+            objects,
+        }
     }
 
     /// Sets (or with `None` removes) one object's rows, marking its bucket for re-rendering.
-    fn set(&mut self, uid: Uid, rows: Option<Arc<Rows>>) {
+    fn set(&mut self, uid: Uid, rows: Option<Rows>) {
         let n = self.buckets.len();
         let bucket = &mut self.buckets[bucket_of(&uid, n)];
         match rows {
             Some(rows) => {
-                if bucket.members.insert(uid, rows).is_none() {
+                if bucket.members.insert(uid, rows) {
                     self.objects += 1;
                 }
             }
             None => {
-                if bucket.members.remove(&uid).is_some() {
+                if bucket.members.remove(&uid) {
                     self.objects -= 1;
                 }
             }
@@ -114,7 +174,7 @@ impl NamespaceCache {
             let all = self
                 .buckets
                 .iter_mut()
-                .flat_map(|b| std::mem::take(&mut b.members))
+                .flat_map(|b| std::mem::take(&mut b.members).0)
                 .collect();
             *self = NamespaceCache::with_members(all);
         }
@@ -164,9 +224,9 @@ impl ShardCache {
         }
     }
 
-    fn redistribute(&mut self, all: Vec<(Uid, Arc<Rows>)>) {
+    fn redistribute(&mut self, all: Vec<(Uid, Rows)>) {
         self.objects = all.len();
-        let mut by_namespace: BTreeMap<Arc<str>, Vec<(Uid, Arc<Rows>)>> = BTreeMap::new();
+        let mut by_namespace: BTreeMap<Arc<str>, Vec<(Uid, Rows)>> = BTreeMap::new();
         for (uid, rows) in all {
             match by_namespace.get_mut(rows.namespace()) {
                 Some(members) => members.push((uid, rows)),
@@ -294,7 +354,8 @@ impl Builder {
                 for ns in cache.namespaces.values_mut() {
                     for bucket in &mut ns.buckets {
                         if bucket.pieces.is_none() {
-                            bucket.pieces = Some(render_pieces(&bucket.members, heads, self.gzip));
+                            bucket.pieces =
+                                Some(render_pieces(&bucket.members, heads, deflate_pieces));
                         }
                     }
                 }
@@ -491,21 +552,19 @@ fn namespace_hash(namespace: &str) -> u64 {
     h.finish()
 }
 
-/// Joins one bucket's samples family by family.
-fn render_pieces(
-    members: &BTreeMap<Uid, Arc<Rows>>,
-    heads: &[Arc<FamilyHead>],
-    gzip: bool,
-) -> Vec<Piece> {
+/// Joins one bucket's samples family by family, deflating each piece only for namespace views
+/// served compressed (the full gzip body is deflated in runs, never from these): otherwise the
+/// deflated copy is never read and would cost about one more gzip body of memory.
+fn render_pieces(members: &Members, heads: &[Arc<FamilyHead>], deflate_each: bool) -> Vec<Piece> {
     heads
         .iter()
         .map(|head| {
-            let len = members.values().map(|r| r.family(head.index).len()).sum();
+            let len = members.rows().map(|r| r.family(head.index).len()).sum();
             let mut text = Vec::with_capacity(len);
-            for rows in members.values() {
+            for rows in members.rows() {
                 text.extend_from_slice(rows.family(head.index));
             }
-            let deflated = if gzip {
+            let deflated = if deflate_each {
                 deflate::piece(&text)
             } else {
                 Deflated::default()
@@ -887,6 +946,33 @@ mod tests {
             snap.view(Format::Text, true, &|r| r == "things", &Namespaces::All)
                 .gzip,
             "a view of whole kinds joins the full body's runs"
+        );
+    }
+
+    #[test]
+    fn pieces_keep_a_deflated_copy_only_when_namespace_views_read_it() {
+        let (_w, src) = named_source(&["a-1", "a-2", "b-1"]);
+        let deflated_pieces = |views: bool| -> (usize, usize) {
+            let snap = Builder::new(Arc::new(vec![src.clone()]), true)
+                .deflate_namespace_views(views)
+                .build();
+            let pieces: Vec<&Piece> = snap
+                .kinds
+                .iter()
+                .flat_map(|k| &k.families)
+                .flat_map(|f| &f.segments)
+                .flat_map(|s| &s.pieces)
+                .collect();
+            let deflated = pieces.iter().filter(|p| !p.deflated.bytes.is_empty());
+            (pieces.len(), deflated.count())
+        };
+        let (pieces, deflated) = deflated_pieces(false);
+        assert!(pieces > 0);
+        assert_eq!(deflated, 0, "the full gzip body is made from runs");
+        assert_eq!(
+            deflated_pieces(true),
+            (pieces, pieces),
+            "every piece of a namespace view"
         );
     }
 

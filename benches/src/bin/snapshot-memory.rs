@@ -41,6 +41,15 @@ fn rss_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Bytes the program holds at this moment as it asked for them (before the allocator's own
+/// headers, rounding and free space), counted since `region` was made.
+fn live_bytes(region: &Region<'_, System>) -> i64 {
+    // A reallocation's growth or shrinkage is already counted in these two.
+    let c = region.change();
+    let signed = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    signed(c.bytes_allocated) - signed(c.bytes_deallocated)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -52,10 +61,12 @@ fn main() {
         .map(|a| a.parse().expect("the argument is a number of objects"))
         .unwrap_or(100_000);
     let (rss0, _) = rss_kib();
+    let heap = Region::new(GLOBAL);
     let started = Instant::now();
     let mut mix = ClusterMix::new(objects);
     let list_s = started.elapsed().as_secs_f64();
     let (rss_listed, _) = rss_kib();
+    let live_listed = live_bytes(&heap);
 
     // As with --auth-filter: every piece deflated too, so tenant views are served compressed.
     let views = std::env::args()
@@ -66,6 +77,7 @@ fn main() {
     let started = Instant::now();
     let snapshot = builder.build();
     let first_build_s = started.elapsed().as_secs_f64();
+    let (rss_first_build, _) = rss_kib();
     let text = snapshot.body(Format::Text, false).chunks.len();
     let gzip = snapshot.body(Format::Text, true).chunks.len();
     drop(snapshot);
@@ -81,6 +93,7 @@ fn main() {
         published = Some(s);
     }
     let (rss_steady, hwm) = rss_kib();
+    let live_steady = live_bytes(&heap);
     // Measured after the RSS figures: the plain body copied into one buffer for `gzip -6`
     // would move the allocator's thresholds and skew them.
     let mut snapshot = published.expect("101 rebuilds published");
@@ -136,8 +149,13 @@ fn main() {
     println!("full_gzip_assembly_alloc_bytes={full_alloc}");
     println!("rss_baseline_kib={rss0}");
     println!("rss_after_list_kib={rss_listed}");
+    println!("rss_after_first_build_kib={rss_first_build}");
     println!("rss_steady_kib={rss_steady}");
     println!("rss_peak_kib={hwm}");
     let budget = 2 * text as u64 / 1024 + 32 * 1024;
     println!("rss_budget_kib={budget}");
+    // What the allocator adds to the program's own bytes (headers, rounding, free space
+    // it keeps): RSS minus these, minus the baseline.
+    println!("heap_live_after_list_kib={}", live_listed / 1024);
+    println!("heap_live_steady_kib={}", live_steady / 1024);
 }
