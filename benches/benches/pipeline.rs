@@ -15,16 +15,30 @@ use kube_state_agent::snapshot::{Builder, KindSource, Published, build};
 use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
 use kube_state_agent::telemetry::Telemetry;
 use kube_state_agent_benches::{
-    ClusterMix, default_selection, node_json, pod_json, render_context,
+    ClusterMix, decode_pod_event, default_selection, node_json, pod_json, pod_protobuf,
+    render_context,
 };
 use tower::ServiceExt;
 
-/// Decode (raw capture + lean decode, as a watch event does) and render.
+/// Decode (as a watch event's object is decoded) and render: `pod` and `node` over JSON
+/// (`--api-encoding=json`: raw capture + lean decode), `pod_protobuf` the same pod as the API
+/// server sends it over protobuf (the default): the watch event, the `k8s\0` envelope, the
+/// lean message.
 fn decode_render(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode_render");
     let pod = pod_json(7, "node-1");
     let sel = default_selection(&pod::KIND);
     let ctx = render_context();
+    let frame = pod_protobuf();
+    g.throughput(Throughput::Bytes(frame.len() as u64));
+    g.bench_function("pod_protobuf", |b| {
+        b.iter(|| {
+            let Decoded::Object(p) = decode_pod_event(black_box(frame.clone())) else {
+                panic!("fixture decodes")
+            };
+            black_box(pod::KIND.render(&p, &ctx, &sel))
+        })
+    });
     g.throughput(Throughput::Bytes(pod.len() as u64));
     g.bench_function("pod", |b| {
         b.iter(|| {

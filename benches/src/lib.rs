@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 
+use bytes::Bytes;
+use kube_state_agent::decode::Decoded;
 use kube_state_agent::exposition::RenderContext;
 use kube_state_agent::registry;
 use kube_state_agent::registry::KindInfo;
-use kube_state_agent::resources::FamilySelection;
+use kube_state_agent::resources::{FamilySelection, pod};
 use kube_state_agent::snapshot::KindSource;
 use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
+use kube_state_agent::wire::event::{EventType, decode_event, encode_event};
 use serde_json::{Value, json};
 
 /// The leader's share of a cluster, by kind: what a cluster-scope agent holds besides pods.
@@ -209,6 +212,27 @@ pub fn pod_json(i: usize, node: &str) -> String {
         }
     });
     pod.to_string()
+}
+
+/// [`pod_json`]`(7, "node-1")` as the 1.20 API server sends it in a protobuf watch: one frame's
+/// `WatchEvent` (`MODIFIED`), its object the pod in the `k8s\0` envelope. The pod is
+/// `benches/data/pod-7.pb`, the API server's protobuf answer to a GET of that pod after it was
+/// created and its status written (`benches/data/README.md` says how), so its bytes — field
+/// order, server-set metadata, `managedFields` — are what a watch carries.
+pub fn pod_protobuf() -> Bytes {
+    let enveloped = include_bytes!("../data/pod-7.pb");
+    Bytes::from(encode_event(EventType::Modified, enveloped))
+}
+
+/// Decodes one protobuf watch frame holding a pod as the agent's protobuf watch does: the
+/// `WatchEvent`, the object's envelope, then the lean message.
+///
+/// # Panics
+/// When the frame is not a watch event around a `v1/Pod`.
+pub fn decode_pod_event(frame: Bytes) -> Decoded<pod::Pod> {
+    let event = decode_event(frame).expect("a watch event");
+    let raw = event.object.into_raw("v1", "Pod").expect("a v1/Pod");
+    kube_state_agent::wire::decode::<kube_state_agent::wire::pod::Pod>(raw)
 }
 
 /// A Node as a kubelet reports it.

@@ -154,11 +154,40 @@ pub struct Container {
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ResourceRequirements {
     /// `limits`.
-    #[prost(btree_map = "string, message", tag = "1")]
-    pub limits: BTreeMap<String, Quantity>,
+    #[prost(message, repeated, tag = "1")]
+    pub limits: Vec<ResourceListEntry>,
     /// `requests`.
-    #[prost(btree_map = "string, message", tag = "2")]
-    pub requests: BTreeMap<String, Quantity>,
+    #[prost(message, repeated, tag = "2")]
+    pub requests: Vec<ResourceListEntry>,
+}
+
+/// One entry of a `ResourceList` (`map<string, Quantity>`), read as what a protobuf map is on
+/// the wire: a repeated message of key (1) and value (2). Every container carries two such
+/// maps, so reading them as entries and building the lean map once, in bulk, instead of
+/// inserting into a map of messages and converting it, is a measurable part of a pod's decode.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ResourceListEntry {
+    /// The resource name.
+    #[prost(string, optional, tag = "1")]
+    pub key: Option<String>,
+    /// Its quantity.
+    #[prost(message, optional, tag = "2")]
+    pub value: Option<Quantity>,
+}
+
+/// A `ResourceList` as the lean types hold it: name → quantity text, as
+/// [`super::meta::quantities`] gives it (a repeated key keeps its last value, as a protobuf map
+/// does).
+fn resource_list(entries: Vec<ResourceListEntry>) -> BTreeMap<String, String> {
+    entries
+        .into_iter()
+        .map(|e| {
+            (
+                e.key.unwrap_or_default(),
+                e.value.and_then(|q| q.string).unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// `v1.PodResourceClaim`.
@@ -400,8 +429,8 @@ fn container(c: Container) -> lean::Container {
         image: omitempty(c.image),
         restart_policy: c.restart_policy,
         resources: lean::ResourceRequirements {
-            requests: quantities(resources.requests),
-            limits: quantities(resources.limits),
+            requests: resource_list(resources.requests),
+            limits: resource_list(resources.limits),
         },
     }
 }
@@ -503,6 +532,50 @@ mod tests {
             Decoded::Object(p) => p,
             Decoded::Malformed { error, .. } => panic!("{error}"),
         }
+    }
+
+    #[test]
+    fn resource_lists_read_as_entries_give_the_sorted_map_a_protobuf_map_gives() {
+        let entry = |key: &str, value: &str| ResourceListEntry {
+            key: Some(key.into()),
+            value: Some(Quantity {
+                string: Some(value.into()),
+            }),
+        };
+        // What gogo writes for `map<string, Quantity>`, in any order, and the same bytes read
+        // as the map prost would build.
+        let requirements = ResourceRequirements {
+            requests: vec![
+                entry("memory", "1Gi"),
+                entry("cpu", "250m"),
+                entry("cpu", "500m"),
+            ],
+            limits: vec![ResourceListEntry {
+                key: Some("nvidia.com/gpu".into()),
+                value: None,
+            }],
+        };
+        let bytes = requirements.encode_to_vec();
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct AsMaps {
+            #[prost(btree_map = "string, message", tag = "1")]
+            limits: BTreeMap<String, Quantity>,
+            #[prost(btree_map = "string, message", tag = "2")]
+            requests: BTreeMap<String, Quantity>,
+        }
+        let maps = AsMaps::decode(bytes.as_slice()).unwrap();
+        let read = ResourceRequirements::decode(bytes.as_slice()).unwrap();
+        assert_eq!(resource_list(read.requests), quantities(maps.requests));
+        assert_eq!(resource_list(read.limits), quantities(maps.limits));
+        let requests = resource_list(requirements.requests);
+        assert_eq!(
+            requests.iter().collect::<Vec<_>>(),
+            [
+                (&"cpu".to_string(), &"500m".to_string()),
+                (&"memory".into(), &"1Gi".into())
+            ],
+            "sorted by name, the last of a repeated name kept"
+        );
     }
 
     #[test]

@@ -73,6 +73,15 @@ struct Args {
     /// Requests in flight at once when writing as fast as possible.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// The `--api-encoding`s measured side by side: each gets its own node agent (start, RSS,
+    /// API bytes of the pod list and per pod event, CPU per pod event) and cluster-scope agent
+    /// (start, RSS, API bytes of the initial lists), one after the other in the same run.
+    #[arg(long, value_delimiter = ',', default_value = "json,protobuf")]
+    encodings: Vec<String>,
+    /// Measure only the encodings side by side, then stop (skips the scrape matrix, the change
+    /// latency and the cluster-wide pod watch): the quick run for a small shared machine.
+    #[arg(long)]
+    encodings_only: bool,
 }
 
 /// How long an agent may take to become ready before the run fails.
@@ -101,6 +110,18 @@ async fn main() -> anyhow::Result<()> {
         wrk_seconds: args.wrk_seconds,
         ..Report::default()
     };
+
+    for encoding in &args.encodings {
+        report
+            .encodings
+            .push(encoding_pass(&args, cluster, &writer, encoding).await?);
+    }
+    if args.encodings_only {
+        report.load_after = loadavg()?;
+        report.write(&args.results)?;
+        println!("{}", report.markdown());
+        return Ok(());
+    }
 
     eprintln!("[bench] node agent (node-1): start to ready");
     let node_flags = ["--leader-election=false", "--enable-gzip-encoding"];
@@ -515,6 +536,8 @@ impl Background {
 #[derive(Debug, Clone, Serialize)]
 struct Ingest {
     events: f64,
+    /// Pod watch bytes read from the API server per event (`ksa_api_response_bytes_total`).
+    api_bytes_per_event: f64,
     write_rate: ChurnStats,
     /// Events the agent counted per second, first write to last event seen.
     events_per_second: f64,
@@ -526,7 +549,9 @@ struct Ingest {
 
 async fn ingest(args: &Args, writer: &Writer, agent: &AgentProcess) -> anyhow::Result<Ingest> {
     let pods = [("resource", "pods")];
-    let before = telemetry(agent).await?.sum("ksa_watch_events_total", &pods);
+    let tel_before = telemetry(agent).await?;
+    let before = tel_before.sum("ksa_watch_events_total", &pods);
+    let bytes_before = tel_before.sum("ksa_api_response_bytes_total", &pods);
     let cpu_before = cpu_seconds(agent.pid())?;
     let t0 = Instant::now();
     let w = writer.clone();
@@ -547,15 +572,81 @@ async fn ingest(args: &Args, writer: &Writer, agent: &AgentProcess) -> anyhow::R
     tokio::time::sleep(Duration::from_millis(300)).await;
     let cpu = cpu_seconds(agent.pid())? - cpu_before;
     let events = tel.sum("ksa_watch_events_total", &pods) - before;
+    let api_bytes = tel.sum("ksa_api_response_bytes_total", &pods) - bytes_before;
     let us = cpu * 1e6 / events;
-    eprintln!("[bench]   {events} events in {seconds:.1} s; {us:.1} µs CPU per event");
+    eprintln!(
+        "[bench]   {events} events in {seconds:.1} s; {us:.1} µs CPU and {:.0} API bytes per event",
+        api_bytes / events
+    );
     Ok(Ingest {
         events,
+        api_bytes_per_event: api_bytes / events,
         write_rate: stats,
         events_per_second: events / seconds,
         cpu_seconds: cpu,
         cpu_us_per_event: us,
         events_per_core_second: 1e6 / us,
+    })
+}
+
+/// One `--api-encoding` measured on its own agents: what issue #13 compares side by side.
+#[derive(Debug, Clone, Serialize)]
+struct EncodingFigures {
+    encoding: String,
+    node: StartFigures,
+    /// Pod bytes read from the API server up to ready and settled: the initial list (and the
+    /// watch's idle bytes until then).
+    node_pod_list_bytes: f64,
+    ingest: Ingest,
+    node_after_ingest: Memory,
+    cluster: StartFigures,
+}
+
+/// Starts a node agent with `--api-encoding=<encoding>`, reads its pod list bytes, runs the
+/// ingest on it (CPU and API bytes per pod event), then starts a cluster-scope agent with the
+/// same encoding. Each agent is stopped before the next starts, so they do not share the CPU.
+async fn encoding_pass(
+    args: &Args,
+    cluster: &Cluster,
+    writer: &Writer,
+    encoding: &str,
+) -> anyhow::Result<EncodingFigures> {
+    let flag = format!("--api-encoding={encoding}");
+    eprintln!("[bench] {flag}: node agent (node-1)");
+    let (node_agent, node) = start_measured(
+        args,
+        cluster,
+        "node-1",
+        &["--leader-election=false", "--enable-gzip-encoding", &flag],
+    )
+    .await?;
+    let node_pod_list_bytes = telemetry(&node_agent)
+        .await?
+        .sum("ksa_api_response_bytes_total", &[("resource", "pods")]);
+    eprintln!("[bench]   pod list: {node_pod_list_bytes:.0} B");
+    eprintln!(
+        "[bench] {flag}: ingest, {} pod updates on node-1",
+        args.ingest_events
+    );
+    let ingest = ingest(args, writer, &node_agent).await?;
+    let node_after_ingest = memory(node_agent.pid())?;
+    drop(node_agent);
+    eprintln!("[bench] {flag}: cluster-scope agent");
+    let (cluster_agent, cluster) = start_measured(
+        args,
+        cluster,
+        "",
+        &["--scope=cluster", "--enable-gzip-encoding", &flag],
+    )
+    .await?;
+    drop(cluster_agent);
+    Ok(EncodingFigures {
+        encoding: encoding.into(),
+        node,
+        node_pod_list_bytes,
+        ingest,
+        node_after_ingest,
+        cluster,
     })
 }
 
@@ -910,6 +1001,7 @@ struct Report {
     change_idle: Option<ChangeLatency>,
     change_under_scrapes: Option<ChangeLatency>,
     scrapes: Vec<Scrape>,
+    encodings: Vec<EncodingFigures>,
 }
 
 impl Report {
@@ -970,6 +1062,7 @@ impl Report {
             "Machine: {} cores; load average before {}, after {}.\n\n",
             self.cores, self.load_before, self.load_after
         );
+        m += &self.encodings_markdown();
         m += "| Measure | Value | Target | Met |\n|---|---|---|---|\n";
         let mut row = |what: &str, value: String, target: &str, met: Option<bool>| {
             let met = match met {
@@ -1103,6 +1196,85 @@ impl Report {
                 None,
             );
         }
+        m
+    }
+}
+
+/// One cell of the encodings table: a figure of one encoding, formatted.
+type Cell = dyn Fn(&EncodingFigures) -> String;
+
+impl Report {
+    /// The encodings side by side, one column each (nothing when none was measured).
+    fn encodings_markdown(&self) -> String {
+        if self.encodings.is_empty() {
+            return String::new();
+        }
+        let mut m = String::from("| node-1 and cluster scope |");
+        for e in &self.encodings {
+            m += &format!(" `--api-encoding={}` |", e.encoding);
+        }
+        m += "\n|---|";
+        m += &"---|".repeat(self.encodings.len());
+        m += "\n";
+        fn kib(b: f64) -> f64 {
+            b / 1024.0
+        }
+        fn mib(k: u64) -> f64 {
+            k as f64 / 1024.0
+        }
+        let rows: [(&str, &Cell); 9] = [
+            ("node agent: objects (its pods, its Node)", &|e| {
+                format!("{:.0}", e.node.objects)
+            }),
+            ("node agent: API bytes of the pod list", &|e| {
+                format!("{:.0} B", e.node_pod_list_bytes)
+            }),
+            ("node agent: API bytes per pod event", &|e| {
+                format!("{:.0} B", e.ingest.api_bytes_per_event)
+            }),
+            ("node agent: CPU per pod event (all-in)", &|e| {
+                format!(
+                    "{:.1} µs ({:.0} events/s per core)",
+                    e.ingest.cpu_us_per_event, e.ingest.events_per_core_second
+                )
+            }),
+            ("node agent: pod events/s observed", &|e| {
+                format!("{:.0}", e.ingest.events_per_second)
+            }),
+            (
+                "node agent: start → ready; RSS steady / after ingest",
+                &|e| {
+                    format!(
+                        "{:.0} ms; {:.1} / {:.1} MiB",
+                        e.node.ready_ms,
+                        mib(e.node.rss_steady_kib),
+                        mib(e.node_after_ingest.rss_kib)
+                    )
+                },
+            ),
+            ("cluster scope: objects", &|e| {
+                format!("{:.0}", e.cluster.objects)
+            }),
+            ("cluster scope: API bytes of the initial lists", &|e| {
+                format!("{:.1} KiB", kib(e.cluster.api_bytes_initial))
+            }),
+            ("cluster scope: start → ready; RSS steady / peak", &|e| {
+                format!(
+                    "{:.0} ms; {:.1} / {:.1} MiB",
+                    e.cluster.ready_ms,
+                    mib(e.cluster.rss_steady_kib),
+                    mib(e.cluster.rss_peak_kib)
+                )
+            }),
+        ];
+        for (what, value) in rows {
+            m += &format!("| {what} |");
+            for e in &self.encodings {
+                m += &format!(" {} |", value(e));
+            }
+            m += "\n";
+        }
+        m += "\n";
         m
     }
 }

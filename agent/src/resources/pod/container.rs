@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::{Container, ContainerStatus, Pod, text};
-use crate::exposition::{Series, sanitize_label_name};
+use crate::exposition::{Series, sanitized_label_name};
 use crate::resources::common::{
     Quantity, bool_value, convert_value_to_float64, is_attachable_volume, is_extended_resource,
     is_huge_page, unix_or_go_zero,
@@ -216,13 +216,13 @@ fn resource_samples(p: &Pod, c: &Container, list: &BTreeMap<String, String>, out
         let Some(q) = Quantity::parse(raw) else {
             continue;
         };
-        let resource = sanitize_label_name(name);
+        let resource = sanitized_label_name(name);
         let mut emit = |unit: &str, value: f64| {
             out.sample(
                 [
                     ("container", container),
                     ("node", node),
-                    ("resource", resource.as_str()),
+                    ("resource", &*resource),
                     ("unit", unit),
                 ],
                 value,
