@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
+use kube_state_agent::decode::Decoded;
 use kube_state_agent::exposition::RenderContext;
 use kube_state_agent::registry;
 use kube_state_agent::registry::KindInfo;
-use kube_state_agent::resources::FamilySelection;
+use kube_state_agent::resources::{FamilySelection, pod};
 use kube_state_agent::snapshot::KindSource;
 use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
 use serde_json::{Value, json};
@@ -231,4 +232,33 @@ pub fn node_json(name: &str) -> String {
         }
     })
     .to_string()
+}
+
+/// A node agent's pods: `n` of [`pod_json`] on `node-1`, listed into one shard as its pod watch
+/// would, with the shard's writer to change them afterwards.
+pub fn node_pods(n: usize) -> (Writer, KindSource) {
+    let selection = default_selection(&pod::KIND);
+    let (mut w, r) = shard("pods", ChangeSignal::default());
+    w.start_listing();
+    w.apply(Change::Init);
+    for i in 0..n {
+        let Decoded::Object(p) =
+            serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).expect("fixture")
+        else {
+            panic!("fixture decodes")
+        };
+        w.apply(Change::InitApply(
+            format!("uid-{i}"),
+            pod::KIND.render(&p, &render_context(), &selection),
+        ));
+    }
+    w.apply(Change::InitDone);
+    (
+        w,
+        KindSource {
+            info: &pod::KIND,
+            selection,
+            shards: vec![r],
+        },
+    )
 }
