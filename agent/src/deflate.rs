@@ -35,8 +35,9 @@ pub struct Deflated {
 /// How hard a piece is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effort {
-    /// zlib level 1, and pieces under 1 KiB stored: for pieces compressed on the rebuild path,
-    /// where a change must reach the snapshot in milliseconds.
+    /// zlib level 2, and pieces under 1 KiB stored: for pieces compressed on the rebuild path,
+    /// where a change must reach the snapshot in milliseconds. (zlib-rs' level 1, like
+    /// zlib-ng's, uses fixed Huffman codes only, which loses a third on exposition text.)
     Fast,
     /// zlib level 6 (`gzip`'s default), every piece: for pieces that stayed the same for a
     /// while, recompressed when the builder has time to spare (about 4 × the CPU of `Fast`,
@@ -124,7 +125,7 @@ fn with_encoder<T>(effort: Effort, f: impl FnOnce(&mut Compress) -> T) -> T {
         /// One compressor per thread and effort, reset between pieces: setting one up costs
         /// more than compressing a small piece.
         static FAST: std::cell::RefCell<Compress> =
-            std::cell::RefCell::new(Compress::new(Compression::fast(), false));
+            std::cell::RefCell::new(Compress::new(Compression::new(2), false));
         static THOROUGH: std::cell::RefCell<Compress> =
             std::cell::RefCell::new(Compress::new(Compression::new(6), false));
     }

@@ -242,14 +242,9 @@ pub fn node_pods(n: usize) -> (Writer, KindSource) {
     w.start_listing();
     w.apply(Change::Init);
     for i in 0..n {
-        let Decoded::Object(p) =
-            serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).expect("fixture")
-        else {
-            panic!("fixture decodes")
-        };
         w.apply(Change::InitApply(
             format!("uid-{i}"),
-            pod::KIND.render(&p, &render_context(), &selection),
+            pod_rows(i, &selection),
         ));
     }
     w.apply(Change::InitDone);
@@ -261,4 +256,21 @@ pub fn node_pods(n: usize) -> (Writer, KindSource) {
             shards: vec![r],
         },
     )
+}
+
+/// Pod `i` of [`node_pods`] rendered again, as a MODIFIED event would, into its shard.
+pub fn touch_pod(w: &mut Writer, source: &KindSource, i: usize) {
+    w.apply(Change::Apply(
+        format!("uid-{i}"),
+        pod_rows(i, &source.selection),
+    ));
+}
+
+fn pod_rows(i: usize, selection: &FamilySelection) -> kube_state_agent::resources::Rows {
+    let Decoded::Object(p) =
+        serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).expect("fixture")
+    else {
+        panic!("fixture decodes")
+    };
+    pod::KIND.render(&p, &render_context(), selection)
 }

@@ -219,6 +219,20 @@ struct CachedRun {
     polished: bool,
 }
 
+/// What the builder keeps of one kind's runs between builds.
+#[derive(Default)]
+struct KindRunCache {
+    /// The kind's parts (see [`kind_parts`]) in the text format when its runs were made, by
+    /// address and length: while they are the same, so are the runs of both formats.
+    parts: Vec<(usize, usize)>,
+    /// The runs made from them, both formats.
+    runs: KindRuns,
+    /// Every run in `cache` is compressed at [`Effort::Thorough`]: nothing left to do while the
+    /// parts stay the same.
+    settled: bool,
+    cache: HashMap<RunIdentity, CachedRun>,
+}
+
 impl CachedRun {
     fn plain_len(&self) -> usize {
         self.parts.iter().map(Bytes::len).sum()
@@ -248,8 +262,8 @@ pub struct Builder {
     heads: Vec<Vec<Arc<FamilyHead>>>,
     /// Per source, per shard.
     caches: Vec<Vec<ShardCache>>,
-    /// The last build's runs, every kind's, in both formats.
-    runs: HashMap<RunIdentity, CachedRun>,
+    /// Per source: the last build's runs of the kind, in both formats.
+    runs: Vec<KindRunCache>,
     /// Plain bytes each build may compress at [`Effort::Thorough`] ([`THOROUGH_BYTES_PER_BUILD`]).
     thorough_budget: usize,
     /// Whether the last build left runs to polish (see [`Builder::wants_polish`]).
@@ -276,13 +290,14 @@ impl Builder {
             .iter()
             .map(|s| s.shards.iter().map(|_| ShardCache::default()).collect())
             .collect();
+        let runs = sources.iter().map(|_| KindRunCache::default()).collect();
         Builder {
             sources,
             gzip,
             namespace_views: false,
             heads,
             caches,
-            runs: HashMap::new(),
+            runs,
             thorough_budget: THOROUGH_BYTES_PER_BUILD,
             polish_pending: false,
             generation: 0,
@@ -316,7 +331,14 @@ impl Builder {
         // Read before the rows: a shard seen listed has its list's rows in place already.
         let ready = store::all_listed(self.sources.iter().flat_map(|s| &s.shards));
         let deflate_pieces = self.gzip && self.namespace_views;
-        for ((source, heads), caches) in self.sources.iter().zip(&self.heads).zip(&mut self.caches)
+        // Per kind in the snapshot, the source it came from.
+        let mut kind_sources = Vec::new();
+        for (s, ((source, heads), caches)) in self
+            .sources
+            .iter()
+            .zip(&self.heads)
+            .zip(&mut self.caches)
+            .enumerate()
         {
             let mut kind_objects = 0;
             for (reader, cache) in source.shards.iter().zip(caches.iter_mut()) {
@@ -333,13 +355,23 @@ impl Builder {
             }
             objects_by_resource.push((source.info.resource(), kind_objects));
             if kind_objects == 0 {
+                self.runs[s] = KindRunCache::default();
                 continue;
             }
             objects += kind_objects;
             kinds.push(kind_part(source.info.resource(), heads, caches));
+            kind_sources.push(s);
         }
         if self.gzip {
-            self.polish_pending = deflate_runs(&mut kinds, &mut self.runs, self.thorough_budget);
+            let mut work: Vec<(&mut KindPart, KindRunCache)> = kinds
+                .iter_mut()
+                .zip(&kind_sources)
+                .map(|(kind, &s)| (kind, std::mem::take(&mut self.runs[s])))
+                .collect();
+            self.polish_pending = deflate_runs(&mut work, self.thorough_budget);
+            for ((_, cache), &s) in work.into_iter().zip(&kind_sources) {
+                self.runs[s] = cache;
+            }
         }
         let mut snapshot = Snapshot {
             kinds,
@@ -417,17 +449,26 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
 /// then at [`Effort::Fast`]; what budget remains polishes fast runs that came through
 /// [`POLISH_AFTER_BUILDS`] builds unchanged, so the body stays near `gzip -6`'s size through
 /// changes, and a large change (a first build, a relist) gets there over a few builds.
-fn deflate_runs(
-    kinds: &mut [KindPart],
-    cache: &mut HashMap<RunIdentity, CachedRun>,
-    thorough_budget: usize,
-) -> bool {
-    let mut previous = std::mem::take(cache);
+fn deflate_runs(kinds: &mut [(&mut KindPart, KindRunCache)], thorough_budget: usize) -> bool {
+    // Every kind's runs in one list, so the budget goes to new runs of every kind first; per
+    // kind, the range of its runs there, and its slots (indices into that list) per format.
     let mut runs: Vec<CachedRun> = Vec::new();
-    let mut index: HashMap<RunIdentity, usize> = HashMap::new();
     let mut reused = Vec::new();
-    let mut slots: Vec<[Vec<usize>; 2]> = Vec::with_capacity(kinds.len());
-    for kind in kinds.iter() {
+    let mut plans: Vec<Option<KindPlan>> = Vec::with_capacity(kinds.len());
+    for (kind, kept) in kinds.iter_mut() {
+        let parts: Vec<(usize, usize)> = kind_parts(kind, Format::Text)
+            .iter()
+            .map(|p| (p.as_ptr() as usize, p.len()))
+            .collect();
+        if kept.settled && kept.parts == parts {
+            // Nothing changed in the kind and nothing is left to polish: the same runs.
+            plans.push(None);
+            continue;
+        }
+        kept.parts = parts;
+        let mut previous = std::mem::take(&mut kept.cache);
+        let mut index: HashMap<RunIdentity, usize> = HashMap::new();
+        let first = runs.len();
         let starts = run_starts(kind);
         let mut slots_of = |format: Format, runs: &mut Vec<CachedRun>, reused: &mut Vec<usize>| {
             let parts = kind_parts(kind, format);
@@ -462,9 +503,11 @@ fn deflate_runs(
         };
         let text = slots_of(Format::Text, &mut runs, &mut reused);
         let openmetrics = slots_of(Format::OpenMetrics, &mut runs, &mut reused);
-        slots.push([text, openmetrics]);
+        plans.push(Some(KindPlan {
+            runs: first..runs.len(),
+            slots: [text, openmetrics],
+        }));
     }
-    drop(previous);
 
     let mut budget = thorough_budget;
     let mut pending = false;
@@ -490,7 +533,7 @@ fn deflate_runs(
         }
     }
 
-    let deflated = |slots: &[usize]| -> Vec<Deflated> {
+    let deflated = |runs: &[CachedRun], slots: &[usize]| -> Vec<Deflated> {
         slots
             .iter()
             .map(|&i| {
@@ -501,14 +544,32 @@ fn deflate_runs(
             })
             .collect()
     };
-    for (kind, [text, openmetrics]) in kinds.iter_mut().zip(&slots) {
-        kind.runs = KindRuns {
-            text: deflated(text),
-            openmetrics: deflated(openmetrics),
+    let mut runs = runs.into_iter();
+    for ((kind, kept), plan) in kinds.iter_mut().zip(plans) {
+        let Some(plan) = plan else {
+            kind.runs = kept.runs.clone();
+            continue;
         };
+        let [text, openmetrics] = &plan.slots;
+        let first = plan.runs.start;
+        let own: Vec<CachedRun> = runs.by_ref().take(plan.runs.len()).collect();
+        let local = |slots: &[usize]| slots.iter().map(|i| i - first).collect::<Vec<_>>();
+        kept.runs = KindRuns {
+            text: deflated(&own, &local(text)).into(),
+            openmetrics: deflated(&own, &local(openmetrics)).into(),
+        };
+        kept.settled = own.iter().all(|r| r.polished);
+        kept.cache = own.into_iter().map(|r| (r.identity.clone(), r)).collect();
+        kind.runs = kept.runs.clone();
     }
-    cache.extend(runs.into_iter().map(|r| (r.identity.clone(), r)));
     pending
+}
+
+/// One kind's share of a build's runs: where they are in the build's list, and which of them
+/// make up each format's body.
+struct KindPlan {
+    runs: std::ops::Range<usize>,
+    slots: [Vec<usize>; 2],
 }
 
 /// A kind's body in `format` as consecutive parts: each family's header, then its pieces.
@@ -1067,7 +1128,7 @@ mod tests {
         // Both formats share the runs before the first header they differ in (`thing_info`'s
         // type), and only those.
         let kind = &second.kinds[0];
-        let shared = (kind.runs.text.iter().zip(&kind.runs.openmetrics))
+        let shared = (kind.runs.text.iter().zip(kind.runs.openmetrics.iter()))
             .take_while(|(t, o)| t.bytes.as_ptr() == o.bytes.as_ptr())
             .count();
         assert!(

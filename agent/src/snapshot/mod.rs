@@ -128,10 +128,10 @@ struct KindPart {
 
 /// A kind's full gzip form in both formats: the same runs wherever the text before a run is
 /// the same in both (the headers of most families are).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct KindRuns {
-    text: Vec<Deflated>,
-    openmetrics: Vec<Deflated>,
+    text: Arc<[Deflated]>,
+    openmetrics: Arc<[Deflated]>,
 }
 
 impl KindRuns {
