@@ -11,11 +11,14 @@
 //! The exposition must be family-major (all samples of a family together), while changes
 //! arrive per object. Each watch's objects are therefore grouped by namespace into *segments*,
 //! and each segment's objects are spread over buckets by a hash of their UID; every bucket keeps
-//! one *piece* per family: its objects' samples of that family, joined, and the same bytes
-//! deflated (see [`crate::deflate`]). A change re-renders the pieces of the buckets it touched;
-//! a snapshot is the list of headers and pieces in order, shared with the previous snapshot
-//! wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not of the
-//! cluster, and the gzip body is never compressed whole.
+//! one *piece* per family: its objects' samples of that family, joined (and, for views served
+//! compressed, the same bytes deflated alone). A change re-renders the pieces of the buckets it
+//! touched; a snapshot is the list of headers and pieces in order, shared with the previous
+//! snapshot wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not
+//! of the cluster, and the gzip body is never compressed whole: each kind's headers and pieces
+//! are deflated in runs of about 32 KiB, each after the text before it as its dictionary (see
+//! [`crate::deflate::run`]), and a run is compressed again only when its own parts or that text
+//! changed.
 //!
 //! # Views
 //! Within a family, pieces are ordered by namespace (cluster-scoped objects first), so the
