@@ -7,8 +7,10 @@
 //! the CRC-32 and length of the uncompressed bytes (RFC 1952). So when one piece of a snapshot
 //! changes, only that piece is compressed again; the others are reused as they are.
 //!
-//! A piece compresses without the history of the pieces before it, which costs a little ratio;
-//! pieces are tens of kilobytes of repetitive text, where that loss is small.
+//! A piece made by [`piece`] compresses without the history of the pieces before it. One made by
+//! [`run`] may refer back into the plain bytes that precede it in the body (its *dictionary*, at
+//! most [`WINDOW`] bytes), as pigz does: it then compresses nearly as well as one stream, and is
+//! valid only where exactly those bytes precede it.
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress};
@@ -33,8 +35,9 @@ pub struct Deflated {
 /// How hard a piece is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effort {
-    /// zlib level 1, and pieces under 1 KiB stored: for pieces compressed on the rebuild path,
-    /// where a change must reach the snapshot in milliseconds.
+    /// zlib level 2, and pieces under 1 KiB stored: for pieces compressed on the rebuild path,
+    /// where a change must reach the snapshot in milliseconds. (zlib-rs' level 1, like
+    /// zlib-ng's, uses fixed Huffman codes only, which loses a third on exposition text.)
     Fast,
     /// zlib level 6 (`gzip`'s default), every piece: for pieces that stayed the same for a
     /// while, recompressed when the builder has time to spare (about 4 × the CPU of `Fast`,
@@ -66,6 +69,41 @@ impl Deflated {
     }
 }
 
+/// How far back deflate refers: a run's dictionary is at most this many bytes of the plain body
+/// just before it (RFC 1951's window).
+pub const WINDOW: usize = 32 * 1024;
+
+/// Compresses the concatenation of `parts` into a piece that may refer back into `dictionary`,
+/// the plain bytes that precede it in the body (only the last [`WINDOW`] bytes matter).
+///
+/// The piece decodes correctly only where the body's plain bytes before it end with
+/// `dictionary`; with an empty one it can follow anything, like a [`piece`]. Never stored raw:
+/// runs are kilobytes, where compressing always pays.
+pub fn run(parts: &[&[u8]], dictionary: &[u8], effort: Effort) -> Deflated {
+    let mut crc = crc32fast::Hasher::new();
+    let mut len = 0;
+    for p in parts {
+        crc.update(p);
+        len += p.len();
+    }
+    if len == 0 {
+        return Deflated::default();
+    }
+    let dictionary = &dictionary[dictionary.len().saturating_sub(WINDOW)..];
+    let bytes = with_encoder(effort, |enc| {
+        if !dictionary.is_empty() {
+            enc.set_dictionary(dictionary)
+                .expect("a fresh raw deflate stream takes a dictionary");
+        }
+        deflate_parts(enc, parts, len)
+    });
+    Deflated {
+        bytes,
+        crc,
+        len: len as u64,
+    }
+}
+
 /// Below this size a piece is stored at [`Effort::Fast`], not compressed: family headers and the
 /// samples of a family few objects have are short, and resetting a compressor costs more than
 /// their bytes.
@@ -78,11 +116,16 @@ fn deflate(plain: &[u8], effort: Effort) -> Bytes {
     if plain.len() < STORE_BELOW && effort == Effort::Fast {
         return stored(plain);
     }
+    with_encoder(effort, |enc| deflate_parts(enc, &[plain], plain.len()))
+}
+
+/// Runs `f` with this thread's compressor for `effort`, reset to a fresh raw deflate stream.
+fn with_encoder<T>(effort: Effort, f: impl FnOnce(&mut Compress) -> T) -> T {
     thread_local! {
         /// One compressor per thread and effort, reset between pieces: setting one up costs
         /// more than compressing a small piece.
         static FAST: std::cell::RefCell<Compress> =
-            std::cell::RefCell::new(Compress::new(Compression::fast(), false));
+            std::cell::RefCell::new(Compress::new(Compression::new(2), false));
         static THOROUGH: std::cell::RefCell<Compress> =
             std::cell::RefCell::new(Compress::new(Compression::new(6), false));
     }
@@ -92,21 +135,35 @@ fn deflate(plain: &[u8], effort: Effort) -> Bytes {
     };
     encoder.with_borrow_mut(|enc| {
         enc.reset();
-        deflate_with(enc, plain)
+        f(enc)
     })
 }
 
-fn deflate_with(enc: &mut Compress, plain: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(plain.len() / 4 + 64);
-    loop {
-        let consumed = enc.total_in() as usize;
-        enc.compress_vec(&plain[consumed..], &mut out, FlushCompress::Sync)
-            .expect("deflate into a Vec with spare room cannot fail");
-        if enc.total_in() as usize == plain.len() && out.len() < out.capacity() {
-            // All input taken and the flush had room to finish.
-            break;
+/// Compresses `parts` (`len` bytes in all) as one stream ended by a sync flush.
+fn deflate_parts(enc: &mut Compress, parts: &[&[u8]], len: usize) -> Bytes {
+    let mut out = Vec::with_capacity(len / 4 + 64);
+    let start = enc.total_in();
+    let mut taken = 0;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let flush = if last {
+            FlushCompress::Sync
+        } else {
+            FlushCompress::None
+        };
+        taken += part.len();
+        loop {
+            let consumed = (enc.total_in() - start) as usize - (taken - part.len());
+            enc.compress_vec(&part[consumed..], &mut out, flush)
+                .expect("deflate into a Vec with spare room cannot fail");
+            let all_in = (enc.total_in() - start) as usize == taken;
+            // Without a flush, taking all input is enough; the flush must also have had room
+            // to finish.
+            if all_in && (!last || out.len() < out.capacity()) {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
         }
-        out.reserve(out.capacity().max(64));
     }
     // `Bytes::from(Vec)` keeps the whole allocation, and the first guess above is about 3–8 ×
     // what exposition text compresses to: give the rest back, since pieces live for many
@@ -234,6 +291,135 @@ mod tests {
         gz.push(&piece(small));
         let chunks = gz.finish();
         assert_eq!(gunzip(&chunks), [&small[..], &text, &text, small].concat());
+    }
+
+    /// A seeded xorshift: the same cases on every run, many shapes of them.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Exposition-like text of about `len` bytes: repeated label sets, varying values.
+    fn sample_text(rng: &mut Rng, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 80);
+        while out.len() < len {
+            let line = format!(
+                "kube_thing_{}{{namespace=\"ns-{}\",name=\"t{}\"}} {}\n",
+                rng.below(5),
+                rng.below(9),
+                rng.below(500),
+                rng.next() % 1000
+            );
+            out.extend_from_slice(line.as_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    /// Joins `pieces` into a body the way the full body is built: consecutive pieces grouped
+    /// into runs (each compressed after the plain text before it), single pieces (after
+    /// nothing), or stored ones, as `rng` decides.
+    fn join_randomly(rng: &mut Rng, pieces: &[Vec<u8>]) -> Vec<Bytes> {
+        let mut gz = GzipStream::default();
+        let mut before: Vec<u8> = Vec::new();
+        let mut i = 0;
+        while i < pieces.len() {
+            let n = 1 + rng.below(4).min(pieces.len() - i - 1);
+            let group: Vec<&[u8]> = pieces[i..i + n].iter().map(|p| &p[..]).collect();
+            let effort = if rng.below(2) == 0 {
+                Effort::Fast
+            } else {
+                Effort::Thorough
+            };
+            match rng.below(4) {
+                0 => {
+                    for p in &group {
+                        gz.push(&piece_with(p, effort));
+                    }
+                }
+                _ => gz.push(&run(&group, &before, effort)),
+            }
+            for p in &group {
+                before.extend_from_slice(p);
+            }
+            i += n;
+        }
+        gz.finish()
+    }
+
+    #[test]
+    fn runs_after_their_dictionaries_join_into_the_plain_body_for_random_piece_sequences() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..60 {
+            let count = rng.below(12);
+            let mut pieces: Vec<Vec<u8>> = (0..count)
+                .map(|_| {
+                    let len = match rng.below(6) {
+                        0 => 0,
+                        1 => WINDOW + 1 + rng.below(3 * WINDOW),
+                        2 => 1 + rng.below(64),
+                        _ => 1 + rng.below(WINDOW),
+                    };
+                    sample_text(&mut rng, len)
+                })
+                .collect();
+            let plain = pieces.concat();
+            assert_eq!(gunzip(&join_randomly(&mut rng, &pieces)), plain, "{case}");
+            if pieces.is_empty() {
+                continue;
+            }
+            // A change at the start, in the middle or at the end of the body: the body is
+            // joined again with runs after the new text.
+            let at = match rng.below(3) {
+                0 => 0,
+                1 => pieces.len() / 2,
+                _ => pieces.len() - 1,
+            };
+            let len = rng.below(2 * WINDOW);
+            pieces[at] = sample_text(&mut rng, len);
+            assert_eq!(
+                gunzip(&join_randomly(&mut rng, &pieces)),
+                pieces.concat(),
+                "{case}, changed at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_refers_into_its_dictionary_and_is_smaller_for_it() {
+        let mut rng = Rng(7);
+        let before = sample_text(&mut rng, WINDOW);
+        let text = sample_text(&mut rng, 4 * 1024);
+        let alone = run(&[&text], &[], Effort::Thorough);
+        let after = run(&[&text], &before, Effort::Thorough);
+        assert!(after.bytes.len() < alone.bytes.len());
+        let mut gz = GzipStream::default();
+        gz.push(&piece_with(&before, Effort::Fast));
+        gz.push(&after);
+        assert_eq!(gunzip(&gz.finish()), [&before[..], &text].concat());
+        // Only the last WINDOW bytes matter: a longer dictionary ending the same compresses
+        // to the same bytes.
+        let longer = [&sample_text(&mut rng, 5000)[..], &before].concat();
+        assert_eq!(run(&[&text], &longer, Effort::Thorough).bytes, after.bytes);
+        // Split into parts (an empty one too), the same text after the same dictionary.
+        let (a, b) = text.split_at(1000);
+        let split = run(&[a, &[], b], &before, Effort::Fast);
+        assert_eq!(split.plain_len(), text.len());
+        let mut gz = GzipStream::default();
+        gz.push(&piece(&before));
+        gz.push(&split);
+        assert_eq!(gunzip(&gz.finish()), [&before[..], &text].concat());
+        assert_eq!(run(&[&[], &[]], &before, Effort::Fast).plain_len(), 0);
     }
 
     #[test]

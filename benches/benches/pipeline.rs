@@ -12,10 +12,10 @@ use kube_state_agent::decode::Decoded;
 use kube_state_agent::http::{AppState, router};
 use kube_state_agent::resources::{node, pod};
 use kube_state_agent::snapshot::{Builder, KindSource, Published, build};
-use kube_state_agent::store::{Change, ChangeSignal, Writer, shard};
+use kube_state_agent::store::Change;
 use kube_state_agent::telemetry::Telemetry;
 use kube_state_agent_benches::{
-    ClusterMix, decode_pod_event, default_selection, node_json, pod_json, pod_protobuf,
+    ClusterMix, decode_pod_event, default_selection, node_json, node_pods, pod_json, pod_protobuf,
     render_context,
 };
 use tower::ServiceExt;
@@ -66,35 +66,7 @@ fn decode_render(c: &mut Criterion) {
 
 /// A pod source with `n` pods, listed into one shard.
 fn pod_source(n: usize) -> KindSource {
-    pod_source_with_writer(n).1
-}
-
-/// [`pod_source`] with the shard's writer, to change pods afterwards.
-fn pod_source_with_writer(n: usize) -> (Writer, KindSource) {
-    let sel = default_selection(&pod::KIND);
-    let (mut w, r) = shard("pods", ChangeSignal::default());
-    w.start_listing();
-    w.apply(Change::Init);
-    for i in 0..n {
-        let Decoded::Object(p) =
-            serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).unwrap()
-        else {
-            panic!("fixture decodes")
-        };
-        w.apply(Change::InitApply(
-            format!("uid-{i}"),
-            pod::KIND.render(&p, &render_context(), &sel),
-        ));
-    }
-    w.apply(Change::InitDone);
-    (
-        w,
-        KindSource {
-            info: &pod::KIND,
-            selection: sel,
-            shards: vec![r],
-        },
-    )
+    node_pods(n).1
 }
 
 fn snapshot_build(c: &mut Criterion) {
@@ -125,7 +97,7 @@ fn snapshot_rebuild(c: &mut Criterion) {
     let mut g = c.benchmark_group("snapshot_rebuild_one_change");
     g.sample_size(20);
     {
-        let (mut w, source) = pod_source_with_writer(110);
+        let (mut w, source) = node_pods(110);
         let mut builder = Builder::new(Arc::new(vec![source]), true);
         builder.build();
         let sel = default_selection(&pod::KIND);

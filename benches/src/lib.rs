@@ -256,3 +256,44 @@ pub fn node_json(name: &str) -> String {
     })
     .to_string()
 }
+
+/// A node agent's pods: `n` of [`pod_json`] on `node-1`, listed into one shard as its pod watch
+/// would, with the shard's writer to change them afterwards.
+pub fn node_pods(n: usize) -> (Writer, KindSource) {
+    let selection = default_selection(&pod::KIND);
+    let (mut w, r) = shard("pods", ChangeSignal::default());
+    w.start_listing();
+    w.apply(Change::Init);
+    for i in 0..n {
+        w.apply(Change::InitApply(
+            format!("uid-{i}"),
+            pod_rows(i, &selection),
+        ));
+    }
+    w.apply(Change::InitDone);
+    (
+        w,
+        KindSource {
+            info: &pod::KIND,
+            selection,
+            shards: vec![r],
+        },
+    )
+}
+
+/// Pod `i` of [`node_pods`] rendered again, as a MODIFIED event would, into its shard.
+pub fn touch_pod(w: &mut Writer, source: &KindSource, i: usize) {
+    w.apply(Change::Apply(
+        format!("uid-{i}"),
+        pod_rows(i, &source.selection),
+    ));
+}
+
+fn pod_rows(i: usize, selection: &FamilySelection) -> kube_state_agent::resources::Rows {
+    let Decoded::Object(p) =
+        serde_json::from_str::<Decoded<pod::Pod>>(&pod_json(i, "node-1")).expect("fixture")
+    else {
+        panic!("fixture decodes")
+    };
+    pod::KIND.render(&p, &render_context(), selection)
+}

@@ -9,25 +9,30 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{FamilyHead, FamilyPart, KindPart, Namespaces, Piece, Published, Segment, Snapshot};
+use super::{
+    FamilyHead, FamilyPart, KindPart, KindRuns, Namespaces, Piece, Published, Segment, Snapshot,
+};
 use crate::deflate::{self, Deflated, Effort};
 use crate::exposition::Format;
 use crate::registry::KindInfo;
 use crate::resources::{FamilySelection, Rows};
 use crate::store::{self, ChangeSignal, Dirty, Reader, Uid};
 
-/// The full body's gzip form is compressed in runs of consecutive pieces of about this many
-/// plain bytes: large enough to compress nearly as well as one stream, small enough that
-/// recompressing the runs a change touched stays far below the rebuild budget.
+/// The full body's gzip form is compressed in runs of consecutive parts (headers and pieces)
+/// of about this many plain bytes: with the text before it as a dictionary, a run this long
+/// compresses within a few percent of one stream, and recompressing the runs a change touched
+/// (and the run after each, whose dictionary changed) stays far below the rebuild budget.
 const RUN_BYTES: usize = 32 * 1024;
 
-/// Plain bytes of stable runs recompressed at [`Effort::Thorough`] per build, at most: about
-/// 2–3 ms of CPU, so polishing never holds a change back for long.
-const POLISH_BYTES_PER_BUILD: usize = 128 * 1024;
+/// Plain bytes compressed at [`Effort::Thorough`] per build, at most: runs new in this build
+/// first, then runs compressed at [`Effort::Fast`] earlier that stayed the same since (about
+/// 5 ms of CPU). Past it, new runs are compressed fast and polished by later builds, so a large
+/// change never holds the snapshot back for long.
+const THOROUGH_BYTES_PER_BUILD: usize = 512 * 1024;
 
-/// A run is polished once it came through this many builds unchanged: runs that change all
-/// the time are not worth the effort.
-const POLISH_AFTER_BUILDS: u32 = 2;
+/// A run compressed fast is recompressed thoroughly once it came through this many builds
+/// unchanged: runs that change at every build are not worth the effort.
+const POLISH_AFTER_BUILDS: u32 = 1;
 
 /// Buckets are sized for about this many objects: small enough that re-rendering and
 /// compressing one bucket after a change stays far below the rebuild budget, large enough that
@@ -242,19 +247,69 @@ impl ShardCache {
     }
 }
 
-/// A deflated run of the full body and the pieces it was made from.
+/// What a run's compressed bytes depend on: the buffers of its own parts, and the buffers its
+/// dictionary (the [`deflate::WINDOW`] bytes before it in its kind's body) is made of, with the
+/// offset of the dictionary in the first. Buffers by address and length.
+///
+/// Two runs with the same identity have the same plain bytes after the same dictionary, so
+/// they share one compression, across builds and across formats (a family header that is the
+/// same in both formats is one buffer; see `FamilyHead::new`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RunIdentity {
+    parts: Vec<(usize, usize)>,
+    window: Vec<(usize, usize)>,
+    window_skip: usize,
+}
+
+/// A deflated run of the full body and the buffers it was made from.
 ///
 /// # Invariants
-/// `pieces` holds the very buffers the run was compressed from: while they are held, no other
-/// piece can be allocated at their addresses, so a later run whose pieces are the same buffers
-/// (compared by address) has the same bytes and may reuse `deflated`.
+/// `parts` and `window` hold the very buffers the run was compressed from and after: while
+/// they are held, no other buffer can be allocated at their addresses, so a run with the same
+/// [`RunIdentity`] in a later build has the same bytes and may reuse `deflated`.
 struct CachedRun {
-    pieces: Vec<Bytes>,
-    deflated: Deflated,
+    identity: RunIdentity,
+    parts: Vec<Bytes>,
+    window: Vec<Bytes>,
+    /// `None` until compressed, in the build that first needs it.
+    deflated: Option<Deflated>,
     /// Builds this run came through unchanged.
     age: u32,
     /// Compressed at [`Effort::Thorough`].
     polished: bool,
+}
+
+/// What the builder keeps of one kind's runs between builds.
+#[derive(Default)]
+struct KindRunCache {
+    /// The kind's parts (see [`kind_parts`]) in the text format when its runs were made, by
+    /// address and length: while they are the same, so are the runs of both formats.
+    parts: Vec<(usize, usize)>,
+    /// The runs made from them, both formats.
+    runs: KindRuns,
+    /// Every run in `cache` is compressed at [`Effort::Thorough`]: nothing left to do while the
+    /// parts stay the same.
+    settled: bool,
+    cache: HashMap<RunIdentity, CachedRun>,
+}
+
+impl CachedRun {
+    fn plain_len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    /// Compresses the run after its dictionary.
+    fn compress(&mut self, effort: Effort) {
+        let mut dictionary = Vec::with_capacity(deflate::WINDOW);
+        let mut skip = self.identity.window_skip;
+        for w in &self.window {
+            dictionary.extend_from_slice(&w[skip..]);
+            skip = 0;
+        }
+        let parts: Vec<&[u8]> = self.parts.iter().map(|p| &p[..]).collect();
+        self.deflated = Some(deflate::run(&parts, &dictionary, effort));
+        self.polished = effort == Effort::Thorough;
+    }
 }
 
 /// Keeps the pieces of every source between builds and makes snapshots from them.
@@ -267,9 +322,10 @@ pub struct Builder {
     heads: Vec<Vec<Arc<FamilyHead>>>,
     /// Per source, per shard.
     caches: Vec<Vec<ShardCache>>,
-    /// Per source, per enabled family: the last build's runs, by the address of their first
-    /// piece.
-    runs: Vec<Vec<HashMap<usize, CachedRun>>>,
+    /// Per source: the last build's runs of the kind, in both formats.
+    runs: Vec<KindRunCache>,
+    /// Plain bytes each build may compress at [`Effort::Thorough`] ([`THOROUGH_BYTES_PER_BUILD`]).
+    thorough_budget: usize,
     /// Whether the last build left runs to polish (see [`Builder::wants_polish`]).
     polish_pending: bool,
     generation: u64,
@@ -294,10 +350,7 @@ impl Builder {
             .iter()
             .map(|s| s.shards.iter().map(|_| ShardCache::default()).collect())
             .collect();
-        let runs = heads
-            .iter()
-            .map(|h| h.iter().map(|_| HashMap::new()).collect())
-            .collect();
+        let runs = sources.iter().map(|_| KindRunCache::default()).collect();
         Builder {
             sources,
             gzip,
@@ -305,6 +358,7 @@ impl Builder {
             heads,
             caches,
             runs,
+            thorough_budget: THOROUGH_BYTES_PER_BUILD,
             polish_pending: false,
             generation: 0,
         }
@@ -337,16 +391,14 @@ impl Builder {
         // Read before the rows: a shard seen listed has its list's rows in place already.
         let ready = store::all_listed(self.sources.iter().flat_map(|s| &s.shards));
         let deflate_pieces = self.gzip && self.namespace_views;
-        let mut polish = Polish {
-            budget: POLISH_BYTES_PER_BUILD,
-            pending: false,
-        };
-        for (((source, heads), caches), runs) in self
+        // Per kind in the snapshot, the source it came from.
+        let mut kind_sources = Vec::new();
+        for (s, ((source, heads), caches)) in self
             .sources
             .iter()
             .zip(&self.heads)
             .zip(&mut self.caches)
-            .zip(&mut self.runs)
+            .enumerate()
         {
             let mut kind_objects = 0;
             for (reader, cache) in source.shards.iter().zip(caches.iter_mut()) {
@@ -363,21 +415,24 @@ impl Builder {
             }
             objects_by_resource.push((source.info.resource(), kind_objects));
             if kind_objects == 0 {
-                for cache in runs.iter_mut() {
-                    cache.clear();
-                }
+                self.runs[s] = KindRunCache::default();
                 continue;
             }
             objects += kind_objects;
-            let mut kind = kind_part(source.info.resource(), heads, caches);
-            if self.gzip {
-                for (family, cache) in kind.families.iter_mut().zip(runs.iter_mut()) {
-                    family.runs = deflate_runs(&family.segments, cache, &mut polish);
-                }
-            }
-            kinds.push(kind);
+            kinds.push(kind_part(source.info.resource(), heads, caches));
+            kind_sources.push(s);
         }
-        self.polish_pending = polish.pending;
+        if self.gzip {
+            let mut work: Vec<(&mut KindPart, KindRunCache)> = kinds
+                .iter_mut()
+                .zip(&kind_sources)
+                .map(|(kind, &s)| (kind, std::mem::take(&mut self.runs[s])))
+                .collect();
+            self.polish_pending = deflate_runs(&mut work, self.thorough_budget);
+            for ((_, cache), &s) in work.into_iter().zip(&kind_sources) {
+                self.runs[s] = cache;
+            }
+        }
         let mut snapshot = Snapshot {
             kinds,
             text: super::Chunks::default(),
@@ -431,123 +486,253 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
                     })
                 })
                 .collect(),
-            runs: Vec::new(),
         })
         .collect();
     KindPart {
         resource,
         namespaces: by_namespace.keys().map(|ns| Arc::clone(ns)).collect(),
         families,
+        runs: KindRuns::default(),
     }
 }
 
-/// What one build may still spend on recompressing stable runs, and whether any was left.
-struct Polish {
-    budget: usize,
-    pending: bool,
+/// Groups each kind's body into runs and gives every kind its gzip form in both formats,
+/// reusing the compression of every run whose [`RunIdentity`] is in `cache` (left holding this
+/// build's runs). Returns whether runs compressed fast remain to polish.
+///
+/// A run's dictionary is the [`deflate::WINDOW`] bytes of the kind's body before it, so a run is
+/// compressed again when its own parts changed or when the text just before it did: a change
+/// costs its runs and, where it lies within a window of the run's end, the next run. Runs never
+/// refer into another kind, so a view of whole kinds (`?resources=`) joins the same runs.
+///
+/// New runs are compressed at [`Effort::Thorough`] while `thorough_budget` lasts,
+/// then at [`Effort::Fast`]; what budget remains polishes fast runs that came through
+/// [`POLISH_AFTER_BUILDS`] builds unchanged, so the body stays near `gzip -6`'s size through
+/// changes, and a large change (a first build, a relist) gets there over a few builds.
+fn deflate_runs(kinds: &mut [(&mut KindPart, KindRunCache)], thorough_budget: usize) -> bool {
+    // Every kind's runs in one list, so the budget goes to new runs of every kind first; per
+    // kind, the range of its runs there, and its slots (indices into that list) per format.
+    let mut runs: Vec<CachedRun> = Vec::new();
+    let mut reused = Vec::new();
+    let mut plans: Vec<Option<KindPlan>> = Vec::with_capacity(kinds.len());
+    for (kind, kept) in kinds.iter_mut() {
+        let parts: Vec<(usize, usize)> = kind_parts(kind, Format::Text)
+            .iter()
+            .map(|p| (p.as_ptr() as usize, p.len()))
+            .collect();
+        if kept.settled && kept.parts == parts {
+            // Nothing changed in the kind and nothing is left to polish: the same runs.
+            plans.push(None);
+            continue;
+        }
+        kept.parts = parts;
+        let mut previous = std::mem::take(&mut kept.cache);
+        let mut index: HashMap<RunIdentity, usize> = HashMap::new();
+        let first = runs.len();
+        let starts = run_starts(kind);
+        let mut slots_of = |format: Format, runs: &mut Vec<CachedRun>, reused: &mut Vec<usize>| {
+            let parts = kind_parts(kind, format);
+            let mut out = Vec::with_capacity(starts.len());
+            for (i, &start) in starts.iter().enumerate() {
+                let end = starts.get(i + 1).copied().unwrap_or(parts.len());
+                let (identity, window) = run_identity(&parts, start..end);
+                if let Some(&slot) = index.get(&identity) {
+                    out.push(slot);
+                    continue;
+                }
+                let run = match previous.remove(&identity) {
+                    Some(mut run) => {
+                        run.age = run.age.saturating_add(1);
+                        reused.push(runs.len());
+                        run
+                    }
+                    None => CachedRun {
+                        identity: identity.clone(),
+                        parts: parts[start..end].iter().map(|p| (*p).clone()).collect(),
+                        window: window.into_iter().cloned().collect(),
+                        deflated: None,
+                        age: 0,
+                        polished: false,
+                    },
+                };
+                index.insert(identity, runs.len());
+                out.push(runs.len());
+                runs.push(run);
+            }
+            out
+        };
+        let text = slots_of(Format::Text, &mut runs, &mut reused);
+        let openmetrics = slots_of(Format::OpenMetrics, &mut runs, &mut reused);
+        plans.push(Some(KindPlan {
+            runs: first..runs.len(),
+            slots: [text, openmetrics],
+        }));
+    }
+
+    let mut budget = thorough_budget;
+    let mut pending = false;
+    for run in runs.iter_mut().filter(|r| r.deflated.is_none()) {
+        if budget > 0 {
+            budget = budget.saturating_sub(run.plain_len());
+            run.compress(Effort::Thorough);
+        } else {
+            run.compress(Effort::Fast);
+            pending = true;
+        }
+    }
+    for &i in &reused {
+        let run = &mut runs[i];
+        if run.polished {
+            continue;
+        }
+        if budget > 0 && run.age >= POLISH_AFTER_BUILDS {
+            budget = budget.saturating_sub(run.plain_len());
+            run.compress(Effort::Thorough);
+        } else {
+            pending = true;
+        }
+    }
+
+    let deflated = |runs: &[CachedRun], slots: &[usize]| -> Vec<Deflated> {
+        slots
+            .iter()
+            .map(|&i| {
+                runs[i]
+                    .deflated
+                    .clone()
+                    .expect("every run compressed above")
+            })
+            .collect()
+    };
+    let mut runs = runs.into_iter();
+    for ((kind, kept), plan) in kinds.iter_mut().zip(plans) {
+        let Some(plan) = plan else {
+            kind.runs = kept.runs.clone();
+            continue;
+        };
+        let [text, openmetrics] = &plan.slots;
+        let first = plan.runs.start;
+        let own: Vec<CachedRun> = runs.by_ref().take(plan.runs.len()).collect();
+        let local = |slots: &[usize]| slots.iter().map(|i| i - first).collect::<Vec<_>>();
+        kept.runs = KindRuns {
+            text: deflated(&own, &local(text)).into(),
+            openmetrics: deflated(&own, &local(openmetrics)).into(),
+        };
+        kept.settled = own.iter().all(|r| r.polished);
+        kept.cache = own.into_iter().map(|r| (r.identity.clone(), r)).collect();
+        kind.runs = kept.runs.clone();
+    }
+    pending
 }
 
-/// The family's pieces grouped into runs of about [`RUN_BYTES`], each deflated as one unit.
+/// One kind's share of a build's runs: where they are in the build's list, and which of them
+/// make up each format's body.
+struct KindPlan {
+    runs: std::ops::Range<usize>,
+    slots: [Vec<usize>; 2],
+}
+
+/// A kind's body in `format` as consecutive parts: each family's header, then its pieces.
+fn kind_parts(kind: &KindPart, format: Format) -> Vec<&Bytes> {
+    let mut parts = Vec::new();
+    for family in &kind.families {
+        parts.push(family.head.plain(format).0);
+        for segment in &family.segments {
+            parts.extend(segment.pieces.iter().map(|p| &p.text));
+        }
+    }
+    parts
+}
+
+/// Where the kind's runs begin, as indices into [`kind_parts`] (the same in both formats).
 ///
 /// Boundaries must stay put when a piece changes, or one change would recompress every run
-/// after it. So a run ends where a namespace whose hash is a multiple of `m` begins (`m` chosen
-/// from the family's average namespace size, a power of two so it rarely moves), or once it
-/// holds [`RUN_BYTES`]. A run made of the same pieces as in the last build reuses its
-/// compressed bytes; `cache` is left holding this build's runs.
-///
-/// A new or changed run is compressed at [`Effort::Fast`]; one that stayed the same for
-/// [`POLISH_AFTER_BUILDS`] builds is recompressed at [`Effort::Thorough`] while `polish` has
-/// budget, so the body converges to `gzip -6`'s size without slowing down a change.
-fn deflate_runs(
-    segments: &[Segment],
-    cache: &mut HashMap<usize, CachedRun>,
-    polish: &mut Polish,
-) -> Vec<Deflated> {
-    let total: usize = segments
-        .iter()
-        .flat_map(|s| &s.pieces)
-        .map(|p| p.text.len())
-        .sum();
-    let per_namespace = (total / segments.len().max(1)).max(1);
-    let m = (RUN_BYTES / per_namespace)
+/// after it. So a run ends before a family header or a namespace's pieces whose hash (of the
+/// family and namespace) is a multiple of `m` (`m` chosen from the kind's average segment
+/// size, a power of two so it rarely moves), or once it holds [`RUN_BYTES`] of samples.
+/// Headers do not count toward the size: their lengths differ between formats, and the
+/// boundaries must not.
+fn run_starts(kind: &KindPart) -> Vec<usize> {
+    let (bytes, segments) =
+        kind.families
+            .iter()
+            .flat_map(|f| &f.segments)
+            .fold((0, 0), |(bytes, count), s| {
+                let len: usize = s.pieces.iter().map(|p| p.text.len()).sum();
+                (bytes + len, count + 1)
+            });
+    let per_segment = (bytes / segments.max(1)).max(1);
+    let m = (RUN_BYTES / per_segment)
         .clamp(1, 1 << 12)
-        .next_power_of_two();
-    let mut groups: Vec<Vec<&Bytes>> = Vec::new();
-    let mut current: Vec<&Bytes> = Vec::new();
-    let mut current_len = 0;
-    for segment in segments {
-        if !current.is_empty() && namespace_hash(&segment.namespace) & (m as u64 - 1) == 0 {
-            groups.push(std::mem::take(&mut current));
-            current_len = 0;
+        .next_power_of_two() as u64;
+    let mut starts = vec![0];
+    let mut part = 0;
+    let mut current = 0;
+    for family in &kind.families {
+        let family_index = family.head.index;
+        if current > 0 && anchor_hash(family_index, None) & (m - 1) == 0 {
+            starts.push(part);
+            current = 0;
         }
-        for piece in &segment.pieces {
-            current.push(&piece.text);
-            current_len += piece.text.len();
-            if current_len >= RUN_BYTES {
-                groups.push(std::mem::take(&mut current));
-                current_len = 0;
+        part += 1;
+        for (i, segment) in family.segments.iter().enumerate() {
+            if i > 0
+                && current > 0
+                && anchor_hash(family_index, Some(&segment.namespace)) & (m - 1) == 0
+            {
+                starts.push(part);
+                current = 0;
+            }
+            for piece in &segment.pieces {
+                part += 1;
+                current += piece.text.len();
+                if current >= RUN_BYTES {
+                    starts.push(part);
+                    current = 0;
+                }
             }
         }
     }
-    if !current.is_empty() {
-        groups.push(current);
+    // A boundary after the last part starts no run.
+    if starts.len() > 1 && starts.last() == Some(&part) {
+        starts.pop();
     }
-    let joined = |pieces: &[&Bytes]| {
-        let mut plain = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
-        for p in pieces {
-            plain.extend_from_slice(p);
-        }
-        plain
-    };
-    let mut previous = std::mem::take(cache);
-    groups
-        .into_iter()
-        .map(|pieces| {
-            let first = pieces[0].as_ptr() as usize;
-            let same = |run: &CachedRun| {
-                run.pieces.len() == pieces.len()
-                    && run
-                        .pieces
-                        .iter()
-                        .zip(&pieces)
-                        .all(|(a, b)| a.as_ptr() == b.as_ptr() && a.len() == b.len())
-            };
-            let run = match previous.remove(&first) {
-                Some(mut run) if same(&run) => {
-                    run.age = run.age.saturating_add(1);
-                    if !run.polished && run.age >= POLISH_AFTER_BUILDS {
-                        let len = run.deflated.plain_len();
-                        if len <= polish.budget {
-                            polish.budget -= len;
-                            run.deflated = deflate::piece_with(&joined(&pieces), Effort::Thorough);
-                            run.polished = true;
-                        } else {
-                            polish.pending = true;
-                        }
-                    } else if !run.polished {
-                        polish.pending = true;
-                    }
-                    run
-                }
-                _ => {
-                    polish.pending = true;
-                    CachedRun {
-                        deflated: deflate::piece(&joined(&pieces)),
-                        pieces: pieces.iter().map(|p| (*p).clone()).collect(),
-                        age: 0,
-                        polished: false,
-                    }
-                }
-            };
-            let deflated = run.deflated.clone();
-            cache.insert(first, run);
-            deflated
-        })
-        .collect()
+    starts
 }
 
-fn namespace_hash(namespace: &str) -> u64 {
+/// The identity of the run of `parts[range]`, and the buffers of its dictionary.
+fn run_identity<'a>(
+    parts: &[&'a Bytes],
+    range: std::ops::Range<usize>,
+) -> (RunIdentity, Vec<&'a Bytes>) {
+    let mut window = Vec::new();
+    let mut need = deflate::WINDOW;
+    let mut skip = 0;
+    for p in parts[..range.start].iter().rev() {
+        if need == 0 {
+            break;
+        }
+        if p.is_empty() {
+            continue;
+        }
+        let take = p.len().min(need);
+        skip = p.len() - take;
+        need -= take;
+        window.push(*p);
+    }
+    window.reverse();
+    let id = |p: &&Bytes| (p.as_ptr() as usize, p.len());
+    let identity = RunIdentity {
+        parts: parts[range].iter().map(id).collect(),
+        window: window.iter().map(id).collect(),
+        window_skip: skip,
+    };
+    (identity, window)
+}
+
+fn anchor_hash(family: usize, namespace: Option<&str>) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    family.hash(&mut h);
     namespace.hash(&mut h);
     h.finish()
 }
@@ -949,6 +1134,23 @@ mod tests {
         );
     }
 
+    /// The compressed runs of the snapshot's first kind, text format.
+    fn runs(s: &Snapshot) -> Vec<Bytes> {
+        s.kinds[0]
+            .runs
+            .text
+            .iter()
+            .map(|r| r.bytes.clone())
+            .collect()
+    }
+
+    fn gzip6(plain: &[u8]) -> usize {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        e.write_all(plain).unwrap();
+        e.finish().unwrap().len()
+    }
+
     #[test]
     fn pieces_keep_a_deflated_copy_only_when_namespace_views_read_it() {
         let (_w, src) = named_source(&["a-1", "a-2", "b-1"]);
@@ -983,23 +1185,17 @@ mod tests {
         let (mut w, src) = named_source(&names);
         let mut builder = Builder::new(Arc::new(vec![src.clone()]), true);
         let first = builder.build();
-        let runs = |s: &Snapshot| -> Vec<Bytes> {
-            s.kinds[0]
-                .families
-                .iter()
-                .flat_map(|f| f.runs.iter().map(|r| r.bytes.clone()))
-                .collect()
-        };
         let before = runs(&first);
-        let pieces = first.kinds[0].families[0]
-            .segments
+        let pieces = first.kinds[0]
+            .families
             .iter()
+            .flat_map(|f| &f.segments)
             .map(|s| s.pieces.len())
             .sum::<usize>();
         assert!(
-            first.kinds[0].families[0].runs.len() * 4 <= pieces,
+            before.len() * 4 <= pieces,
             "runs join many small pieces: {} runs for {pieces} pieces",
-            first.kinds[0].families[0].runs.len()
+            before.len()
         );
         w.apply(Change::Apply("ns7-7".into(), thing_rows("ns7-7", 99.0)));
         let second = builder.build();
@@ -1008,54 +1204,142 @@ mod tests {
             .iter()
             .filter(|r| before.iter().any(|b| b.as_ptr() == r.as_ptr()))
             .count();
+        // Per family: the changed run, and the next one, whose dictionary changed.
         assert!(
-            reused + 2 * 2 >= after.len(),
+            reused + 2 * 2 >= after.len() && reused > 0,
             "{reused} of {} runs reused",
             after.len()
         );
+        // Both formats share the runs before the first header they differ in (`thing_info`'s
+        // type), and only those.
+        let kind = &second.kinds[0];
+        let shared = (kind.runs.text.iter().zip(kind.runs.openmetrics.iter()))
+            .take_while(|(t, o)| t.bytes.as_ptr() == o.bytes.as_ptr())
+            .count();
+        assert!(
+            shared > 0 && shared < kind.runs.text.len(),
+            "{shared} shared"
+        );
         let full = Builder::new(Arc::new(vec![src]), true).build();
-        assert_eq!(
-            gunzip(&second.body(Format::Text, true)),
-            full.body(Format::Text, false).chunks.to_vec()
-        );
-        assert_eq!(
-            gunzip(&second.body(Format::Text, true)),
-            second.body(Format::Text, false).chunks.to_vec()
-        );
+        for format in [Format::Text, Format::OpenMetrics] {
+            assert_eq!(
+                gunzip(&second.body(format, true)),
+                full.body(format, false).chunks.to_vec()
+            );
+            assert_eq!(
+                gunzip(&second.body(format, true)),
+                second.body(format, false).chunks.to_vec()
+            );
+        }
     }
 
     #[test]
-    fn stable_runs_are_polished_over_later_builds_until_nothing_is_left() {
+    fn runs_with_dictionaries_stay_near_gzip_6_through_changes_and_polish_what_overflows() {
         let names: Vec<String> = (0..4000).map(|i| format!("ns{}-{i}", i % 40)).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let (mut w, src) = named_source(&names);
         let mut builder = Builder::new(Arc::new(vec![src]), true);
+        // A small budget, so that the first build overflows it as a large one would.
+        builder.thorough_budget = 32 * 1024;
         let first = builder.build();
         let plain = first.body(Format::Text, false).chunks.to_vec();
         let fast = first.body(Format::Text, true).chunks.len();
-        assert!(builder.wants_polish(), "a first build compresses fast");
+        assert!(
+            builder.wants_polish(),
+            "past the budget, runs are compressed fast"
+        );
         let mut builds = 1;
         let mut last = first;
         while builder.wants_polish() {
             last = builder.build();
             builds += 1;
-            assert!(builds < 100, "polishing never ends");
+            assert!(
+                builds <= plain.len().div_ceil(32 * 1024) + 2,
+                "polishing takes one budget per build"
+            );
         }
         let polished = last.body(Format::Text, true);
         assert_eq!(gunzip(&polished), plain, "same text, smaller body");
+        let reference = gzip6(&plain);
         assert!(
-            polished.chunks.len() * 100 < fast * 90,
-            "{} bytes polished, {fast} fast",
+            polished.chunks.len() * 100 <= reference * 110,
+            "{} bytes polished, gzip -6 {reference}, {fast} fast",
             polished.chunks.len()
         );
-        // A change costs a fast recompression of its run only; the rest stays polished.
+        // A change within the budget (its runs and the next ones, in both families) is
+        // compressed thoroughly at once: nothing left to polish, and the body stays as close
+        // to gzip -6.
+        builder.thorough_budget = 8 * RUN_BYTES;
         w.apply(Change::Apply("ns3-3".into(), thing_rows("ns3-3", 1.5)));
         let changed = builder.build();
-        assert!(builder.wants_polish());
-        let size = changed.body(Format::Text, true).chunks.len();
-        assert!(size < fast, "{size} after one change, {fast} all fast");
-        let text = String::from_utf8(gunzip(&changed.body(Format::Text, true))).unwrap();
-        assert!(text.contains("thing_value{thing=\"ns3-3\"} 1.5\n"));
+        assert!(!builder.wants_polish());
+        let body = changed.body(Format::Text, true);
+        let text = gunzip(&body);
+        assert!(
+            String::from_utf8_lossy(&text).contains("thing_value{thing=\"ns3-3\"} 1.5\n"),
+            "the change is in the body"
+        );
+        assert_eq!(text, changed.body(Format::Text, false).chunks.to_vec());
+        assert!(body.chunks.len() * 100 <= gzip6(&text) * 110);
+    }
+
+    #[test]
+    fn every_incremental_gzip_body_inflates_to_its_plain_body_through_random_changes() {
+        let names: Vec<String> = (0..1500).map(|i| format!("ns{:02}-{i}", i % 30)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (mut w, src) = named_source(&names);
+        let mut builder =
+            Builder::new(Arc::new(vec![src.clone()]), true).deflate_namespace_views(true);
+        // Small, so that builds mix thorough, fast and polished runs.
+        builder.thorough_budget = 16 * 1024;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for round in 0..25 {
+            for _ in 0..1 + next(4) {
+                // The first and last namespaces (the body's edges), or any, or cluster-scoped.
+                let ns = match next(4) {
+                    0 => 0,
+                    1 => 29,
+                    _ => next(30),
+                };
+                let name = match next(5) {
+                    0 => format!("edge{}", next(40)),
+                    _ => format!("ns{ns:02}-{}", next(3000)),
+                };
+                if next(3) == 0 {
+                    w.apply(Change::Delete(name));
+                } else {
+                    let rows = thing_rows(&name, next(1_000_000) as f64 * 1e6);
+                    w.apply(Change::Apply(name, rows));
+                }
+            }
+            let snap = builder.build();
+            for format in [Format::Text, Format::OpenMetrics] {
+                let plain = snap.body(format, false).chunks.to_vec();
+                assert!(!plain.is_empty());
+                assert_eq!(
+                    gunzip(&snap.body(format, true)),
+                    plain,
+                    "{round} {format:?}"
+                );
+                let view = Namespaces::only(["ns00", "ns29"]);
+                assert_eq!(
+                    gunzip(&snap.view(format, true, &|_| true, &view)),
+                    snap.view(format, false, &|_| true, &view).chunks.to_vec(),
+                    "{round} {format:?} view"
+                );
+            }
+        }
+        let full = Builder::new(Arc::new(vec![src]), true).build();
+        assert_eq!(
+            builder.build().body(Format::Text, false).chunks.to_vec(),
+            full.body(Format::Text, false).chunks.to_vec()
+        );
     }
 
     #[test]

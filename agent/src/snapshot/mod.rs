@@ -11,11 +11,14 @@
 //! The exposition must be family-major (all samples of a family together), while changes
 //! arrive per object. Each watch's objects are therefore grouped by namespace into *segments*,
 //! and each segment's objects are spread over buckets by a hash of their UID; every bucket keeps
-//! one *piece* per family: its objects' samples of that family, joined, and the same bytes
-//! deflated (see [`crate::deflate`]). A change re-renders the pieces of the buckets it touched;
-//! a snapshot is the list of headers and pieces in order, shared with the previous snapshot
-//! wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not of the
-//! cluster, and the gzip body is never compressed whole.
+//! one *piece* per family: its objects' samples of that family, joined (and, for views served
+//! compressed, the same bytes deflated alone). A change re-renders the pieces of the buckets it
+//! touched; a snapshot is the list of headers and pieces in order, shared with the previous
+//! snapshot wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not
+//! of the cluster, and the gzip body is never compressed whole: each kind's headers and pieces
+//! are deflated in runs of about 32 KiB, each after the text before it as its dictionary (see
+//! [`crate::deflate::run`]), and a run is compressed again only when its own parts or that text
+//! changed.
 //!
 //! # Views
 //! Within a family, pieces are ordered by namespace (cluster-scoped objects first), so the
@@ -58,12 +61,23 @@ impl FamilyHead {
             Bytes::from(out)
         };
         let text = render(Format::Text);
-        let openmetrics = render(Format::OpenMetrics);
+        let mut openmetrics = render(Format::OpenMetrics);
+        // The same buffer when both formats agree (every gauge): the full body's runs are
+        // reused by the buffers they were made from, so both formats then share one
+        // compression of each run (see `builder::RunIdentity`).
+        if openmetrics == text {
+            openmetrics = text.clone();
+        }
+        let text_deflated = deflate::piece(&text);
         FamilyHead {
             index,
-            text_deflated: deflate::piece(&text),
+            openmetrics_deflated: if openmetrics.as_ptr() == text.as_ptr() {
+                text_deflated.clone()
+            } else {
+                deflate::piece(&openmetrics)
+            },
+            text_deflated,
             text,
-            openmetrics_deflated: deflate::piece(&openmetrics),
             openmetrics,
         }
     }
@@ -98,13 +112,10 @@ struct FamilyPart {
     head: Arc<FamilyHead>,
     /// Sorted by namespace, one per namespace.
     segments: Vec<Segment>,
-    /// The family's samples in every namespace, deflated in runs of consecutive pieces (the
-    /// full body's gzip form; empty without gzip). Pieces are small where namespaces are, so
-    /// the full body is compressed in larger units than a view can use.
-    runs: Vec<Deflated>,
 }
 
-/// One kind of a snapshot: its families, and the namespaces its objects are in.
+/// One kind of a snapshot: its families, the namespaces its objects are in, and its part of
+/// the full gzip body.
 #[derive(Debug)]
 struct KindPart {
     resource: &'static str,
@@ -112,6 +123,27 @@ struct KindPart {
     /// objects). Decides whether a view writes the kind's headers.
     namespaces: Vec<Arc<str>>,
     families: Vec<FamilyPart>,
+    /// The kind's headers and samples, deflated in runs of consecutive parts that refer back
+    /// into the kind's own preceding text (never another kind's, so a view of whole kinds
+    /// joins them too): the full body's gzip form, per format. Empty without gzip.
+    runs: KindRuns,
+}
+
+/// A kind's full gzip form in both formats: the same runs wherever the text before a run is
+/// the same in both (the headers of most families are).
+#[derive(Clone, Debug, Default)]
+struct KindRuns {
+    text: Arc<[Deflated]>,
+    openmetrics: Arc<[Deflated]>,
+}
+
+impl KindRuns {
+    fn get(&self, format: Format) -> &[Deflated] {
+        match format {
+            Format::Text => &self.text,
+            Format::OpenMetrics => &self.openmetrics,
+        }
+    }
 }
 
 /// Which namespaces' samples a body holds.
@@ -305,17 +337,18 @@ impl Snapshot {
         let kinds = self.kinds.iter().filter(|k| {
             include(k.resource) && namespaces.select(&k.namespaces, |n| n).next().is_some()
         });
-        let families = kinds.flat_map(|k| &k.families);
         let eof = (format == Format::OpenMetrics).then(eof);
         if gzip {
             let mut out = GzipStream::default();
-            for family in families {
-                out.push(family.head.plain(format).1);
+            for kind in kinds {
                 if *namespaces == Namespaces::All {
-                    for run in &family.runs {
+                    for run in kind.runs.get(format) {
                         out.push(run);
                     }
-                } else {
+                    continue;
+                }
+                for family in &kind.families {
+                    out.push(family.head.plain(format).1);
                     for segment in namespaces.select(&family.segments, |s| &s.namespace) {
                         for p in &segment.pieces {
                             out.push(&p.deflated);
@@ -329,7 +362,7 @@ impl Snapshot {
             Chunks::new(out.finish())
         } else {
             let mut out = Vec::new();
-            for family in families {
+            for family in kinds.flat_map(|k| &k.families) {
                 out.push(family.head.plain(format).0.clone());
                 for segment in namespaces.select(&family.segments, |s| &s.namespace) {
                     out.extend(segment.pieces.iter().map(|p| p.text.clone()));

@@ -1,6 +1,7 @@
 //! Memory and rebuild time of a leader's snapshot at a given size, in one process:
 //! `cargo run --release -p kube-state-agent-benches --bin snapshot-memory -- 100000
-//! [--namespace-views]` (the second as with `--auth-filter`: pieces deflated for tenant views).
+//! [--namespace-views]` (the second as with `--auth-filter`: pieces deflated for tenant views),
+//! or `-- 110 --node` for a node agent's pods instead of the leader's mix.
 //!
 //! Lists the objects into stores as a watch would (rendering each, dropping the object), builds
 //! the first snapshot with gzip, then changes one object at a time and rebuilds, as the agent's
@@ -13,8 +14,10 @@ use std::time::Instant;
 use std::alloc::System;
 
 use kube_state_agent::exposition::Format;
+use kube_state_agent::snapshot::KindSource;
 use kube_state_agent::snapshot::{Builder, Namespaces};
-use kube_state_agent_benches::ClusterMix;
+use kube_state_agent::store::Writer;
+use kube_state_agent_benches::{ClusterMix, node_pods, touch_pod};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 /// The system allocator, instrumented, so a figure can say what one operation allocates.
@@ -55,6 +58,37 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// `gzip -6`'s size for `plain`: the reference the gzip body is held to.
+fn gzip6(plain: &[u8]) -> usize {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    e.write_all(plain).expect("in memory");
+    e.finish().expect("in memory").len()
+}
+
+/// The objects measured: a leader's mix of kinds, or a node agent's pods.
+enum Fixture {
+    Leader(ClusterMix),
+    Node((Writer, KindSource)),
+}
+
+impl Fixture {
+    fn sources(&self) -> Vec<KindSource> {
+        match self {
+            Fixture::Leader(mix) => mix.sources.clone(),
+            Fixture::Node((_, source)) => vec![source.clone()],
+        }
+    }
+
+    /// Renders object `i` again, as a MODIFIED event would.
+    fn touch(&mut self, i: usize) {
+        match self {
+            Fixture::Leader(mix) => mix.touch(i),
+            Fixture::Node((w, source)) => touch_pod(w, source, i),
+        }
+    }
+}
+
 fn main() {
     let objects: usize = std::env::args()
         .nth(1)
@@ -63,17 +97,21 @@ fn main() {
     let (rss0, _) = rss_kib();
     let heap = Region::new(GLOBAL);
     let started = Instant::now();
-    let mut mix = ClusterMix::new(objects);
+    let flag = |name: &str| std::env::args().skip(2).any(|a| a == name);
+    let node = flag("--node");
+    let mut fixture = if node {
+        Fixture::Node(node_pods(objects))
+    } else {
+        Fixture::Leader(ClusterMix::new(objects))
+    };
     let list_s = started.elapsed().as_secs_f64();
     let (rss_listed, _) = rss_kib();
     let live_listed = live_bytes(&heap);
 
     // As with --auth-filter: every piece deflated too, so tenant views are served compressed.
-    let views = std::env::args()
-        .nth(2)
-        .is_some_and(|a| a == "--namespace-views");
+    let views = flag("--namespace-views");
     let mut builder =
-        Builder::new(Arc::new(mix.sources.clone()), true).deflate_namespace_views(views);
+        Builder::new(Arc::new(fixture.sources()), true).deflate_namespace_views(views);
     let started = Instant::now();
     let snapshot = builder.build();
     let first_build_s = started.elapsed().as_secs_f64();
@@ -85,7 +123,7 @@ fn main() {
     let mut rebuilds = Vec::new();
     let mut published = None;
     for i in 0..101 {
-        mix.touch(i * 13 % (objects / 4).max(1));
+        fixture.touch(i * 13 % (objects / 4).max(1));
         let started = Instant::now();
         let s = builder.build();
         rebuilds.push(started.elapsed().as_secs_f64() * 1e3);
@@ -107,13 +145,31 @@ fn main() {
     }
     let polish_s = started.elapsed().as_secs_f64();
     let gzip_polished = snapshot.body(Format::Text, true).chunks.len();
-    let gzip6 = {
-        use std::io::Write as _;
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
-        e.write_all(&snapshot.body(Format::Text, false).chunks.to_vec())
-            .expect("in memory");
-        e.finish().expect("in memory").len()
-    };
+    let gzip6_polished = gzip6(&snapshot.body(Format::Text, false).chunks.to_vec());
+    // One change to the polished body: what a scrape gets right after it.
+    fixture.touch(objects / 2);
+    let started = Instant::now();
+    let changed = builder.build();
+    let changed_ms = started.elapsed().as_secs_f64() * 1e3;
+    let gzip_changed = changed.body(Format::Text, true).chunks.len();
+    let gzip6_changed = gzip6(&changed.body(Format::Text, false).chunks.to_vec());
+    let polish_after_change = builder.wants_polish();
+    drop(changed);
+    // From nothing (a restart, a relist): builds until the body is within 1.1 × gzip -6.
+    let mut fresh = Builder::new(Arc::new(fixture.sources()), true).deflate_namespace_views(views);
+    let started = Instant::now();
+    let first = fresh.build();
+    let gzip6_first = gzip6(&first.body(Format::Text, false).chunks.to_vec());
+    let first_ratio = first.body(Format::Text, true).chunks.len() as f64 / gzip6_first as f64;
+    let mut builds_to_target = 1;
+    let mut ratio = first_ratio;
+    while ratio > 1.1 && fresh.wants_polish() {
+        let s = fresh.build();
+        builds_to_target += 1;
+        ratio = s.body(Format::Text, true).chunks.len() as f64 / gzip6_first as f64;
+    }
+    let to_target_s = started.elapsed().as_secs_f64();
+    drop((first, fresh));
     // A tenant's view of one namespace against the full gzip body, as a scrape assembles
     // them (the full gzip form is cached in the snapshot; assembling it again is what a
     // scrape without that cache would cost).
@@ -129,21 +185,32 @@ fn main() {
     drop(snapshot);
 
     println!("objects={objects}");
+    println!("fixture={}", if node { "node_pods" } else { "leader_mix" });
     println!("namespace_views={views}");
     println!("list_and_render_s={list_s:.3}");
     println!("first_build_s={first_build_s:.3}");
     println!("rebuild_one_change_median_ms={:.2}", median(rebuilds));
     println!("text_body_bytes={text}");
     println!("gzip_body_bytes={gzip}");
-    println!("gzip6_of_text_bytes={gzip6}");
-    println!("gzip_ratio_to_gzip6={:.3}", gzip as f64 / gzip6 as f64);
+    println!("gzip6_of_text_bytes={gzip6_polished}");
+    println!("gzip_ratio_to_gzip6={first_ratio:.3}");
     println!("polish_builds={polish_builds}");
     println!("polish_s={polish_s:.3}");
     println!("gzip_polished_bytes={gzip_polished}");
     println!(
         "gzip_polished_ratio_to_gzip6={:.3}",
-        gzip_polished as f64 / gzip6 as f64
+        gzip_polished as f64 / gzip6_polished as f64
     );
+    println!("one_change_after_polish_rebuild_ms={changed_ms:.2}");
+    println!("gzip_one_change_after_polish_bytes={gzip_changed}");
+    println!(
+        "gzip_one_change_after_polish_ratio_to_gzip6={:.3}",
+        gzip_changed as f64 / gzip6_changed as f64
+    );
+    println!("polish_pending_after_one_change={polish_after_change}");
+    println!("builds_from_first_to_1.1x={builds_to_target}");
+    println!("seconds_of_builder_time_to_1.1x={to_target_s:.3}");
+    println!("ratio_reached={ratio:.3}");
     println!("view_one_namespace_gzip_bytes={view_bytes}");
     println!("view_one_namespace_alloc_bytes={view_alloc}");
     println!("full_gzip_assembly_alloc_bytes={full_alloc}");
