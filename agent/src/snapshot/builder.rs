@@ -839,6 +839,8 @@ pub async fn run_builder(
         .await
         {
             Ok(done) => done,
+            // The runtime is shutting down: nothing to report.
+            Err(e) if e.is_cancelled() => return,
             Err(e) => {
                 tracing::error!(error = %e, "snapshot build panicked; keeping the previous one");
                 continue;
