@@ -16,7 +16,7 @@
 //! switches to them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -112,7 +112,7 @@ impl Dirty {
 /// | (new shard) | `Idle` | [`shard`] |
 /// | any | `Listing` | [`Writer::start_listing`]: a watch was made for the shard (before its task first runs), or its kind is served again |
 /// | any | `Listed` | [`Change::InitDone`]: a list finished; a later relist keeps the shard `Listed` (readers keep the previous list until the next `InitDone`) |
-/// | any | `Idle` | [`Writer::clear`]: the watch stopped (leadership lost, config replaced, shutdown) or its kind is not served |
+/// | any | `Idle` | [`Writer::clear`]: the watch stopped (leadership lost, config replaced, shutdown), its kind is not served, or its watch panicked (cleared by the writer that takes over) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShardState {
     /// No watch feeds the shard (a leader-only watch on an agent that does not lead, a stopped
@@ -155,6 +155,11 @@ struct Shard {
     /// What changed since the last [`Reader::take_dirty`]. Marked after the rows change and
     /// before the signal, so a builder that takes a mark always finds the new rows.
     dirty: Mutex<Dirty>,
+    /// Whether a [`Writer`] exists: set by [`shard`] and [`Reader::writer_after_loss`], cleared
+    /// by the writer's drop.
+    has_writer: AtomicBool,
+    /// Wakes the snapshot builder on every change of this shard.
+    signal: ChangeSignal,
 }
 
 /// Creates a shard for one watch of `resource`: the writer goes to the watch task, the reader
@@ -166,12 +171,13 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
         state: AtomicU8::new(ShardState::Idle as u8),
         version: AtomicU64::new(0),
         dirty: Mutex::new(Dirty::All),
+        has_writer: AtomicBool::new(true),
+        signal,
     });
     (
         Writer {
             shard: shard.clone(),
             buffer: None,
-            signal,
         },
         Reader { shard },
     )
@@ -180,15 +186,23 @@ pub fn shard(resource: &'static str, signal: ChangeSignal) -> (Writer, Reader) {
 /// Applies one watch's changes.
 ///
 /// # Invariants
-/// - Exactly one `Writer` per shard: it is not `Clone`.
+/// - At most one `Writer` per shard: it is not `Clone`, and a new one is made only once the
+///   last is gone ([`Reader::writer_after_loss`]).
 /// - A UID's rows are replaced whole, never patched.
 /// - Rows listed during a relist become visible together at `InitDone`, replacing every row of
 ///   the previous list; until then readers keep seeing the previous state.
+/// - A writer dropped without [`Writer::clear`] (its watch panicked) leaves its rows as they
+///   were: whoever takes the shard over with [`Reader::writer_after_loss`] clears them first.
 #[derive(Debug)]
 pub struct Writer {
     shard: Arc<Shard>,
     buffer: Option<HashMap<Uid, Rows>>,
-    signal: ChangeSignal,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shard.has_writer.store(false, Ordering::Release);
+    }
 }
 
 impl Writer {
@@ -236,6 +250,13 @@ impl Writer {
         }
     }
 
+    /// A reader of this writer's shard.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            shard: self.shard.clone(),
+        }
+    }
+
     /// The shard is fed by a watch from now on ([`ShardState::Listing`]): readiness waits for
     /// its next `InitDone`.
     pub fn start_listing(&mut self) {
@@ -271,7 +292,7 @@ impl Writer {
 
     fn changed(&self) {
         self.shard.version.fetch_add(1, Ordering::AcqRel);
-        self.signal.notify();
+        self.shard.signal.notify();
     }
 }
 
@@ -332,6 +353,22 @@ impl Reader {
     /// A number that changes whenever the visible rows change.
     pub fn version(&self) -> u64 {
         self.shard.version.load(Ordering::Acquire)
+    }
+
+    /// A new writer for the shard once its writer is gone (dropped by a watch that panicked),
+    /// `None` while it lives. The shard is cleared ([`ShardState::Idle`], no rows): what the
+    /// lost writer left may be stale, and must not be exported as if a watch kept it current.
+    pub fn writer_after_loss(&self) -> Option<Writer> {
+        self.shard
+            .has_writer
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        let mut writer = Writer {
+            shard: self.shard.clone(),
+            buffer: None,
+        };
+        writer.clear();
+        Some(writer)
     }
 }
 
@@ -396,6 +433,40 @@ mod tests {
         );
         w.apply(Change::InitDone);
         assert_eq!(visible(&r), vec!["thing 3\n"]);
+    }
+
+    #[test]
+    fn a_lost_writer_is_replaced_by_one_that_clears_its_rows() {
+        let signal = ChangeSignal::default();
+        let (mut w, r) = shard("things", signal.clone());
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("a".into(), rows(1.0)));
+        w.apply(Change::InitDone);
+        assert_eq!(visible(&r), vec!["thing 1\n"]);
+        assert!(r.writer_after_loss().is_none(), "one writer per shard");
+        let _ = r.take_dirty();
+        signal.forget_pending();
+
+        drop(w);
+        let mut w = r
+            .writer_after_loss()
+            .expect("a writer once the last is gone");
+        assert!(
+            r.writer_after_loss().is_none(),
+            "still one writer per shard"
+        );
+        assert!(r.is_empty(), "the lost writer's rows are cleared");
+        assert_eq!(r.state(), ShardState::Idle);
+        assert_eq!(r.take_dirty(), Dirty::All);
+        assert!(
+            futures::FutureExt::now_or_never(signal.changed()).is_some(),
+            "the builder is woken to drop the rows"
+        );
+        w.start_listing();
+        w.apply(Change::Init);
+        w.apply(Change::InitApply("b".into(), rows(2.0)));
+        w.apply(Change::InitDone);
+        assert_eq!(visible(&r), vec!["thing 2\n"]);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub struct Telemetry {
     api_bytes: IntCounterVec,
     events: IntCounterVec,
     decode_errors: IntCounterVec,
+    watch_panics: IntCounterVec,
     watch_errors: IntCounterVec,
     over_object_limit: IntCounterVec,
     shard_ordinal: IntGaugeVec,
@@ -144,6 +145,16 @@ impl Telemetry {
                     Opts::new(
                         "ksa_decode_errors_total",
                         "Objects that could not be decoded; their rows are dropped and the watch goes on.",
+                    ),
+                    &["resource"],
+                ),
+            ),
+            watch_panics: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_watch_panics_total",
+                        "Watch tasks that panicked; the watch's rows are cleared and it restarts with backoff.",
                     ),
                     &["resource"],
                 ),
@@ -450,6 +461,11 @@ impl Telemetry {
         self.decode_errors.with_label_values(&[resource]).inc();
     }
 
+    /// Counts one watch task of `resource` that panicked.
+    pub fn watch_panic(&self, resource: &str) {
+        self.watch_panics.with_label_values(&[resource]).inc();
+    }
+
     /// Counts one watch error, `reason` from a fixed set.
     pub fn watch_error(&self, resource: &str, reason: &'static str) {
         self.watch_errors
@@ -502,6 +518,7 @@ impl Telemetry {
             .add(delta);
         if delta > 0 {
             self.decode_errors.with_label_values(&[resource]);
+            self.watch_panics.with_label_values(&[resource]);
             self.kinds_unserved.with_label_values(&[resource]);
         }
     }
@@ -765,6 +782,7 @@ mod tests {
         t.api_bytes_counter("pods", "list").inc_by(100);
         t.event("pods", "applied");
         t.decode_error("pods");
+        t.watch_panic("pods");
         t.watch_error("pods", "gone");
         t.over_object_limit("pods");
         t.shard(2, Some(1));

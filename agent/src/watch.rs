@@ -15,12 +15,14 @@
 
 mod protobuf;
 
-use std::fmt;
-
 use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt as _, StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -33,7 +35,7 @@ use crate::exposition::RenderContext;
 use crate::plan::Shape;
 use crate::resources::{FamilySelection, Kind};
 use crate::sharding::Shard;
-use crate::store::{Change, Writer};
+use crate::store::{Change, Reader, Writer};
 use crate::telemetry::Telemetry;
 
 /// What one watch covers: an optional namespace and an optional field selector.
@@ -99,7 +101,8 @@ pub type StopSignal = tokio::sync::watch::Receiver<bool>;
 
 /// Makes the watch of `spec`: the shard is [`ShardState::Listing`](crate::store::ShardState)
 /// from this call on, before the returned future first runs, so readiness waits for its first
-/// list however late the task is scheduled.
+/// list however late the task is scheduled. The watch is [`supervised`]: a panic costs its rows
+/// and a restart, never the watch.
 pub(crate) fn run<K: Object>(
     kind: &'static Kind<K>,
     spec: WatchSpec,
@@ -108,7 +111,110 @@ pub(crate) fn run<K: Object>(
     stop: StopSignal,
 ) -> impl Future<Output = Writer> + Send + 'static {
     writer.start_listing();
-    watch_until_stopped(kind, spec, ctx, writer, stop)
+    let telemetry = ctx.telemetry.clone();
+    let restart_stop = stop.clone();
+    supervised(
+        kind.resource,
+        writer,
+        restart_stop,
+        telemetry,
+        move |writer| watch_until_stopped(kind, spec.clone(), ctx.clone(), writer, stop.clone()),
+    )
+}
+
+/// The first wait before a watch that panicked starts again; each further panic doubles it, up
+/// to [`PANIC_BACKOFF_MAX`].
+const PANIC_BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// The longest wait before a watch that panicked starts again.
+const PANIC_BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A run at least this long before a panic starts the backoff over.
+const PANIC_BACKOFF_RESET: Duration = Duration::from_secs(600);
+
+/// Runs `watch` on `writer` until it returns (told to stop), and starts it again on a new
+/// writer of the same shard whenever it panics.
+///
+/// A panic drops the watch's writer with its future; the writer that takes over clears the shard
+/// ([`Reader::writer_after_loss`]): the kind's rows leave the next snapshot rather than being
+/// exported unchanged, and — for a leader-only watch — rather than outliving leadership. The panic is logged with the kind and
+/// counted (`ksa_watch_panics_total`); the new writer's shard is listing at once, so readiness
+/// waits for the restarted watch's list; the restart waits out a backoff (1 s doubling to 5
+/// min, reset after 10 min without a panic) so that a panic on every list does not spin. Every
+/// other watch runs in its own task and never notices.
+async fn supervised<F, Fut>(
+    resource: &'static str,
+    writer: Writer,
+    mut stop: StopSignal,
+    telemetry: Telemetry,
+    mut watch: F,
+) -> Writer
+where
+    F: FnMut(Writer) -> Fut,
+    Fut: Future<Output = Writer>,
+{
+    let shard: Reader = writer.reader();
+    let mut writer = writer;
+    let mut backoff = PANIC_BACKOFF_MIN;
+    loop {
+        let started = tokio::time::Instant::now();
+        // The watch's future (and the writer in it) is gone by the end of this statement.
+        let panic = match AssertUnwindSafe(watch(writer)).catch_unwind().await {
+            Ok(writer) => return writer,
+            Err(panic) => panic,
+        };
+        if started.elapsed() >= PANIC_BACKOFF_RESET {
+            backoff = PANIC_BACKOFF_MIN;
+        }
+        telemetry.watch_panic(resource);
+        tracing::error!(
+            resource,
+            panic = panic_message(&*panic),
+            restart_in_seconds = backoff.as_secs(),
+            "watch panicked; its rows are cleared and it starts again after a backoff"
+        );
+        writer = shard
+            .writer_after_loss()
+            .expect("a panicked watch's writer is dropped with its future");
+        writer.start_listing();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.wait_for(|s| *s) => {
+                writer.clear();
+                return writer;
+            }
+        }
+        backoff = (backoff * 2).min(PANIC_BACKOFF_MAX);
+    }
+}
+
+/// A panic's message, when it carries one.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// Keeps `ksa_watches_active` right however a watch ends, a panic included.
+struct ActiveWatch<'a> {
+    telemetry: &'a Telemetry,
+    resource: &'static str,
+}
+
+impl<'a> ActiveWatch<'a> {
+    fn start(telemetry: &'a Telemetry, resource: &'static str) -> ActiveWatch<'a> {
+        telemetry.watch_active(resource, 1);
+        ActiveWatch {
+            telemetry,
+            resource,
+        }
+    }
+}
+
+impl Drop for ActiveWatch<'_> {
+    fn drop(&mut self) {
+        self.telemetry.watch_active(self.resource, -1);
+    }
 }
 
 /// The watch loop: lists, watches and resumes until `stop`, then clears the shard.
@@ -183,7 +289,7 @@ async fn watch_until_stopped<K: Object>(
     tracing::info!(resource = kind.resource, target = %target,
         metadata_only = metadata_only.is_some(),
         encoding = if over_protobuf { "protobuf" } else { "json" }, "watch starting");
-    ctx.telemetry.watch_active(kind.resource, 1);
+    let active = ActiveWatch::start(&ctx.telemetry, kind.resource);
     let mut events = if until_served(kind, &target, &ctx, &mut writer, &mut stop).await {
         open()
     } else {
@@ -244,7 +350,7 @@ async fn watch_until_stopped<K: Object>(
         }
     }
     writer.clear();
-    ctx.telemetry.watch_active(kind.resource, -1);
+    drop(active);
     tracing::info!(resource = kind.resource, target = %target, "watch stopped");
     writer
 }
@@ -373,7 +479,26 @@ fn to_change<K: Object>(
             return None;
         }
         match obj {
-            Decoded::Object(o) => Some((uid, Some(kind.render(&o, view.render, view.selection)))),
+            Decoded::Object(o) => {
+                // A family that panics on one odd object costs that object's rows, not the
+                // watch: counted and logged as an object that does not decode. Rendering
+                // writes only into the rows it returns, so nothing is left half-done.
+                let render = || kind.render(&o, view.render, view.selection);
+                match std::panic::catch_unwind(AssertUnwindSafe(render)) {
+                    Ok(rows) => Some((uid, Some(rows))),
+                    Err(panic) => {
+                        telemetry.decode_error(resource);
+                        tracing::error!(
+                            resource,
+                            namespace = o.meta().namespace.as_deref().unwrap_or(""),
+                            name = o.meta().name.as_deref().unwrap_or(""),
+                            panic = panic_message(&*panic),
+                            "rendering the object panicked; its rows are dropped"
+                        );
+                        Some((uid, None))
+                    }
+                }
+            }
             Decoded::Malformed { metadata, error } => {
                 telemetry.decode_error(resource);
                 tracing::warn!(resource, namespace = metadata.namespace.as_deref().unwrap_or(""),
@@ -639,8 +764,10 @@ pub(crate) fn discovery_json(plurals: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::{Identity, MetricType, Series};
     use crate::registry::KindInfo;
     use crate::resources::pod::{KIND as POD, Pod};
+    use crate::resources::{ApiType, Family, Scope, WatchShape};
     use crate::store::ShardState;
 
     fn decoded(json: &str) -> Decoded<Pod> {
@@ -672,6 +799,156 @@ mod tests {
             t.value("ksa_decode_errors_total", &[("resource", "pods")]),
             Some(1.0)
         );
+    }
+
+    /// Pods whose one family panics on the pod named `odd`.
+    static PANICKY: Kind<Pod> = Kind {
+        resource: "pods",
+        api: ApiType::new("", "v1", "Pod", "pods"),
+        scope: Scope::Namespaced,
+        shapes: &[WatchShape::FULL],
+        protobuf: None,
+        identity: |_| Identity::default(),
+        families: &[Family::stable(
+            "test_pod_ok",
+            "1 unless the pod is odd.",
+            MetricType::Gauge,
+            |pod: &Pod, out: &mut Series<'_>| {
+                assert_ne!(pod.meta().name.as_deref(), Some("odd"), "an odd pod");
+                out.value(1.0);
+            },
+        )],
+    };
+
+    #[test]
+    fn a_render_that_panics_costs_only_that_objects_rows() {
+        let t = Telemetry::new();
+        let view = Render {
+            render: &RenderContext::default(),
+            selection: &all(&PANICKY),
+            shard: None,
+        };
+        let pod = |name: &str| {
+            decoded(&format!(
+                r#"{{"metadata":{{"name":"{name}","namespace":"n","uid":"u-{name}"}}}}"#
+            ))
+        };
+        let odd = to_change(&PANICKY, &t, &view, Event::Apply(pod("odd")));
+        assert!(
+            matches!(&odd, Some(Change::Delete(uid)) if uid == "u-odd"),
+            "{odd:?}"
+        );
+        assert!(
+            to_change(&PANICKY, &t, &view, Event::InitApply(pod("odd"))).is_none(),
+            "left out of the list"
+        );
+        assert_eq!(
+            t.value("ksa_decode_errors_total", &[("resource", "pods")]),
+            Some(2.0)
+        );
+        match to_change(&PANICKY, &t, &view, Event::Apply(pod("even"))) {
+            Some(Change::Apply(uid, rows)) => {
+                assert_eq!(uid, "u-even");
+                assert_eq!(rows.all(), b"test_pod_ok 1\n");
+            }
+            other => panic!("the next object renders: {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_that_panics_loses_its_rows_and_starts_again_after_a_backoff() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let telemetry = Telemetry::new();
+        let signal = crate::store::ChangeSignal::default();
+        let (mut writer, reader) = crate::store::shard("pods", signal);
+        writer.start_listing();
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let run_times = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rows = |v: &str| {
+            let pod = decoded(&format!(
+                r#"{{"metadata":{{"name":"{v}","namespace":"n","uid":"u"}}}}"#
+            ));
+            let Decoded::Object(pod) = pod else {
+                unreachable!()
+            };
+            PANICKY.render(&pod, &RenderContext::default(), &all(&PANICKY))
+        };
+        let watch = {
+            let (runs, run_times, stop) = (runs.clone(), run_times.clone(), stop.clone());
+            move |mut writer: Writer| {
+                let (runs, run_times, mut stop) = (runs.clone(), run_times.clone(), stop.clone());
+                let listed = rows("p");
+                async move {
+                    let run = runs.fetch_add(1, Ordering::SeqCst);
+                    run_times.lock().unwrap().push(tokio::time::Instant::now());
+                    writer.apply(Change::Init);
+                    writer.apply(Change::InitApply("u".into(), listed));
+                    writer.apply(Change::InitDone);
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    // The first two runs panic after their list; the third runs until stopped.
+                    assert!(run >= 2, "a bug after {run} runs");
+                    let _ = stop.wait_for(|s| *s).await;
+                    writer.clear();
+                    writer
+                }
+            }
+        };
+        let task = tokio::spawn(supervised("pods", writer, stop, telemetry.clone(), watch));
+        let panics = || telemetry.value("ksa_watch_panics_total", &[("resource", "pods")]);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+        while reader.state() != ShardState::Listed {
+            assert!(tokio::time::Instant::now() < deadline, "never listed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        while panics() != Some(1.0) {
+            assert_eq!(reader.len(), 1, "the rows stay while the watch runs");
+            assert!(tokio::time::Instant::now() < deadline, "never panicked");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(reader.is_empty(), "a panicked watch's rows are gone");
+        assert_eq!(
+            reader.state(),
+            ShardState::Listing,
+            "readiness waits for the restart"
+        );
+        while runs.load(Ordering::SeqCst) < 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never restarted twice"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(panics(), Some(2.0));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            reader.state(),
+            ShardState::Listed,
+            "the restarted watch lists"
+        );
+        assert_eq!(reader.len(), 1);
+        let times = run_times.lock().unwrap().clone();
+        let waits: Vec<Duration> = times
+            .windows(2)
+            .map(|w| w[1] - w[0] - Duration::from_secs(30))
+            .collect();
+        assert_eq!(
+            waits,
+            [PANIC_BACKOFF_MIN, PANIC_BACKOFF_MIN * 2],
+            "the backoff doubles"
+        );
+
+        stop_tx.send(true).unwrap();
+        // The third run is in its 30 s sleep, then sees the stop.
+        let writer = tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .expect("stops when told")
+            .expect("the supervisor itself never panics");
+        assert!(reader.is_empty());
+        assert!(reader.writer_after_loss().is_none(), "the writer came back");
+        drop(writer);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What live tests share: the loopback [`cluster::Cluster`], object builders and writers
 //! ([`objects`]), the agent process ([`agent`]), a strict exposition reader ([`exposition`]),
-//! admin `kubectl` ([`kubectl`]), a throwaway PKI and an HTTPS client ([`tls`]),
+//! admin `kubectl` ([`kubectl`]), a process's CPU and memory ([`process`]), a throwaway PKI and an HTTPS client ([`tls`]),
 //! and [`poll_until`], the deadline-bounded wait used instead of sleeps.
 
 pub mod agent;
@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod exposition;
 pub mod kubectl;
 pub mod objects;
+pub mod process;
 pub mod prometheus;
 pub mod proxy;
 pub mod tls;

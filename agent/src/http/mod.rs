@@ -225,8 +225,13 @@ async fn ok() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.published.load().is_ready() {
+    if state.published.is_ready() {
         (StatusCode::OK, "ok")
+    } else if state.published.load().is_ready() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the last snapshot build failed; serving the one before it",
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

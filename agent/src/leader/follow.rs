@@ -13,7 +13,9 @@ use crate::watch::{StopSignal, WatchContext, WatchSpec};
 pub struct LeaderWatch {
     kind: &'static dyn KindInfo,
     spec: WatchSpec,
-    /// `None` while the watch runs (or after it panicked: that kind stays off until restart).
+    /// `None` while the watch runs. A watch restarts itself after a panic
+    /// ([`crate::watch`]'s supervision), so its task ends only when told to, or cancelled at
+    /// shutdown.
     writer: Option<Writer>,
 }
 
@@ -108,8 +110,9 @@ async fn end(
     for (i, handle) in leading.running {
         match handle.await {
             Ok(writer) => watches[i].writer = Some(writer),
-            Err(e) => tracing::error!(resource = watches[i].kind.resource(), error = %e,
-                "a leader watch panicked; that kind stays off until restart"),
+            // Cancelled at shutdown; the writer went with the task, and its rows with it.
+            Err(e) => tracing::debug!(resource = watches[i].kind.resource(), error = %e,
+                "a leader watch's task ended without its writer"),
         }
     }
 }

@@ -842,7 +842,10 @@ pub async fn run_builder(
             // The runtime is shutting down: nothing to report.
             Err(e) if e.is_cancelled() => return,
             Err(e) => {
-                tracing::error!(error = %e, "snapshot build panicked; keeping the previous one");
+                // The builder's state went with the panic: the next build starts afresh.
+                tracing::error!(error = %e,
+                    "snapshot build panicked; serving the previous snapshot, not ready until a build succeeds");
+                published.build_failed();
                 continue;
             }
         };
@@ -1645,6 +1648,14 @@ mod tests {
             1,
             "the previous snapshot stays"
         );
+        assert!(
+            published.load().is_ready(),
+            "the previous snapshot was ready"
+        );
+        assert!(
+            !published.is_ready(),
+            "but it is no longer kept current: not ready"
+        );
 
         w.apply(Change::Delete("bad".into()));
         w.apply(Change::Apply("t2".into(), thing_rows("t2", 2.0)));
@@ -1658,6 +1669,7 @@ mod tests {
             published_text(&published),
             text(&full.body(Format::Text, false))
         );
+        assert!(published.is_ready(), "ready again once a build publishes");
         task.abort();
     }
 

@@ -389,6 +389,8 @@ impl Snapshot {
 pub struct Published {
     current: Arc<ArcSwap<Snapshot>>,
     ever_ready: Arc<AtomicBool>,
+    /// The last build panicked: the published snapshot is no longer kept up to date.
+    build_failed: Arc<AtomicBool>,
     created: tokio::time::Instant,
 }
 
@@ -397,6 +399,7 @@ impl Default for Published {
         Published {
             current: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             ever_ready: Arc::new(AtomicBool::new(false)),
+            build_failed: Arc::new(AtomicBool::new(false)),
             created: tokio::time::Instant::now(),
         }
     }
@@ -414,6 +417,19 @@ impl Published {
             self.ever_ready.store(true, Ordering::Release);
         }
         self.current.store(Arc::new(snapshot));
+        self.build_failed.store(false, Ordering::Release);
+    }
+
+    /// Records that a build panicked: the published snapshot stays (scrapes keep an answer) but
+    /// is no longer current, so [`Published::is_ready`] is false until a build publishes again.
+    pub fn build_failed(&self) {
+        self.build_failed.store(true, Ordering::Release);
+    }
+
+    /// What `/readyz` reports: the current snapshot is ready (every watch listed) and the
+    /// builder keeps it up to date (its last build did not panic).
+    pub fn is_ready(&self) -> bool {
+        self.load().is_ready() && !self.build_failed.load(Ordering::Acquire)
     }
 
     /// Whether a ready snapshot was ever published through this handle (or its clones).

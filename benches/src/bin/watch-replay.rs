@@ -40,6 +40,7 @@ use prost::Message as _;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 use testkit::agent::{AgentProcess, http_request, workspace_root};
 use testkit::exposition::Exposition;
+use testkit::process::{Memory, cpu_seconds_in, memory};
 use testkit::tls::Ca;
 use tokio::sync::watch;
 
@@ -603,40 +604,6 @@ fn write_kubeconfig(dir: &Path, ca_pem: &str, port: u16) -> anyhow::Result<PathB
 
 // ===== measuring the agent =====
 
-/// CPU time (user + system) in seconds from a `/proc/…/stat` file.
-fn cpu_seconds(stat: &Path) -> anyhow::Result<f64> {
-    let text =
-        std::fs::read_to_string(stat).with_context(|| format!("reading {}", stat.display()))?;
-    // utime and stime are fields 14 and 15, counted from the pid; the command name in
-    // parentheses may hold spaces, so count after its closing parenthesis.
-    let rest = text.rsplit_once(')').context("malformed stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    Ok(ticks as f64 / clock_ticks()?)
-}
-
-fn clock_ticks() -> anyhow::Result<f64> {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .context("running getconf CLK_TCK")?;
-    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
-}
-
-/// `VmRSS` and `VmHWM` of `pid`, in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
-}
-
 /// The agent's telemetry.
 async fn telemetry(agent: &AgentProcess) -> anyhow::Result<Exposition> {
     let (status, body) = agent
@@ -766,9 +733,9 @@ async fn main() -> anyhow::Result<()> {
     let events_before = sum(&before, "ksa_watch_events_total", &pods_filter);
     let builds_before = sum(&before, "ksa_snapshot_builds_total", &[]);
     let build_seconds_before = sum(&before, "ksa_snapshot_build_seconds_sum", &[]);
-    let (rss_ready, _) = rss_kib(agent.pid())?;
-    let cpu_ready = cpu_seconds(&agent_stat)?;
-    let server_cpu_ready = cpu_seconds(&server_stat)?;
+    let rss_ready = memory(agent.pid())?.rss_kib;
+    let cpu_ready = cpu_seconds_in(&agent_stat)?;
+    let server_cpu_ready = cpu_seconds_in(&server_stat)?;
     let started = Instant::now();
     go_tx.send_replace(true);
 
@@ -796,9 +763,12 @@ async fn main() -> anyhow::Result<()> {
             "ksa_watch_events_total{{resource=\"pods\"}} stayed at {seen}, below {target}"
         );
     };
-    let cpu_end = cpu_seconds(&agent_stat)?;
-    let server_cpu = cpu_seconds(&server_stat)? - server_cpu_ready;
-    let (rss, hwm) = rss_kib(agent.pid())?;
+    let cpu_end = cpu_seconds_in(&agent_stat)?;
+    let server_cpu = cpu_seconds_in(&server_stat)? - server_cpu_ready;
+    let Memory {
+        rss_kib: rss,
+        hwm_kib: hwm,
+    } = memory(agent.pid())?;
     let events = sum(&after, "ksa_watch_events_total", &pods_filter) - events_before;
     let builds = sum(&after, "ksa_snapshot_builds_total", &[]) - builds_before;
     let build_seconds = sum(&after, "ksa_snapshot_build_seconds_sum", &[]) - build_seconds_before;

@@ -29,6 +29,7 @@ use testkit::Cluster;
 use testkit::agent::AgentProcess;
 use testkit::exposition::Exposition;
 use testkit::objects::pod;
+use testkit::process::{Memory, cpu_seconds, memory};
 use tokio::sync::Semaphore;
 
 #[derive(Parser, Debug, Clone)]
@@ -240,48 +241,6 @@ async fn start_measured(
         figures.ready_ms, figures.objects, figures.rss_steady_kib, figures.rss_peak_kib
     );
     Ok((agent, figures))
-}
-
-/// Resident memory of a process, from `/proc/<pid>/status`.
-#[derive(Debug, Clone, Copy, Serialize)]
-struct Memory {
-    rss_kib: u64,
-    hwm_kib: u64,
-}
-
-fn memory(pid: u32) -> anyhow::Result<Memory> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok(Memory {
-        rss_kib: field("VmRSS:")?,
-        hwm_kib: field("VmHWM:")?,
-    })
-}
-
-/// CPU time (user + system) of a process in seconds, from `/proc/<pid>/stat`.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').context("malformed stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    Ok(ticks as f64 / clock_ticks()?)
-}
-
-fn clock_ticks() -> anyhow::Result<f64> {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .context("running getconf CLK_TCK")?;
-    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
 }
 
 /// The agent's own metrics.
