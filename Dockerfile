@@ -14,8 +14,8 @@ ARG KSA_BRANCH=""
 # --locked: exactly the dependency versions of Cargo.lock, or fail.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p kube-state-agent \
- && cp target/release/kube-state-agent /kube-state-agent
+    cargo build --profile dist --locked -p kube-state-agent \
+ && cp target/dist/kube-state-agent /kube-state-agent
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /kube-state-agent /usr/local/bin/kube-state-agent
