@@ -26,8 +26,10 @@ use futures::{FutureExt as _, StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
+use kube::core::ApiResource;
 use kube::{Api, Client, Resource};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::config::ApiEncoding;
 use crate::decode::{Decoded, Object};
@@ -355,68 +357,141 @@ async fn watch_until_stopped<K: Object>(
     writer
 }
 
-/// A metadata-only watch's object: a [`Decoded`] whose API requests ask for
-/// `PartialObjectMetadata`, so the API server sends the metadata and nothing else.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(transparent, bound = "K: Object")]
-struct MetadataOnly<K>(Decoded<K>);
+/// One object of a JSON watch before its kind decodes it: the identity the watcher tracks
+/// (the resourceVersion it resumes from) and the object's text. `METADATA_ONLY` makes the API
+/// requests ask for `PartialObjectMetadata`, so the API server sends the metadata and nothing
+/// else.
+///
+/// One type for every kind: kube-runtime's watcher, its list and watch requests and their serde
+/// code are compiled twice in all, not twice per kind, which keeps a third of the binary's code
+/// out of it. The price is a copy of each object's text and a skim of it for its identity
+/// before the kind's decode, paid on the JSON path only (custom resources,
+/// `--api-encoding=json`).
+#[derive(Clone, Debug)]
+struct JsonObject<const METADATA_ONLY: bool> {
+    identity: ObjectMeta,
+    json: Box<RawValue>,
+}
 
-impl<K: Object> Resource for MetadataOnly<K> {
-    type DynamicType = ();
+impl<'de, const METADATA_ONLY: bool> Deserialize<'de> for JsonObject<METADATA_ONLY> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// What the watcher and a malformed object's log line read; labels and the rest are
+        /// left to the kind's decode.
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Identity {
+            name: Option<String>,
+            namespace: Option<String>,
+            uid: Option<String>,
+            resource_version: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Envelope {
+            #[serde(default)]
+            metadata: Option<Identity>,
+        }
+        // Borrowed, as `Decoded` borrows it: a line of the watch stream or the list's body.
+        let json = <&RawValue>::deserialize(deserializer)?;
+        let Envelope { metadata } =
+            serde_json::from_str(json.get()).map_err(serde::de::Error::custom)?;
+        let identity = metadata.map_or_else(ObjectMeta::default, |m| ObjectMeta {
+            name: m.name,
+            namespace: m.namespace,
+            uid: m.uid,
+            resource_version: m.resource_version,
+            ..ObjectMeta::default()
+        });
+        Ok(JsonObject {
+            identity,
+            json: json.to_owned(),
+        })
+    }
+}
+
+impl<const METADATA_ONLY: bool> Resource for JsonObject<METADATA_ONLY> {
+    type DynamicType = ApiResource;
     type Scope = kube::core::DynamicResourceScope;
 
-    fn kind(dt: &()) -> Cow<'_, str> {
-        Decoded::<K>::kind(dt)
+    fn kind(api: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&api.kind)
     }
-    fn group(dt: &()) -> Cow<'_, str> {
-        Decoded::<K>::group(dt)
+    fn group(api: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&api.group)
     }
-    fn version(dt: &()) -> Cow<'_, str> {
-        Decoded::<K>::version(dt)
+    fn version(api: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&api.version)
     }
-    fn plural(dt: &()) -> Cow<'_, str> {
-        Decoded::<K>::plural(dt)
+    fn api_version(api: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&api.api_version)
+    }
+    fn plural(api: &ApiResource) -> Cow<'_, str> {
+        Cow::Borrowed(&api.plural)
     }
     fn metadata_api() -> bool {
-        true
+        METADATA_ONLY
     }
     fn meta(&self) -> &ObjectMeta {
-        self.0.meta()
+        &self.identity
     }
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        self.0.meta_mut()
+        &mut self.identity
+    }
+}
+
+impl<const METADATA_ONLY: bool> JsonObject<METADATA_ONLY> {
+    /// Decodes the object into `K`'s lean type; a body that does not decode keeps its identity
+    /// (see [`Decoded`]).
+    fn decode<K: Object>(self) -> Decoded<K> {
+        match serde_json::from_str::<K>(self.json.get()) {
+            Ok(obj) => Decoded::Object(obj),
+            Err(err) => Decoded::Malformed {
+                metadata: self.identity,
+                error: err.to_string(),
+            },
+        }
     }
 }
 
 type Events<K> = BoxStream<'static, Result<Event<Decoded<K>>, watcher::Error>>;
 
-/// Starts kube-runtime's watcher in `namespace` (all when `None`): full objects, or metadata
-/// only completed by `metadata_only`.
+/// A JSON watch's events before decoding, the same type for every kind.
+type JsonEvents<const METADATA_ONLY: bool> =
+    BoxStream<'static, Result<Event<JsonObject<METADATA_ONLY>>, watcher::Error>>;
+
+/// Starts kube-runtime's watcher in `namespace` (all when `None`) over JSON: full objects, or
+/// metadata only completed by `metadata_only`. Only the decode is `K`'s; see [`JsonObject`].
 fn open_events<K: Object>(
     client: &Client,
     namespace: Option<&str>,
     config: &watcher::Config,
     metadata_only: Option<fn(&mut K)>,
 ) -> Events<K> {
-    fn api<T: Resource<DynamicType = (), Scope = kube::core::DynamicResourceScope>>(
-        client: &Client,
-        namespace: Option<&str>,
-    ) -> Api<T> {
-        match namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &()),
-            None => Api::all_with(client.clone(), &()),
-        }
-    }
+    let api = ApiResource::erase::<Decoded<K>>(&());
     let Some(complete) = metadata_only else {
-        return watcher::watcher(api::<Decoded<K>>(client, namespace), config.clone())
-            .default_backoff()
+        return json_events::<false>(client, &api, namespace, config)
+            .map_ok(|event| map_event(event, JsonObject::decode::<K>))
             .boxed();
     };
-    let events = watcher::watcher(api::<MetadataOnly<K>>(client, namespace), config.clone())
-        .default_backoff()
-        .map_ok(|event| map_event(event, |MetadataOnly(obj)| obj))
+    let events = json_events::<true>(client, &api, namespace, config)
+        .map_ok(|event| map_event(event, JsonObject::decode::<K>))
         .boxed();
     completed(events, complete)
+}
+
+/// kube-runtime's watcher of `api` in `namespace` (all when `None`), with backoff.
+fn json_events<const METADATA_ONLY: bool>(
+    client: &Client,
+    api: &ApiResource,
+    namespace: Option<&str>,
+    config: &watcher::Config,
+) -> JsonEvents<METADATA_ONLY> {
+    let api: Api<JsonObject<METADATA_ONLY>> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, api),
+        None => Api::all_with(client.clone(), api),
+    };
+    watcher::watcher(api, config.clone())
+        .default_backoff()
+        .boxed()
 }
 
 /// A metadata-only watch's events, each object completed by its shape's fill-in (what the
@@ -769,6 +844,7 @@ mod tests {
     use crate::resources::pod::{KIND as POD, Pod};
     use crate::resources::{ApiType, Family, Scope, WatchShape};
     use crate::store::ShardState;
+    use kube::ResourceExt;
 
     fn decoded(json: &str) -> Decoded<Pod> {
         serde_json::from_str(json).unwrap()
@@ -785,6 +861,33 @@ mod tests {
             shard: None,
         };
         to_change(&POD, t, &view, event)
+    }
+
+    #[test]
+    fn a_json_object_keeps_its_identity_for_the_watcher_and_decodes_into_its_kind() {
+        let ok: JsonObject<false> = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"n","uid":"u1","resourceVersion":"42"},"status":{"phase":"Running"}}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.resource_version().as_deref(), Some("42"));
+        match ok.decode::<Pod>() {
+            Decoded::Object(pod) => assert_eq!(pod.metadata.uid.as_deref(), Some("u1")),
+            Decoded::Malformed { error, .. } => panic!("{error}"),
+        }
+        let bad: JsonObject<false> = serde_json::from_str(
+            r#"{"metadata":{"name":"p","namespace":"n","uid":"u2","resourceVersion":"43"},"spec":{"containers":"oops"}}"#,
+        )
+        .unwrap();
+        assert_eq!(bad.resource_version().as_deref(), Some("43"));
+        match bad.decode::<Pod>() {
+            Decoded::Malformed { metadata, error } => {
+                assert_eq!(metadata.uid.as_deref(), Some("u2"));
+                assert!(error.contains("invalid type"), "{error}");
+            }
+            Decoded::Object(pod) => panic!("decoded {pod:?}"),
+        }
+        let not_an_object = serde_json::from_str::<JsonObject<false>>(r#"{"metadata":7}"#);
+        assert!(not_an_object.is_err());
     }
 
     #[test]
