@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::http::ServerLimits;
 use crate::sharding::Shard;
 pub use allowlist::KeyAllowlist;
 use allowlist::LabelsAllowList;
@@ -100,6 +101,9 @@ pub enum Error {
         /// Which flag.
         flag: &'static str,
     },
+    /// `--server-max-connections=0` would refuse every scrape.
+    #[error("--server-max-connections: must be at least 1")]
+    ZeroConnections,
     /// `--namespaces` / `--namespaces-denylist` name something that cannot be a namespace.
     #[error("{flag}: {name:?} is not a namespace name (lowercase RFC 1123 label)")]
     BadNamespace {
@@ -206,6 +210,29 @@ pub struct Args {
     /// Port to serve the agent's own metrics on.
     #[arg(long, default_value_t = 8081)]
     pub telemetry_port: u16,
+
+    /// Longest time from a connection's start, or a later request's first byte, to the end of
+    /// its request head; a client slower than that is disconnected.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub server_read_header_timeout: Duration,
+
+    /// Longest time to read a whole request (no request here has a body, so it bounds the head
+    /// as --server-read-header-timeout does; the shorter applies).
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub server_read_timeout: Duration,
+
+    /// Longest time an answer may wait for the client to read it; a client that stops reading
+    /// for that long is disconnected.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub server_write_timeout: Duration,
+
+    /// Longest time a connection may sit with nothing read or written before it is closed.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub server_idle_timeout: Duration,
+
+    /// Most connections open at once on each port; a connection over it is closed at once.
+    #[arg(long, default_value_t = 1024)]
+    pub server_max_connections: usize,
 
     /// A Prometheus exporter-toolkit web config file (`tls_server_config` with `cert_file`,
     /// `key_file`, `client_auth_type`, `client_ca_file`, …): serve HTTPS on --port and, unless
@@ -406,6 +433,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where self-metrics are served.
     pub telemetry_listen: SocketAddr,
+    /// Timeouts and the connection limit of both ports.
+    pub server: ServerLimits,
     /// TLS for the HTTP ports, when `--tls-config` is given.
     pub tls: Option<Tls>,
     /// Enabled resources, in registry order.
@@ -664,10 +693,22 @@ impl Config {
         if tls.is_none() && !args.telemetry_tls {
             warnings.push("--telemetry-tls=false has no effect without --tls-config".to_string());
         }
-        if args.snapshot_interval.is_zero() {
-            return Err(Error::ZeroDuration {
-                flag: "--snapshot-interval",
-            });
+        for (flag, duration) in [
+            ("--snapshot-interval", args.snapshot_interval),
+            (
+                "--server-read-header-timeout",
+                args.server_read_header_timeout,
+            ),
+            ("--server-read-timeout", args.server_read_timeout),
+            ("--server-write-timeout", args.server_write_timeout),
+            ("--server-idle-timeout", args.server_idle_timeout),
+        ] {
+            if duration.is_zero() {
+                return Err(Error::ZeroDuration { flag });
+            }
+        }
+        if args.server_max_connections == 0 {
+            return Err(Error::ZeroConnections);
         }
         let watch = WatchOptions {
             namespaces: NamespaceFilter::parse(&args.namespaces, &args.namespaces_denylist)?,
@@ -753,6 +794,13 @@ impl Config {
             gzip: args.enable_gzip_encoding,
             snapshot_interval: args.snapshot_interval,
             log_format: args.log_format,
+            server: ServerLimits {
+                read_header_timeout: args.server_read_header_timeout,
+                read_timeout: args.server_read_timeout,
+                write_timeout: args.server_write_timeout,
+                idle_timeout: args.server_idle_timeout,
+                max_connections: args.server_max_connections,
+            },
         })
     }
 
@@ -1286,5 +1334,36 @@ mod tests {
         assert!(Args::try_parse_from(["x", "--snapshot-interval", "5h"]).is_err());
         let err = config(&["--snapshot-interval", "0ms"]).unwrap_err();
         assert!(err.to_string().contains("--snapshot-interval"), "{err}");
+    }
+
+    #[test]
+    fn server_limits_default_to_ksms_and_zero_is_refused_naming_the_flag() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.server, ServerLimits::default());
+        assert_eq!(c.server.read_header_timeout, Duration::from_secs(5));
+        assert_eq!(c.server.idle_timeout, Duration::from_secs(300));
+        let c = config(&[
+            "--server-idle-timeout",
+            "90s",
+            "--server-max-connections",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(c.server.idle_timeout, Duration::from_secs(90));
+        assert_eq!(c.server.max_connections, 8);
+        for flag in [
+            "--server-read-header-timeout",
+            "--server-read-timeout",
+            "--server-write-timeout",
+            "--server-idle-timeout",
+        ] {
+            let err = config(&[flag, "0s"]).unwrap_err();
+            assert!(err.to_string().contains(flag), "{err}");
+        }
+        let err = config(&["--server-max-connections", "0"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--server-max-connections"),
+            "{err}"
+        );
     }
 }

@@ -61,6 +61,7 @@ pub struct Telemetry {
     tls_reloads: IntCounterVec,
     tls_certificate_expiry: IntGauge,
     tls_handshake_errors: IntCounterVec,
+    connections_closed: IntCounterVec,
 }
 
 /// Registers `metric` in `registry` and returns the handle [`Telemetry`] keeps (a clone of a
@@ -406,6 +407,16 @@ impl Telemetry {
                     &["listener", "reason"],
                 ),
             ),
+            connections_closed: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_http_connections_closed_total",
+                        "Connections the server closed on its own, by listener (metrics, telemetry) and reason (limit, read_header_timeout, idle_timeout, write_timeout).",
+                    ),
+                    &["listener", "reason"],
+                ),
+            ),
             registry: r,
         }
     }
@@ -591,6 +602,13 @@ impl Telemetry {
     /// A TLS handshake on `listener` failed; `reason` is `error` or `timeout`.
     pub fn tls_handshake_error(&self, listener: &'static str, reason: &'static str) {
         self.tls_handshake_errors
+            .with_label_values(&[listener, reason])
+            .inc();
+    }
+
+    /// The server closed a connection on `listener` for `reason` (a limit or a timeout).
+    pub fn connection_closed(&self, listener: &'static str, reason: &'static str) {
+        self.connections_closed
             .with_label_values(&[listener, reason])
             .inc();
     }
@@ -798,6 +816,7 @@ mod tests {
         t.tls_reload(true);
         t.tls_certificate_expiry(Some(1_800_000_000));
         t.tls_handshake_error("metrics", "timeout");
+        t.connection_closed("metrics", "idle_timeout");
         t.objects("pods", 3);
         t.auth_decision("full");
         t.auth_review("tokenreview", true);

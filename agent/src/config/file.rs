@@ -193,6 +193,36 @@ pub const KEYS: &[Key] = &[
     key("port", None, true, RestartOnly),
     key("telemetry_host", Some("telemetry-host"), true, RestartOnly),
     key("telemetry_port", Some("telemetry-port"), true, RestartOnly),
+    key(
+        "server_read_header_timeout",
+        Some("server-read-header-timeout"),
+        true,
+        RestartOnly,
+    ),
+    key(
+        "server_read_timeout",
+        Some("server-read-timeout"),
+        true,
+        RestartOnly,
+    ),
+    key(
+        "server_write_timeout",
+        Some("server-write-timeout"),
+        true,
+        RestartOnly,
+    ),
+    key(
+        "server_idle_timeout",
+        Some("server-idle-timeout"),
+        true,
+        RestartOnly,
+    ),
+    key(
+        "server_max_connections",
+        Some("server-max-connections"),
+        false,
+        RestartOnly,
+    ),
     key("node", None, true, RestartOnly),
     key("kubeconfig", None, true, RestartOnly),
     key("tls_config", Some("tls-config"), true, RestartOnly),
@@ -325,30 +355,6 @@ pub const KEYS: &[Key] = &[
         ),
     ),
     key(
-        "server_idle_timeout",
-        None,
-        true,
-        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
-    ),
-    key(
-        "server_read_header_timeout",
-        None,
-        true,
-        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
-    ),
-    key(
-        "server_read_timeout",
-        None,
-        true,
-        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
-    ),
-    key(
-        "server_write_timeout",
-        None,
-        true,
-        Ignored("the HTTP server's timeouts are not configurable; remove the key"),
-    ),
-    key(
         "track_unscheduled_pods",
         None,
         true,
@@ -420,6 +426,16 @@ struct Settings {
     telemetry_host: Option<IpAddr>,
     #[serde(default, alias = "telemetry-port")]
     telemetry_port: Option<u16>,
+    #[serde(default, alias = "server-read-header-timeout")]
+    server_read_header_timeout: Option<FileDuration>,
+    #[serde(default, alias = "server-read-timeout")]
+    server_read_timeout: Option<FileDuration>,
+    #[serde(default, alias = "server-write-timeout")]
+    server_write_timeout: Option<FileDuration>,
+    #[serde(default, alias = "server-idle-timeout")]
+    server_idle_timeout: Option<FileDuration>,
+    #[serde(default, alias = "server-max-connections")]
+    server_max_connections: Option<usize>,
     #[serde(default)]
     node: Option<String>,
     #[serde(default)]
@@ -509,6 +525,26 @@ impl Settings {
         set(&mut args.port, self.port);
         set(&mut args.telemetry_host, self.telemetry_host);
         set(&mut args.telemetry_port, self.telemetry_port);
+        set(
+            &mut args.server_read_header_timeout,
+            self.server_read_header_timeout.map(|d| d.0),
+        );
+        set(
+            &mut args.server_read_timeout,
+            self.server_read_timeout.map(|d| d.0),
+        );
+        set(
+            &mut args.server_write_timeout,
+            self.server_write_timeout.map(|d| d.0),
+        );
+        set(
+            &mut args.server_idle_timeout,
+            self.server_idle_timeout.map(|d| d.0),
+        );
+        set(
+            &mut args.server_max_connections,
+            self.server_max_connections,
+        );
         if let Some(n) = self.node {
             args.node = Some(n);
         }
@@ -830,6 +866,11 @@ port: 9090
             "tenant_access" => "get:pods",
             "auth_cache_ttl" => "30s",
             "auth_cache_negative_ttl" => "5s",
+            "server_read_header_timeout"
+            | "server_read_timeout"
+            | "server_write_timeout"
+            | "server_idle_timeout" => "7s",
+            "server_max_connections" => "9",
             _ => "anything",
         }
     }
@@ -1010,7 +1051,12 @@ port: 9090
             "track_unscheduled_pods: true\nserver_read_timeout: 1m\ncontinue_without_config: true\n",
         )
         .unwrap();
-        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert_eq!(
+            c.server.read_timeout,
+            Duration::from_secs(60),
+            "a KSM key now read"
+        );
         assert!(
             c.warnings[0].contains("\"continue_without_config\""),
             "{:?}",

@@ -30,6 +30,8 @@ pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'s
     keep!(listen, "--host/--port");
     keep!(telemetry_listen, "--telemetry-host/--telemetry-port");
     keep!(tls, "--tls-config/--telemetry-tls");
+    // The listeners are bound, and their limits set, once.
+    keep!(server, "--server-*");
     keep!(log_format, "--log-format");
     keep!(election, "--leader-election/--lease-*");
     // The authorizer and its cache are built once, at start.

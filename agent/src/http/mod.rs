@@ -13,6 +13,8 @@
 pub mod serve;
 pub mod tls;
 
+pub use serve::ServerLimits;
+
 pub mod auth;
 pub mod review;
 
