@@ -3,6 +3,7 @@
 //! One integration binary (ripgrep's layout): each module is one area. Every test creates its
 //! own namespace and uniquely named Nodes, so tests run in any order and in parallel.
 
+mod abuse;
 mod agent;
 mod config;
 mod deploy;
