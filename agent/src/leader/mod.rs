@@ -16,7 +16,11 @@
 
 mod follow;
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
+
+use futures::FutureExt as _;
 
 pub use follow::{LeaderWatch, follow};
 
@@ -90,13 +94,60 @@ fn now_micro() -> MicroTime {
 
 /// Runs the election until `shutdown` turns true, publishing leadership on `leader`. On
 /// shutdown the Lease is released (holder cleared) if held, so the next candidate takes over at
-/// its next attempt instead of waiting for expiry.
+/// its next attempt instead of waiting for expiry. A panic in the election fences at once (this
+/// agent stops leading, so the leader-only rows go) and the election starts again after a
+/// backoff; see [`restart_after_panic`].
 pub async fn run(
     api: Api<Lease>,
     config: Election,
     leader: watch::Sender<bool>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     telemetry: Telemetry,
+) {
+    let elect = || elect(&api, &config, &leader, shutdown.clone(), &telemetry);
+    restart_after_panic(&leader, &config, &telemetry, shutdown.clone(), elect).await;
+}
+
+/// The first wait before an election that panicked starts again; it doubles with each panic in
+/// a row, up to a minute.
+const PANIC_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const PANIC_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// Runs `elect` until it returns, and again whenever it panics: leadership is withdrawn first
+/// (the Lease is then renewed by nobody here, so another candidate takes over after its
+/// duration, and this agent's leader-only rows are cleared at once), the panic is logged, and
+/// the next run waits out a backoff. Never a leader that exports without renewing.
+async fn restart_after_panic<Fut: Future<Output = ()>>(
+    leader: &watch::Sender<bool>,
+    config: &Election,
+    telemetry: &Telemetry,
+    mut shutdown: watch::Receiver<bool>,
+    mut elect: impl FnMut() -> Fut,
+) {
+    let mut backoff = PANIC_BACKOFF_MIN;
+    loop {
+        let Err(panic) = AssertUnwindSafe(elect()).catch_unwind().await else {
+            return;
+        };
+        set(leader, false, config, telemetry);
+        tracing::error!(lease = %config.name, panic = crate::watch::panic_message(&*panic),
+            restart_in_seconds = backoff.as_secs(),
+            "the leader election panicked; not leading, starting again after a backoff");
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        backoff = (backoff * 2).min(PANIC_BACKOFF_MAX);
+    }
+}
+
+/// One run of the election, until `shutdown`; see [`run`].
+async fn elect(
+    api: &Api<Lease>,
+    config: &Election,
+    leader: &watch::Sender<bool>,
+    mut shutdown: watch::Receiver<bool>,
+    telemetry: &Telemetry,
 ) {
     let mut observed = Observed::default();
     let mut last_renew: Option<Instant> = None;
@@ -107,7 +158,7 @@ pub async fn run(
             Some(t) => t + config.renew_deadline,
             None => started + config.retry_period.max(Duration::from_secs(1)),
         };
-        let attempt = tokio::time::timeout_at(deadline, attempt(&api, &config, &mut observed));
+        let attempt = tokio::time::timeout_at(deadline, attempt(api, config, &mut observed));
         let outcome = tokio::select! {
             r = attempt => r.unwrap_or(Err(AttemptError::Timeout)),
             _ = shutdown.wait_for(|s| *s) => break,
@@ -115,11 +166,11 @@ pub async fn run(
         match outcome {
             Ok(true) => {
                 last_renew = Some(Instant::now());
-                set(&leader, true, &config, &telemetry);
+                set(leader, true, config, telemetry);
             }
             Ok(false) => {
                 last_renew = None;
-                set(&leader, false, &config, &telemetry);
+                set(leader, false, config, telemetry);
             }
             Err(e) => {
                 if last_renew.is_some() {
@@ -129,7 +180,7 @@ pub async fn run(
                 if last_renew.is_some_and(|t| Instant::now() >= t + config.renew_deadline) {
                     tracing::warn!(lease = %config.name, "renew deadline passed: fencing cluster-scope rows");
                     last_renew = None;
-                    set(&leader, false, &config, &telemetry);
+                    set(leader, false, config, telemetry);
                 }
             }
         }
@@ -144,8 +195,8 @@ pub async fn run(
         }
     }
     if *leader.borrow() {
-        set(&leader, false, &config, &telemetry);
-        match tokio::time::timeout(Duration::from_secs(5), release(&api, &config)).await {
+        set(leader, false, config, telemetry);
+        match tokio::time::timeout(Duration::from_secs(5), release(api, config)).await {
             Ok(Ok(())) => tracing::info!(lease = %config.name, "lease released"),
             Ok(Err(e)) => {
                 tracing::warn!(lease = %config.name, error = %e, "releasing the lease failed")
@@ -315,6 +366,50 @@ mod tests {
     use crate::mock_api::{Answer, MockApi, Seen};
 
     const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/lease";
+
+    #[tokio::test(start_paused = true)]
+    async fn an_election_that_panics_stops_leading_at_once_and_starts_again_after_a_backoff() {
+        use std::sync::atomic::AtomicUsize;
+
+        let (leader_tx, mut leader_rx) = watch::channel(false);
+        let (stop_tx, stop) = watch::channel(false);
+        let telemetry = Telemetry::new();
+        let config = election();
+        let runs = AtomicUsize::new(0);
+        let elect = || {
+            let run = runs.fetch_add(1, Ordering::SeqCst);
+            let (leader, mut stop) = (&leader_tx, stop.clone());
+            async move {
+                leader.send_replace(true);
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                assert!(run > 0, "a bug in the first run");
+                let _ = stop.wait_for(|s| *s).await;
+            }
+        };
+        let observe = async {
+            leader_rx.wait_for(|l| *l).await.unwrap();
+            let started = Instant::now();
+            leader_rx.wait_for(|l| !*l).await.unwrap();
+            let fenced = started.elapsed();
+            leader_rx.wait_for(|l| *l).await.unwrap();
+            let leads_again = started.elapsed();
+            stop_tx.send(true).unwrap();
+            (fenced, leads_again)
+        };
+        let supervised = restart_after_panic(&leader_tx, &config, &telemetry, stop.clone(), elect);
+        let ((fenced, leads_again), ()) = tokio::join!(observe, supervised);
+        assert_eq!(
+            fenced,
+            Duration::from_secs(10),
+            "not leading the moment it panics"
+        );
+        assert_eq!(
+            leads_again,
+            Duration::from_secs(10) + PANIC_BACKOFF_MIN,
+            "elected again after the backoff"
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
 
     fn election() -> Election {
         Election {
