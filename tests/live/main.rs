@@ -7,6 +7,7 @@ mod abuse;
 mod agent;
 mod config;
 mod deploy;
+mod faults;
 mod harness;
 mod kinds;
 mod leader;

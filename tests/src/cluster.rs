@@ -170,8 +170,23 @@ impl PrivateCluster {
 
     /// Kills kube-apiserver (SIGKILL, no goodbye to watchers) and waits for it to be gone.
     pub fn kill_apiserver(&self) {
-        let pidfile = self.cluster.dir.join("kube-apiserver.pid");
-        let pid = std::fs::read_to_string(&pidfile).expect("apiserver pid file");
+        self.kill("kube-apiserver");
+    }
+
+    /// Kills etcd (SIGKILL) and waits for it to be gone; kube-apiserver stays up without its
+    /// storage.
+    pub fn kill_etcd(&self) {
+        self.kill("etcd");
+    }
+
+    /// Starts whatever of etcd and kube-apiserver is not running, on the same ports and data.
+    pub fn start_again(&self) {
+        run_cluster_script(&self.cluster.dir, "up");
+    }
+
+    fn kill(&self, component: &str) {
+        let pidfile = self.cluster.dir.join(format!("{component}.pid"));
+        let pid = std::fs::read_to_string(&pidfile).expect("a pid file");
         let pid = pid.trim();
         let _ = std::process::Command::new("kill")
             .args(["-9", pid])
@@ -185,7 +200,7 @@ impl PrivateCluster {
         {
             assert!(
                 std::time::Instant::now() < deadline,
-                "apiserver {pid} did not die"
+                "{component} {pid} did not die"
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -70,6 +70,12 @@ impl FaultProxy {
         self.port
     }
 
+    /// Connections accepted and held since the last [`FaultProxy::cut`] or
+    /// [`FaultProxy::heal`].
+    pub fn held(&self) -> usize {
+        self.connections.lock().unwrap().len()
+    }
+
     /// Holds all traffic (a partition): requests hang.
     pub fn stall(&self) {
         let _ = self.mode.send(Mode::Stall);

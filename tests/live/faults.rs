@@ -1,0 +1,234 @@
+//! Faults between the agent and the control plane, each ending with the convergence check: the
+//! agent's scrape equals, sample for sample, the scrape of a freshly started agent of the same
+//! scope (`/metrics` carries no self-metrics). The time from the end of the fault to equality
+//! is printed for docs/reliability.md.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use testkit::agent::AgentProcess;
+use testkit::cluster::PrivateCluster;
+use testkit::exposition::Exposition;
+use testkit::objects::{
+    TestNamespace, create_node, create_pod, delete_pod_now, node, node_status, pod, set_pod_status,
+    unique,
+};
+use testkit::proxy::FaultProxy;
+use testkit::{Cluster, poll_until};
+
+const READY: Duration = Duration::from_secs(60);
+const NO_ELECTION: &[&str] = &["--leader-election", "false"];
+
+/// Every sample as one line (name, labels in order, value), so two scrapes compare as sets.
+fn samples(e: &Exposition) -> BTreeSet<String> {
+    e.samples
+        .iter()
+        .map(|s| {
+            let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            format!("{}{{{}}} {}", s.name, labels.join(","), s.value)
+        })
+        .collect()
+}
+
+/// Waits until `agent` exports exactly what a fresh agent for `node` through `kubeconfig`
+/// exports, and returns how long that took from `since`. Both keep scraping until they agree:
+/// the fresh one may still be catching up too.
+async fn converges(
+    agent: &AgentProcess,
+    kubeconfig: &Path,
+    node: &str,
+    since: Instant,
+    what: &str,
+) -> Duration {
+    let mut fresh = AgentProcess::start_with_kubeconfig(kubeconfig, node, NO_ELECTION);
+    fresh.wait_ready(READY).await;
+    poll_until(what, Duration::from_secs(120), || async {
+        let (a, b) = (samples(&agent.scrape().await?), samples(&fresh.scrape().await?));
+        if a == b {
+            return Ok(());
+        }
+        let only_agent: Vec<_> = a.difference(&b).take(3).collect();
+        let only_fresh: Vec<_> = b.difference(&a).take(3).collect();
+        Err(format!(
+            "{} samples differ; only the agent's: {only_agent:?}; only the fresh agent's: {only_fresh:?}",
+            a.symmetric_difference(&b).count()
+        ))
+    })
+    .await;
+    let took = since.elapsed();
+    eprintln!("{what}: converged {took:?} after the fault ended");
+    took
+}
+
+/// Pods `prefix-0`…`prefix-{n-1}` on `node`.
+async fn pods_on(client: &kube::Client, ns: &str, node: &str, prefix: &str, n: usize) {
+    for i in 0..n {
+        let p = pod(&format!("{prefix}-{i}"))
+            .in_namespace(ns)
+            .on_node(node)
+            .running(0);
+        create_pod(client, ns, p.build()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_with_changes_while_cut_off_converges() {
+    let cluster = Cluster::get();
+    let client = cluster.client().await;
+    let ns = TestNamespace::create(&client, "faults-partition").await;
+    let n = unique("faults-partition");
+    create_node(&client, node(&n), node_status("True")).await;
+    pods_on(&client, ns.name(), &n, "stay", 20).await;
+    pods_on(&client, ns.name(), &n, "gone", 20).await;
+    let proxy = FaultProxy::start(cluster.server_addr()).await;
+    let via_proxy = cluster.admin_kubeconfig_via(proxy.port());
+    let mut agent = AgentProcess::start_with_kubeconfig(&via_proxy, &n, NO_ELECTION);
+    agent.wait_ready(READY).await;
+
+    proxy.stall();
+    // 120 pod events the agent cannot see: created, changed, deleted.
+    pods_on(&client, ns.name(), &n, "new", 40).await;
+    for i in 0..20 {
+        let status = pod("x").running(3).build().status.expect("a status");
+        set_pod_status(&client, ns.name(), &format!("stay-{i}"), status.clone()).await;
+        set_pod_status(&client, ns.name(), &format!("new-{i}"), status).await;
+    }
+    for i in 0..20 {
+        delete_pod_now(&client, ns.name(), &format!("gone-{i}")).await;
+    }
+    proxy.cut();
+    proxy.heal();
+    let healed = Instant::now();
+
+    converges(&agent, &cluster.admin_kubeconfig(), &n, healed, "partition").await;
+    let e = agent.scrape().await.unwrap();
+    let pods: BTreeSet<_> = e
+        .samples_of("kube_pod_info")
+        .filter_map(|s| s.label("pod"))
+        .collect();
+    assert_eq!(
+        pods.len(),
+        60,
+        "20 kept and 40 created, none of the deleted: {pods:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_apiserver_killed_and_restarted_converges() {
+    let private = PrivateCluster::start("apiserver-kill");
+    let client = private.cluster().client().await;
+    let ns = TestNamespace::create(&client, "faults-apiserver").await;
+    create_node(&client, node("node-1"), node_status("True")).await;
+    pods_on(&client, ns.name(), "node-1", "before", 10).await;
+    let kubeconfig = private.cluster().admin_kubeconfig();
+    let mut agent = AgentProcess::start_with_kubeconfig(&kubeconfig, "node-1", NO_ELECTION);
+    agent.wait_ready(READY).await;
+
+    private.kill_apiserver();
+    private.start_again();
+    let client = private.cluster().client().await;
+    pods_on(&client, ns.name(), "node-1", "after", 5).await;
+    delete_pod_now(&client, ns.name(), "before-0").await;
+    let restarted = Instant::now();
+    converges(
+        &agent,
+        &kubeconfig,
+        "node-1",
+        restarted,
+        "apiserver restart",
+    )
+    .await;
+    assert_eq!(
+        agent
+            .scrape()
+            .await
+            .unwrap()
+            .samples_of("kube_pod_info")
+            .count(),
+        14
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_killed_and_restarted_converges() {
+    let private = PrivateCluster::start("etcd-kill");
+    let client = private.cluster().client().await;
+    let ns = TestNamespace::create(&client, "faults-etcd").await;
+    create_node(&client, node("node-1"), node_status("True")).await;
+    pods_on(&client, ns.name(), "node-1", "before", 10).await;
+    let kubeconfig = private.cluster().admin_kubeconfig();
+    let mut agent = AgentProcess::start_with_kubeconfig(&kubeconfig, "node-1", NO_ELECTION);
+    agent.wait_ready(READY).await;
+
+    private.kill_etcd();
+    // The agent keeps serving what it had while the storage is gone.
+    let e = agent.scrape().await.expect("scrapes answer without etcd");
+    assert_eq!(e.samples_of("kube_pod_info").count(), 10);
+    private.start_again();
+    let client = private.cluster().client().await;
+    pods_on(&client, ns.name(), "node-1", "after", 5).await;
+    delete_pod_now(&client, ns.name(), "before-0").await;
+    let restarted = Instant::now();
+    converges(&agent, &kubeconfig, "node-1", restarted, "etcd restart").await;
+    assert_eq!(
+        agent
+            .scrape()
+            .await
+            .unwrap()
+            .samples_of("kube_pod_info")
+            .count(),
+        14
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_during_the_initial_list_still_converges() {
+    let cluster = Cluster::get();
+    let client = cluster.client().await;
+    let ns = TestNamespace::create(&client, "faults-list").await;
+    let n = unique("faults-list");
+    create_node(&client, node(&n), node_status("True")).await;
+    pods_on(&client, ns.name(), &n, "p", 200).await;
+    let proxy = FaultProxy::start(cluster.server_addr()).await;
+    let via_proxy = cluster.admin_kubeconfig_via(proxy.port());
+    // The agent's first requests (discovery, the list) hang in the stalled proxy; then every
+    // connection is reset while they are in flight, and the proxy forwards again.
+    proxy.stall();
+    let mut agent = AgentProcess::start_with_kubeconfig(&via_proxy, &n, NO_ELECTION);
+    poll_until(
+        "the agent's requests in flight",
+        Duration::from_secs(30),
+        || async {
+            if proxy.held() >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{} connections", proxy.held()))
+            }
+        },
+    )
+    .await;
+    let cut = Instant::now();
+    proxy.cut();
+    proxy.heal();
+    let healed = Instant::now();
+    agent.wait_ready(READY).await;
+    eprintln!("requests in flight cut after {:?}", healed - cut);
+    converges(
+        &agent,
+        &cluster.admin_kubeconfig(),
+        &n,
+        healed,
+        "cuts during the list",
+    )
+    .await;
+    assert_eq!(
+        agent
+            .scrape()
+            .await
+            .unwrap()
+            .samples_of("kube_pod_info")
+            .count(),
+        200
+    );
+}
