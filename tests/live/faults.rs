@@ -183,6 +183,57 @@ async fn etcd_killed_and_restarted_converges() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_pod_list_over_a_64_kib_per_second_link_converges() {
+    const RATE: u32 = 64 * 1024;
+    let cluster = Cluster::get();
+    let client = cluster.client().await;
+    let ns = TestNamespace::create(&client, "faults-thin").await;
+    let n = unique("faults-thin");
+    create_node(&client, node(&n), node_status("True")).await;
+    // Fifty at a time: the API server takes them faster than one by one.
+    for batch in 0..20 {
+        let creates = (0..50).map(|i| {
+            let p = pod(&format!("p-{}", batch * 50 + i))
+                .in_namespace(ns.name())
+                .on_node(&n)
+                .running(0);
+            create_pod(&client, ns.name(), p.build())
+        });
+        futures::future::join_all(creates).await;
+    }
+    let proxy = FaultProxy::start(cluster.server_addr()).await;
+    proxy.cap(RATE);
+    let via_proxy = cluster.admin_kubeconfig_via(proxy.port());
+    let started = Instant::now();
+    let mut agent = AgentProcess::start_with_kubeconfig(&via_proxy, &n, NO_ELECTION);
+    agent.wait_ready(Duration::from_secs(240)).await;
+    let listed = started.elapsed();
+    let (_, text) = agent.get_telemetry("/metrics").await.expect("telemetry");
+    let telemetry = Exposition::parse(&text).expect("telemetry parses");
+    let bytes: f64 = telemetry
+        .samples_of("ksa_api_response_bytes_total")
+        .map(|s| s.value)
+        .sum();
+    let rate = bytes / listed.as_secs_f64();
+    eprintln!("1,000 pods listed over the capped link in {listed:?}: {bytes} B, {rate:.0} B/s");
+    assert!(
+        rate <= f64::from(RATE) * 1.25,
+        "the cap held the list back: {rate:.0} B/s"
+    );
+    let ready = Instant::now();
+    converges(&agent, &cluster.admin_kubeconfig(), &n, ready, "thin link").await;
+    assert_eq!(
+        agent
+            .scrape()
+            .await
+            .unwrap()
+            .samples_of("kube_pod_info")
+            .count(),
+        1000
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_during_the_initial_list_still_converges() {
     let cluster = Cluster::get();
     let client = cluster.client().await;

@@ -3,10 +3,12 @@
 //! [`FaultProxy::stall`] models a network partition: established connections stop carrying
 //! bytes and new ones are accepted but never forwarded, so requests hang rather than fail fast.
 //! [`FaultProxy::cut`] resets every connection and refuses new ones. [`FaultProxy::heal`]
-//! restores forwarding for new connections.
+//! restores forwarding for new connections. [`FaultProxy::cap`] forwards at most so many bytes a
+//! second in each direction of each connection, as a thin link does.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,6 +24,14 @@ pub enum Mode {
     Stall,
     /// Drop connections.
     Cut,
+    /// Forward at most this many bytes a second, each direction of each connection.
+    Cap(u32),
+}
+
+impl Mode {
+    fn forwards(self) -> bool {
+        matches!(self, Mode::Pass | Mode::Cap(_))
+    }
 }
 
 /// The proxy; stops when dropped.
@@ -48,7 +58,7 @@ impl FaultProxy {
                 let mode = *mode_rx.borrow();
                 match mode {
                     Mode::Cut => drop(inbound),
-                    Mode::Stall | Mode::Pass => {
+                    Mode::Stall | Mode::Pass | Mode::Cap(_) => {
                         let rx = mode_rx.clone();
                         let task = tokio::spawn(forward(inbound, upstream, rx));
                         conns.lock().unwrap().push(task.abort_handle());
@@ -79,6 +89,12 @@ impl FaultProxy {
     /// Holds all traffic (a partition): requests hang.
     pub fn stall(&self) {
         let _ = self.mode.send(Mode::Stall);
+    }
+
+    /// Forwards at most `bytes_per_second` in each direction of each connection, from now on
+    /// (connections already open included); [`FaultProxy::heal`] lifts it.
+    pub fn cap(&self, bytes_per_second: u32) {
+        let _ = self.mode.send(Mode::Cap(bytes_per_second.max(1)));
     }
 
     /// Resets every connection and refuses new ones.
@@ -124,21 +140,31 @@ async fn pipe(
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         // While stalled, neither read nor write: bytes stay in kernel buffers, peers wait.
-        if mode.wait_for(|m| *m == Mode::Pass).await.is_err() {
+        let Ok(now) = mode.wait_for(|m| m.forwards()).await.map(|m| *m) else {
             return;
-        }
+        };
+        // Under a cap, a tenth of a second's worth at a time, then the rest of that tenth.
+        let limit = match now {
+            Mode::Cap(rate) => (rate as usize / 10).clamp(1, buf.len()),
+            _ => buf.len(),
+        };
         let n = tokio::select! {
-            r = from.read(&mut buf) => match r {
+            r = from.read(&mut buf[..limit]) => match r {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             },
-            _ = mode.wait_for(|m| *m != Mode::Pass) => continue,
+            _ = mode.wait_for(|m| *m != now) => continue,
         };
-        if mode.wait_for(|m| *m == Mode::Pass).await.is_err() {
+        if mode.wait_for(|m| m.forwards()).await.is_err() {
             return;
         }
+        let started = tokio::time::Instant::now();
         if to.write_all(&buf[..n]).await.is_err() {
             return;
+        }
+        if let Mode::Cap(rate) = now {
+            let due = Duration::from_secs_f64(n as f64 / f64::from(rate));
+            tokio::time::sleep_until(started + due).await;
         }
     }
 }
