@@ -114,72 +114,54 @@ async fn a_partition_with_changes_while_cut_off_converges() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kube_apiserver_killed_and_restarted_converges() {
-    let private = PrivateCluster::start("apiserver-kill");
-    let client = private.cluster().client().await;
-    let ns = TestNamespace::create(&client, "faults-apiserver").await;
-    create_node(&client, node("node-1"), node_status("True")).await;
-    pods_on(&client, ns.name(), "node-1", "before", 10).await;
-    let kubeconfig = private.cluster().admin_kubeconfig();
-    let mut agent = AgentProcess::start_with_kubeconfig(&kubeconfig, "node-1", NO_ELECTION);
-    agent.wait_ready(READY).await;
-
-    private.kill_apiserver();
-    private.start_again();
-    let client = private.cluster().client().await;
-    pods_on(&client, ns.name(), "node-1", "after", 5).await;
-    delete_pod_now(&client, ns.name(), "before-0").await;
-    let restarted = Instant::now();
-    converges(
-        &agent,
-        &kubeconfig,
-        "node-1",
-        restarted,
-        "apiserver restart",
-    )
-    .await;
-    assert_eq!(
-        agent
-            .scrape()
-            .await
-            .unwrap()
-            .samples_of("kube_pod_info")
-            .count(),
-        14
-    );
+/// The process of a private control plane a test kills.
+#[derive(Clone, Copy, Debug)]
+enum Killed {
+    ApiServer,
+    Etcd,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etcd_killed_and_restarted_converges() {
-    let private = PrivateCluster::start("etcd-kill");
+/// Kills `killed` with SIGKILL under a node agent with 10 pods, checks that scrapes still answer
+/// with what the agent had, starts it again (same ports, same data), creates 5 pods and deletes
+/// 1, and waits for the convergence check.
+async fn killed_and_restarted_converges(killed: Killed) {
+    let private = PrivateCluster::start(&format!("{killed:?}-kill").to_lowercase());
     let client = private.cluster().client().await;
-    let ns = TestNamespace::create(&client, "faults-etcd").await;
+    let ns = TestNamespace::create(&client, "faults-kill").await;
     create_node(&client, node("node-1"), node_status("True")).await;
     pods_on(&client, ns.name(), "node-1", "before", 10).await;
     let kubeconfig = private.cluster().admin_kubeconfig();
     let mut agent = AgentProcess::start_with_kubeconfig(&kubeconfig, "node-1", NO_ELECTION);
     agent.wait_ready(READY).await;
 
-    private.kill_etcd();
-    // The agent keeps serving what it had while the storage is gone.
-    let e = agent.scrape().await.expect("scrapes answer without etcd");
+    match killed {
+        Killed::ApiServer => private.kill_apiserver(),
+        Killed::Etcd => private.kill_etcd(),
+    }
+    let e = agent
+        .scrape()
+        .await
+        .expect("scrapes answer during the outage");
     assert_eq!(e.samples_of("kube_pod_info").count(), 10);
     private.start_again();
     let client = private.cluster().client().await;
     pods_on(&client, ns.name(), "node-1", "after", 5).await;
     delete_pod_now(&client, ns.name(), "before-0").await;
     let restarted = Instant::now();
-    converges(&agent, &kubeconfig, "node-1", restarted, "etcd restart").await;
-    assert_eq!(
-        agent
-            .scrape()
-            .await
-            .unwrap()
-            .samples_of("kube_pod_info")
-            .count(),
-        14
-    );
+    let what = format!("{killed:?} restart");
+    converges(&agent, &kubeconfig, "node-1", restarted, &what).await;
+    let e = agent.scrape().await.unwrap();
+    assert_eq!(e.samples_of("kube_pod_info").count(), 14);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_apiserver_killed_and_restarted_converges() {
+    killed_and_restarted_converges(Killed::ApiServer).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_killed_and_restarted_converges() {
+    killed_and_restarted_converges(Killed::Etcd).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
