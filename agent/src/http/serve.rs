@@ -313,14 +313,16 @@ impl Activity {
         }
     }
 
-    fn moved(&self) {
-        self.last_io_ms.store(self.now_ms(), Ordering::Release);
+    /// Bytes moved now; returns when, in milliseconds from `started`.
+    fn moved(&self) -> u64 {
+        let now = self.now_ms();
+        self.last_io_ms.store(now, Ordering::Release);
+        now
     }
 
     /// Bytes were read: the first of a request starts its head's clock.
     fn read_some(&self) {
-        let now = self.now_ms();
-        self.last_io_ms.store(now, Ordering::Release);
+        let now = self.moved();
         let _ = self.head_started_ms.compare_exchange(
             0,
             now.saturating_add(1),
@@ -500,6 +502,14 @@ mod tests {
         }
     }
 
+    /// Connections the server closed on its own for `reason`, as counted.
+    fn closed(telemetry: &Telemetry, reason: &str) -> Option<f64> {
+        telemetry.value(
+            "ksa_http_connections_closed_total",
+            &[("listener", "metrics"), ("reason", reason)],
+        )
+    }
+
     /// Reads until the server closes the connection (or 60 s pass: a failure); what was read.
     async fn until_closed(s: &mut TcpStream) -> Vec<u8> {
         let mut out = Vec::new();
@@ -539,15 +549,7 @@ mod tests {
             !String::from_utf8_lossy(&trickled).contains("hello"),
             "never served"
         );
-        assert!(
-            telemetry
-                .value(
-                    "ksa_http_connections_closed_total",
-                    &[("listener", "metrics"), ("reason", "read_header_timeout")]
-                )
-                .unwrap_or(0.0)
-                >= 1.0
-        );
+        assert!(closed(&telemetry, "read_header_timeout").unwrap_or(0.0) >= 1.0);
     }
 
     #[tokio::test]
@@ -565,13 +567,7 @@ mod tests {
             idle >= Duration::from_millis(800),
             "closed after {idle:?} idle, before the idle timeout"
         );
-        assert_eq!(
-            telemetry.value(
-                "ksa_http_connections_closed_total",
-                &[("listener", "metrics"), ("reason", "idle_timeout")]
-            ),
-            Some(1.0)
-        );
+        assert_eq!(closed(&telemetry, "idle_timeout"), Some(1.0));
     }
 
     #[tokio::test]
@@ -584,11 +580,7 @@ mod tests {
         // Read nothing: the server's write waits, then the connection is closed.
         let closed = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
-                let counted = telemetry.value(
-                    "ksa_http_connections_closed_total",
-                    &[("listener", "metrics"), ("reason", "write_timeout")],
-                );
-                if counted == Some(1.0) {
+                if closed(&telemetry, "write_timeout") == Some(1.0) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -613,13 +605,7 @@ mod tests {
             .await
             .ok();
         assert!(until_closed(&mut third).await.is_empty(), "over the limit");
-        assert_eq!(
-            telemetry.value(
-                "ksa_http_connections_closed_total",
-                &[("listener", "metrics"), ("reason", "limit")]
-            ),
-            Some(1.0)
-        );
+        assert_eq!(closed(&telemetry, "limit"), Some(1.0));
         drop((first, second));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

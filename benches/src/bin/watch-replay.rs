@@ -5,8 +5,8 @@
 //! The loopback kube-apiserver writes a few hundred pod updates a second on a small machine,
 //! so a live run measures the snapshot rebuild shared by few events more than the events. This
 //! harness plays the API server itself, over HTTPS on 127.0.0.1, for one node agent: it answers
-//! the agent's start-up requests (the pod list of one node, its Node, empty lists of anything
-//! else), then, on a signal, writes a watch stream of `--events` pre-encoded `MODIFIED` pod
+//! the agent's start-up requests (discovery of the core group, the pod list of one node, its
+//! Node; 404 for anything else, which the agent reports unserved), then, on a signal, writes a watch stream of `--events` pre-encoded `MODIFIED` pod
 //! events as fast as the agent reads them, each changing a container's restart count so that
 //! rows really change. The pods are `benches/data/pod-7.pb` (the bytes the 1.20 API server sent)
 //! with their name, namespace, UID, resourceVersion and restart count rewritten; over JSON,
@@ -310,18 +310,6 @@ impl Bodies {
             }
         }
     }
-
-    /// An empty list of `kind` (`ServiceList`), for whatever else the agent lists.
-    fn empty_list(&self, api_version: &str, kind: &str) -> Bytes {
-        if self.content_type == "application/json" {
-            serde_json::json!({"kind": kind, "apiVersion": api_version,
-                "metadata": {"resourceVersion": "1000000"}, "items": []})
-            .to_string()
-            .into()
-        } else {
-            envelope::seal(api_version, kind, &encode_list("1000000", "", &[])).into()
-        }
-    }
 }
 
 // ===== the server =====
@@ -402,39 +390,6 @@ fn query_has(query: &str, pair: &str) -> bool {
     query.split('&').any(|p| p == pair)
 }
 
-/// The list kind and apiVersion a collection path names: `/api/v1/nodes` → `v1`, `NodeList`;
-/// `/apis/apps/v1/namespaces/x/deployments` → `apps/v1`, `DeploymentList`.
-fn list_kind(path: &str) -> Option<(String, String)> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (api_version, resource) = match parts.as_slice() {
-        ["api", v, .., r] => ((*v).to_string(), *r),
-        ["apis", g, v, .., r] => (format!("{g}/{v}"), *r),
-        _ => return None,
-    };
-    let singular = resource
-        .strip_suffix("ies")
-        .map(|s| format!("{s}y"))
-        .or_else(|| {
-            resource
-                .strip_suffix("sses")
-                .map(|s| format!("{s}ss"))
-                .or_else(|| {
-                    resource
-                        .strip_suffix("es")
-                        .filter(|s| s.ends_with('s'))
-                        .map(String::from)
-                })
-        })
-        .or_else(|| resource.strip_suffix('s').map(String::from))
-        .unwrap_or_else(|| resource.to_string());
-    let mut kind: Vec<char> = singular.chars().collect();
-    kind[0] = kind[0].to_ascii_uppercase();
-    Some((
-        api_version,
-        format!("{}List", kind.into_iter().collect::<String>()),
-    ))
-}
-
 fn answer(
     server: &Arc<Server>,
     req: &http::Request<hyper::body::Incoming>,
@@ -499,22 +454,11 @@ fn answer(
             {"name":"nodes","singularName":"","namespaced":false,"kind":"Node","verbs":["list","watch"]}]}"#;
         return response("application/json", Body::Whole(Some(resources.into())));
     }
-    if path == "/version" {
-        let version = r#"{"major":"1","minor":"20","gitVersion":"v1.20.2"}"#;
-        return response("application/json", Body::Whole(Some(version.into())));
-    }
-    match list_kind(path) {
-        Some((api_version, kind)) if req.method() == http::Method::GET => response(
-            bodies.content_type,
-            Body::Whole(Some(bodies.empty_list(&api_version, &kind))),
-        ),
-        _ => {
-            let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#;
-            let mut res = response("application/json", Body::Whole(Some(status.into())));
-            *res.status_mut() = http::StatusCode::NOT_FOUND;
-            res
-        }
-    }
+    let status =
+        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#;
+    let mut res = response("application/json", Body::Whole(Some(status.into())));
+    *res.status_mut() = http::StatusCode::NOT_FOUND;
+    res
 }
 
 fn percent_decode(s: &str) -> String {
