@@ -257,3 +257,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_mebibyte_annotation_of_every_escape_comes_back_exactly_from_every_kind() {
+    let value = testkit::objects::text_of_every_escape(1 << 20);
+    let mut checked = 0;
+    for (kind, mut doc) in golden_objects() {
+        let Some(family) = kind
+            .family_headers()
+            .iter()
+            .map(|h| h.name)
+            .find(|name| name.ends_with("_annotations"))
+        else {
+            continue;
+        };
+        doc["metadata"]["annotations"] = serde_json::json!({ "big": value });
+        let (selection, ctx) = everything(kind);
+        let json = serde_json::to_string(&doc).expect("JSON");
+        let rows = kind
+            .render_json(&json, &ctx, &selection)
+            .unwrap_or_else(|e| panic!("{}: {e}", kind.resource()));
+        let text = exposition(kind, &selection, &rows);
+        let parsed =
+            Exposition::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", kind.resource()));
+        let sample = parsed
+            .samples
+            .iter()
+            .find(|s| s.name == family)
+            .unwrap_or_else(|| panic!("{family} has no sample"));
+        assert!(
+            sample.label("annotation_big") == Some(value.as_str()),
+            "{family}: the annotation does not come back exactly"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} kinds have an annotations family"
+    );
+}

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::Api;
 use tokio::net::TcpListener;
@@ -68,7 +69,18 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         }
         None => (None, None),
     };
-    let client = client::build(config.kubeconfig.as_deref(), telemetry.clone()).await?;
+    let watch_timeout = Duration::from_secs(u64::from(
+        config
+            .watch
+            .timeout_secs
+            .unwrap_or(crate::watch::DEFAULT_WATCH_TIMEOUT_SECS),
+    ));
+    let client = client::build(
+        config.kubeconfig.as_deref(),
+        watch_timeout,
+        telemetry.clone(),
+    )
+    .await?;
     let ctx = WatchContext {
         client: client.clone(),
         telemetry: telemetry.clone(),
@@ -80,6 +92,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     // leads (set by `leader::follow`).
     let serving = (config.scope == ScopeMode::Cluster).then_some(shard.0);
     telemetry.shard(shard.1, serving);
+    let election_running = leader::ElectionRunning::default();
     let election = config.election.as_ref().map(|e| {
         let (leader_tx, leader_rx) = watch::channel(false);
         let api = Api::namespaced(client.clone(), &e.namespace);
@@ -87,6 +100,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
             api,
             e.clone(),
             leader_tx,
+            election_running.clone(),
             shutdown_rx.clone(),
             telemetry.clone(),
         ));
@@ -126,6 +140,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         published: published.clone(),
         telemetry: telemetry.clone(),
         auth,
+        election: election_running,
     };
     let metrics = bind(config.listen, "--host/--port").await?;
     let self_metrics = bind(config.telemetry_listen, "--telemetry-host/--telemetry-port").await?;

@@ -46,12 +46,20 @@ pub enum Error {
     Build(#[source] kube::Error),
 }
 
+/// How much longer than a watch's `timeoutSeconds` a read may wait for a byte.
+const READ_TIMEOUT_MARGIN: Duration = Duration::from_secs(40);
+
 /// Loads the configuration (explicit kubeconfig, else in-cluster / `$KUBECONFIG` / default)
-/// and builds a client whose traffic is counted in `telemetry`.
+/// and builds a client whose traffic is counted in `telemetry`, whose reads give up only well
+/// after `watch_timeout` (the watches' `timeoutSeconds`).
 ///
 /// # Errors
 /// When no usable configuration is found or its TLS/auth settings are invalid.
-pub async fn build(kubeconfig: Option<&Path>, telemetry: Telemetry) -> Result<Client, Error> {
+pub async fn build(
+    kubeconfig: Option<&Path>,
+    watch_timeout: Duration,
+    telemetry: Telemetry,
+) -> Result<Client, Error> {
     let mut config = match kubeconfig {
         Some(path) => {
             let err = |source| Error::Kubeconfig {
@@ -65,8 +73,10 @@ pub async fn build(kubeconfig: Option<&Path>, telemetry: Telemetry) -> Result<Cl
         }
         None => Config::infer().await.map_err(Error::Infer)?,
     };
-    // Watches are long-lived: the server ends them (timeoutSeconds), not a client read timeout.
-    config.read_timeout = Some(Duration::from_secs(330));
+    // Watches are long-lived: the server ends them (timeoutSeconds), not a client read timeout,
+    // which only catches a connection that died without a word, well after the watch's own
+    // idle check would have.
+    config.read_timeout = Some(watch_timeout + READ_TIMEOUT_MARGIN);
     client_from_config(config, telemetry).map_err(Error::Build)
 }
 

@@ -101,6 +101,9 @@ pub enum Error {
         /// Which flag.
         flag: &'static str,
     },
+    /// `--watch-timeout` is sent as whole seconds (`timeoutSeconds`).
+    #[error("--watch-timeout: must be a whole number of seconds, at least 1s (got {0:?})")]
+    WatchTimeout(Duration),
     /// `--server-max-connections=0` would refuse every scrape.
     #[error("--server-max-connections: must be at least 1")]
     ZeroConnections,
@@ -370,6 +373,14 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ApiEncoding::Protobuf)]
     pub api_encoding: ApiEncoding,
 
+    /// How long the API server keeps one watch open before it ends it and the agent resumes it
+    /// (`timeoutSeconds`, whole seconds). A watch that carries no byte for this long plus a
+    /// few seconds is taken for dead and reopened, so this also bounds how long a silently
+    /// broken connection (a stalled proxy, a dropped NAT entry) goes unnoticed. Lower it below
+    /// the idle timeout of any proxy or load balancer between the agent and the API server.
+    #[arg(long, default_value = "290s", value_parser = parse_duration)]
+    pub watch_timeout: Duration,
+
     // ----- Who may scrape what -----
     /// Require a bearer token on /metrics, checked by the API server (kube-state-metrics'
     /// flag): the right to `get` the non-resource URL /metrics gives every series; without it,
@@ -511,6 +522,8 @@ pub struct WatchOptions {
     pub lean: bool,
     /// `--api-encoding`.
     pub encoding: ApiEncoding,
+    /// `--watch-timeout`, in whole seconds; `None` leaves kube's default (290 s).
+    pub timeout_secs: Option<u32>,
 }
 
 /// Which namespaces' objects namespaced kinds are watched in, as kube-state-metrics does it:
@@ -717,6 +730,7 @@ impl Config {
             shard: shard(args.shard, args.total_shards)?,
             lean: args.lean_watches,
             encoding: args.api_encoding,
+            timeout_secs: Some(watch_timeout_secs(args.watch_timeout)?),
         };
         // A warning, not a failure: a DaemonSet without election beside a `--scope=cluster`
         // instance for the other kinds is a sound setup whose only flaw is the unused
@@ -813,6 +827,14 @@ impl Config {
     /// The annotation allowlist for `resource`, as [`Config::labels_for`].
     pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.annotations_allowlist, resource)
+    }
+}
+
+/// `--watch-timeout` as the `timeoutSeconds` it is sent as.
+fn watch_timeout_secs(timeout: Duration) -> Result<u32> {
+    match u32::try_from(timeout.as_secs()) {
+        Ok(secs) if secs >= 1 && timeout.subsec_nanos() == 0 => Ok(secs),
+        _ => Err(Error::WatchTimeout(timeout)),
     }
 }
 
@@ -1334,6 +1356,17 @@ mod tests {
         assert!(Args::try_parse_from(["x", "--snapshot-interval", "5h"]).is_err());
         let err = config(&["--snapshot-interval", "0ms"]).unwrap_err();
         assert!(err.to_string().contains("--snapshot-interval"), "{err}");
+    }
+
+    #[test]
+    fn the_watch_timeout_is_whole_seconds_and_a_bad_one_is_refused_naming_the_flag() {
+        assert_eq!(config(&[]).unwrap().watch.timeout_secs, Some(290));
+        let c = config(&["--watch-timeout", "1m"]).unwrap();
+        assert_eq!(c.watch.timeout_secs, Some(60));
+        for bad in ["0s", "1500ms", "500ms"] {
+            let err = config(&["--watch-timeout", bad]).unwrap_err();
+            assert!(err.to_string().contains("--watch-timeout"), "{bad}: {err}");
+        }
     }
 
     #[test]

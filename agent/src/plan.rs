@@ -94,6 +94,7 @@ pub fn plan(config: &Config, kinds: &[&'static dyn KindInfo]) -> Vec<KindPlan> {
         use_apiserver_cache: config.watch.use_apiserver_cache,
         object_limit: config.watch.object_limit,
         encoding: config.watch.encoding,
+        timeout_secs: config.watch.timeout_secs,
     };
     kinds
         .iter()

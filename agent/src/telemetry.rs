@@ -683,6 +683,8 @@ fn register_process_and_build_info(r: &Registry) {
         prometheus::process_collector::ProcessCollector::for_self(),
     ))
     .expect("unique metric");
+    r.register(Box::new(RuntimeTasks::new()))
+        .expect("unique metric");
     let labels: Vec<&str> = BUILD_INFO.iter().map(|(k, _)| *k).collect();
     let values: Vec<&str> = BUILD_INFO.iter().map(|(_, v)| *v).collect();
     let build_info = register(
@@ -696,6 +698,43 @@ fn register_process_and_build_info(r: &Registry) {
         ),
     );
     build_info.with_label_values(&values).set(1);
+}
+
+/// `ksa_runtime_alive_tasks`: the async runtime's live tasks, read at each scrape (from the
+/// runtime that serves it). Every watch, connection and timer is a task, so a count that keeps
+/// growing under a steady load is a leak; `scripts/soak` watches it.
+struct RuntimeTasks {
+    alive: IntGauge,
+}
+
+impl RuntimeTasks {
+    fn new() -> RuntimeTasks {
+        RuntimeTasks {
+            alive: IntGauge::new(
+                "ksa_runtime_alive_tasks",
+                "Tasks alive in the agent's async runtime (watches, connections, timers).",
+            )
+            .expect("valid metric"),
+        }
+    }
+}
+
+impl prometheus::core::Collector for RuntimeTasks {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.alive.desc()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let alive = runtime.metrics().num_alive_tasks();
+                self.alive.set(i64::try_from(alive).unwrap_or(i64::MAX));
+                self.alive.collect()
+            }
+            // Gathered outside a runtime (a unit test): no figure to give.
+            Err(_) => Vec::new(),
+        }
+    }
 }
 
 /// KSM's `md5HashAsMetricValue`: the first 48 bits of the MD5 sum, little-endian, as a float
@@ -887,6 +926,23 @@ mod tests {
             assert!(line.contains(&format!("{k}=\"{v}\"")), "{line}");
         }
         assert!(BUILD_INFO[3].1.starts_with("rustc "), "{:?}", BUILD_INFO[3]);
+    }
+
+    #[tokio::test]
+    async fn live_tasks_are_counted_when_gathered_in_a_runtime() {
+        let t = Telemetry::new();
+        let before = t.value("ksa_runtime_alive_tasks", &[]).expect("gathered");
+        let parked: Vec<_> = (0..3)
+            .map(|_| tokio::spawn(futures::future::pending::<()>()))
+            .collect();
+        assert_eq!(t.value("ksa_runtime_alive_tasks", &[]), Some(before + 3.0));
+        for task in &parked {
+            task.abort();
+        }
+        for task in parked {
+            let _ = task.await;
+        }
+        assert_eq!(t.value("ksa_runtime_alive_tasks", &[]), Some(before));
     }
 
     #[test]

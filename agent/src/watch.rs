@@ -14,6 +14,7 @@
 //! downstream of the event stream is shared.
 
 mod protobuf;
+pub(crate) use protobuf::DEFAULT_TIMEOUT_SECS as DEFAULT_WATCH_TIMEOUT_SECS;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -96,6 +97,8 @@ pub struct ListOptions {
     pub use_apiserver_cache: bool,
     /// `--object-limit`: the most objects one list keeps; the rest are dropped and counted.
     pub object_limit: Option<u64>,
+    /// `--watch-timeout` (`timeoutSeconds`); `None`: kube's default.
+    pub timeout_secs: Option<u32>,
 }
 
 /// Tells a watch to stop: it stops when the value turns `true`.
@@ -248,6 +251,9 @@ async fn watch_until_stopped<K: Object>(
         }
     };
     let mut config = watcher::Config::default();
+    if let Some(secs) = list.timeout_secs {
+        config = config.timeout(secs);
+    }
     if let Some(selector) = &target.field_selector {
         config = config.fields(selector);
     }
@@ -1167,8 +1173,36 @@ mod tests {
             "status": {"phase": phase}})
     }
 
+    /// Pod `bad-{i}`, malformed in one of four ways the real API server would refuse to store.
+    fn malformed_pod(i: usize) -> serde_json::Value {
+        let uid = format!("bad-{i}");
+        let mut pod = pod_json(&uid, &uid, serde_json::json!("Running"));
+        match i % 4 {
+            0 => pod["status"]["phase"] = serde_json::json!({"not": "a string"}),
+            1 => pod["spec"]["containers"] = serde_json::json!("not a list"),
+            2 => pod["metadata"]["labels"] = serde_json::json!(["not", "a", "map"]),
+            _ => pod["metadata"]["creationTimestamp"] = serde_json::json!(true),
+        }
+        pod
+    }
+
     #[tokio::test]
-    async fn a_malformed_pod_is_counted_and_every_other_pod_keeps_flowing() {
+    async fn a_thousand_malformed_pods_are_counted_and_every_other_pod_keeps_flowing() {
+        const BAD: usize = 1000;
+        let mut listed = vec![pod_json("u1", "good", serde_json::json!("Running"))];
+        listed.extend((0..BAD).map(malformed_pod));
+        listed.push(pod_json("u2", "also-good", serde_json::json!("Running")));
+        // The watch brings the same thousand again, malformed anew, between good events.
+        let mut events = vec![(
+            "ADDED",
+            pod_json("u3", "late", serde_json::json!("Pending")),
+        )];
+        events.extend((0..BAD).map(|i| ("MODIFIED", malformed_pod(i + 1))));
+        events.push(("MODIFIED", pod_json("u1", "good", serde_json::json!(7))));
+        events.push((
+            "ADDED",
+            pod_json("u4", "last", serde_json::json!("Running")),
+        ));
         let (mock, handle) = tower_test::mock::pair();
         let client = Client::new(mock, "default");
         let mut server = tokio::spawn(serve(
@@ -1177,20 +1211,9 @@ mod tests {
                 Scenario::Discovery { plurals: &["pods"] },
                 Scenario::List {
                     selector: "fieldSelector=spec.nodeName%3Dn1",
-                    items: vec![
-                        pod_json("u1", "good", serde_json::json!("Running")),
-                        pod_json("u2", "bad", serde_json::json!({"not": "a string"})),
-                    ],
+                    items: listed,
                 },
-                Scenario::Watch {
-                    events: vec![
-                        (
-                            "ADDED",
-                            pod_json("u3", "late", serde_json::json!("Pending")),
-                        ),
-                        ("MODIFIED", pod_json("u1", "good", serde_json::json!(7))),
-                    ],
-                },
+                Scenario::Watch { events },
             ],
         ));
         let TestPodWatch {
@@ -1200,16 +1223,16 @@ mod tests {
             task,
         } = TestPodWatch::start(client, Some("spec.nodeName=n1"), ApiEncoding::Json);
 
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         let text = loop {
             let text: String = reader
                 .rows()
                 .iter()
                 .map(|r| String::from_utf8(r.all().to_vec()).unwrap())
                 .collect();
-            let late_seen = text.contains("pod=\"late\"");
+            let last_seen = text.contains("pod=\"last\"");
             let good_gone = !text.contains("pod=\"good\"");
-            if reader.state() == ShardState::Listed && late_seen && good_gone {
+            if reader.state() == ShardState::Listed && last_seen && good_gone {
                 break text;
             }
             if server.is_finished() {
@@ -1222,13 +1245,15 @@ mod tests {
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         };
-        assert!(
-            !text.contains("pod=\"bad\""),
-            "the malformed pod has no rows"
-        );
+        assert!(!text.contains("pod=\"bad-"), "a malformed pod has no rows");
+        for good in ["also-good", "late", "last"] {
+            assert!(text.contains(&format!("pod=\"{good}\"")), "{good}: {text}");
+        }
+        // Each malformed object once in the list and once in the watch, and the good pod
+        // that turned malformed (its rows went with it).
         assert_eq!(
             telemetry.value("ksa_decode_errors_total", &[("resource", "pods")]),
-            Some(2.0)
+            Some((2 * BAD + 1) as f64)
         );
         // Stopping clears the shard and hands the writer back.
         stop_tx.send(true).unwrap();
@@ -1390,6 +1415,7 @@ mod tests {
                 use_apiserver_cache: true,
                 object_limit: Some(2),
                 encoding,
+                timeout_secs: None,
             },
             shard: None,
         };

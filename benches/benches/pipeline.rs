@@ -145,6 +145,7 @@ fn scrape(c: &mut Criterion) {
         published,
         telemetry: Telemetry::new(),
         auth: None,
+        election: Default::default(),
     });
     let cluster = Published::default();
     // As with --auth-filter: pieces deflated too, so views are served compressed.
@@ -157,6 +158,7 @@ fn scrape(c: &mut Criterion) {
         published: cluster,
         telemetry: Telemetry::new(),
         auth: None,
+        election: Default::default(),
     });
     let mut scrapes = |app: &axum::Router, cases: &[(&str, &str, &str)]| {
         for &(name, path, encoding) in cases {

@@ -9,27 +9,15 @@ use std::time::{Duration, Instant};
 
 use testkit::agent::AgentProcess;
 use testkit::cluster::PrivateCluster;
-use testkit::exposition::Exposition;
 use testkit::objects::{
     TestNamespace, create_node, create_pod, delete_pod_now, node, node_status, pod, set_pod_status,
-    unique,
+    text_of_every_escape, unique,
 };
 use testkit::proxy::FaultProxy;
 use testkit::{Cluster, poll_until};
 
 const READY: Duration = Duration::from_secs(60);
 const NO_ELECTION: &[&str] = &["--leader-election", "false"];
-
-/// Every sample as one line (name, labels in order, value), so two scrapes compare as sets.
-fn samples(e: &Exposition) -> BTreeSet<String> {
-    e.samples
-        .iter()
-        .map(|s| {
-            let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            format!("{}{{{}}} {}", s.name, labels.join(","), s.value)
-        })
-        .collect()
-}
 
 /// Waits until `agent` exports exactly what a fresh agent for `node` through `kubeconfig`
 /// exports, and returns how long that took from `since`. Both keep scraping until they agree:
@@ -44,7 +32,10 @@ async fn converges(
     let mut fresh = AgentProcess::start_with_kubeconfig(kubeconfig, node, NO_ELECTION);
     fresh.wait_ready(READY).await;
     poll_until(what, Duration::from_secs(120), || async {
-        let (a, b) = (samples(&agent.scrape().await?), samples(&fresh.scrape().await?));
+        let (a, b) = (
+            agent.scrape().await?.sample_lines(),
+            fresh.scrape().await?.sample_lines(),
+        );
         if a == b {
             return Ok(());
         }
@@ -115,7 +106,13 @@ impl ProxiedNode {
 
     /// The agent under test, through the proxy (not waited for).
     fn agent(&self) -> AgentProcess {
-        AgentProcess::start_with_kubeconfig(&self.via_proxy, &self.node, NO_ELECTION)
+        self.agent_with(&[])
+    }
+
+    /// The agent under test with `extra` flags, through the proxy (not waited for).
+    fn agent_with(&self, extra: &[&str]) -> AgentProcess {
+        let args: Vec<&str> = NO_ELECTION.iter().chain(extra).copied().collect();
+        AgentProcess::start_with_kubeconfig(&self.via_proxy, &self.node, &args)
     }
 
     /// The convergence check, from `since`.
@@ -135,31 +132,13 @@ async fn a_partition_with_changes_while_cut_off_converges() {
     agent.wait_ready(READY).await;
 
     t.proxy.stall();
-    // 120 pod events the agent cannot see: created, changed, deleted.
-    t.pods("new", 40).await;
-    for i in 0..20 {
-        let status = pod("x").running(3).build().status.expect("a status");
-        set_pod_status(client, ns, &format!("stay-{i}"), status.clone()).await;
-        set_pod_status(client, ns, &format!("new-{i}"), status).await;
-    }
-    for i in 0..20 {
-        delete_pod_now(client, ns, &format!("gone-{i}")).await;
-    }
+    changes_while_cut_off(client, ns, &t.node).await;
     t.proxy.cut();
     t.proxy.heal();
     let healed = Instant::now();
 
     t.converges(&agent, healed, "partition").await;
-    let e = agent.scrape().await.unwrap();
-    let pods: BTreeSet<_> = e
-        .samples_of("kube_pod_info")
-        .filter_map(|s| s.label("pod"))
-        .collect();
-    assert_eq!(
-        pods.len(),
-        60,
-        "20 kept and 40 created, none of the deleted: {pods:?}"
-    );
+    assert_exports_the_sixty_left(&agent).await;
 }
 
 /// The process of a private control plane a test kills.
@@ -221,12 +200,10 @@ async fn a_thousand_pod_list_over_a_64_kib_per_second_link_converges() {
     let mut agent = t.agent();
     agent.wait_ready(Duration::from_secs(240)).await;
     let listed = started.elapsed();
-    let (_, text) = agent.get_telemetry("/metrics").await.expect("telemetry");
-    let telemetry = Exposition::parse(&text).expect("telemetry parses");
-    let bytes: f64 = telemetry
-        .samples_of("ksa_api_response_bytes_total")
-        .map(|s| s.value)
-        .sum();
+    let bytes = agent
+        .self_metric("ksa_api_response_bytes_total", &[])
+        .await
+        .expect("telemetry");
     let rate = bytes / listed.as_secs_f64();
     eprintln!("1,000 pods listed over the capped link in {listed:?}: {bytes} B, {rate:.0} B/s");
     assert!(
@@ -264,4 +241,214 @@ async fn a_cut_during_the_initial_list_still_converges() {
     agent.wait_ready(READY).await;
     t.converges(&agent, healed, "cuts during the list").await;
     assert_eq!(pods_exported(&agent).await, 200);
+}
+
+/// 120 pod events the agent does not see while cut off: 40 pods `new-…` created, 20 `stay-…`
+/// and 20 `new-…` given a restarted container, the 20 `gone-…` deleted. With 20 `stay-…` and
+/// 20 `gone-…` before, 60 pods remain.
+async fn changes_while_cut_off(client: &kube::Client, ns: &str, node: &str) {
+    pods_on(client, ns, node, "new", 40).await;
+    for i in 0..20 {
+        let status = pod("x").running(3).build().status.expect("a status");
+        set_pod_status(client, ns, &format!("stay-{i}"), status.clone()).await;
+        set_pod_status(client, ns, &format!("new-{i}"), status).await;
+    }
+    for i in 0..20 {
+        delete_pod_now(client, ns, &format!("gone-{i}")).await;
+    }
+}
+
+/// The pods `agent` exports after [`changes_while_cut_off`]: 20 kept and 40 created.
+async fn assert_exports_the_sixty_left(agent: &AgentProcess) {
+    let e = agent.scrape().await.unwrap();
+    let pods: BTreeSet<_> = e
+        .samples_of("kube_pod_info")
+        .filter_map(|s| s.label("pod"))
+        .collect();
+    assert_eq!(
+        pods.len(),
+        60,
+        "20 kept and 40 created, none of the deleted: {pods:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_longer_than_the_watch_timeout_is_noticed_and_converges() {
+    const WATCH_TIMEOUT: Duration = Duration::from_secs(3);
+    let t = ProxiedNode::start("faults-stall").await;
+    t.pods("stay", 20).await;
+    t.pods("gone", 20).await;
+    let mut agent = t.agent_with(&["--watch-timeout", "3s"]);
+    agent.wait_ready(READY).await;
+    let open = t.proxy.held();
+
+    // Nothing is reset: the agent's watches simply stop carrying bytes. It must notice by
+    // itself (no byte for the watch timeout and its margin) and open new connections.
+    t.proxy.stall();
+    let stalled = Instant::now();
+    changes_while_cut_off(&t.client, t.ns.name(), &t.node).await;
+    poll_until(
+        "the agent gives up its silent watches and reconnects",
+        Duration::from_secs(60),
+        || async {
+            let held = t.proxy.held();
+            if held > open {
+                Ok(())
+            } else {
+                Err(format!("{held} connections, {open} before the stall"))
+            }
+        },
+    )
+    .await;
+    let noticed = stalled.elapsed();
+    eprintln!("stall: a new connection {noticed:?} after the stall began");
+    assert!(
+        noticed >= WATCH_TIMEOUT,
+        "no reconnect before the watch timeout: {noticed:?}"
+    );
+    t.proxy.resume();
+    let resumed = Instant::now();
+    t.converges(&agent, resumed, "stall longer than the watch timeout")
+        .await;
+    assert_exports_the_sixty_left(&agent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_resume_point_is_answered_gone_and_relisted() {
+    // Without the watch cache, kube-apiserver resumes watches from etcd itself, which answers
+    // a compacted revision with 410 Gone (the watch cache would keep a window of its own).
+    let private = PrivateCluster::start_with("compaction", &["--watch-cache=false"]);
+    let client = private.cluster().client().await;
+    let ns = TestNamespace::create(&client, "faults-gone").await;
+    create_node(&client, node("node-1"), node_status("True")).await;
+    pods_on(&client, ns.name(), "node-1", "stay", 20).await;
+    pods_on(&client, ns.name(), "node-1", "gone", 20).await;
+    let proxy = FaultProxy::start(private.cluster().server_addr()).await;
+    let via_proxy = private.cluster().admin_kubeconfig_via(proxy.port());
+    let mut agent = AgentProcess::start_with_kubeconfig(&via_proxy, "node-1", NO_ELECTION);
+    agent.wait_ready(READY).await;
+    let pod_lists = [("resource", "*v1.Pod"), ("result", "success")];
+    let lists = agent
+        .self_metric("kube_state_metrics_list_total", &pod_lists)
+        .await
+        .unwrap();
+    let gone = [("resource", "pods"), ("reason", "gone")];
+
+    proxy.stall();
+    changes_while_cut_off(&client, ns.name(), "node-1").await;
+    let revision = private.compact_etcd();
+    eprintln!("etcd compacted at revision {revision}");
+    proxy.cut();
+    proxy.heal();
+    let healed = Instant::now();
+
+    let kubeconfig = private.cluster().admin_kubeconfig();
+    converges(
+        &agent,
+        &kubeconfig,
+        "node-1",
+        healed,
+        "410 after compaction",
+    )
+    .await;
+    assert_exports_the_sixty_left(&agent).await;
+    let relists = agent
+        .self_metric("kube_state_metrics_list_total", &pod_lists)
+        .await
+        .unwrap()
+        - lists;
+    assert!(
+        relists >= 1.0,
+        "the resume point was compacted: the pods were listed again"
+    );
+    let answered_gone = agent.self_metric("ksa_watch_errors_total", &gone).await;
+    assert!(
+        answered_gone.unwrap() >= 1.0,
+        "the resumed watch was answered 410 Gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_ten_thousand_pod_events_converges() {
+    use futures::StreamExt as _;
+    const PODS: usize = 100;
+    const WRITES: usize = 10_000;
+    let t = ProxiedNode::start("faults-burst").await;
+    t.pods("p", PODS).await;
+    let mut agent = t.agent();
+    agent.wait_ready(READY).await;
+    let applied = [("resource", "pods"), ("type", "applied")];
+    let before = agent
+        .self_metric("ksa_watch_events_total", &applied)
+        .await
+        .unwrap();
+
+    // Every write gives a pod another restart count, so each one is a watch event; 64 in
+    // flight is what keeps the loopback API server busiest.
+    let started = Instant::now();
+    let (client, ns) = (&t.client, t.ns.name());
+    futures::stream::iter(0..WRITES)
+        .map(|i| async move {
+            let restarts = i32::try_from(i / PODS + 1).expect("small");
+            let status = pod("x").running(restarts).build().status.expect("a status");
+            set_pod_status(client, ns, &format!("p-{}", i % PODS), status).await;
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
+    let written = started.elapsed();
+    let rate = WRITES as f64 / written.as_secs_f64();
+    eprintln!("burst: {WRITES} pod updates written in {written:?} ({rate:.0}/s)");
+
+    let done = Instant::now();
+    t.converges(&agent, done, "burst of 10,000 events").await;
+    let seen = agent
+        .self_metric("ksa_watch_events_total", &applied)
+        .await
+        .unwrap()
+        - before;
+    eprintln!("burst: the agent applied {seen} events");
+    assert!(
+        seen >= WRITES as f64,
+        "every write is an event on the agent's watch: {seen}"
+    );
+    let e = agent.scrape().await.unwrap();
+    let restarts: f64 = e
+        .samples_of("kube_pod_container_status_restarts_total")
+        .map(|s| s.value)
+        .sum();
+    assert!(
+        restarts >= (PODS * (WRITES / PODS - 1)) as f64,
+        "the last rounds' restart counts are exported: {restarts}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_at_the_annotation_size_limit_with_every_escape_is_exported_exactly() {
+    // The API server takes at most 256 KiB of annotations per object (keys included).
+    let value = text_of_every_escape(250 * 1024);
+    let t = ProxiedNode::start("faults-escapes").await;
+    let (client, ns) = (&t.client, t.ns.name());
+    let big = pod("big")
+        .in_namespace(ns)
+        .on_node(&t.node)
+        .running(0)
+        .annotation("big", &value);
+    create_pod(client, ns, big.build()).await;
+    t.pods("small", 5).await;
+    let mut agent = t.agent_with(&["--metric-annotations-allowlist=pods=[big]"]);
+    agent.wait_ready(READY).await;
+
+    let e = agent.scrape().await.unwrap();
+    let exported = e
+        .samples_of("kube_pod_annotations")
+        .find(|s| s.label("pod") == Some("big"))
+        .and_then(|s| s.label("annotation_big"));
+    assert!(
+        exported == Some(value.as_str()),
+        "the annotation comes back exactly ({} bytes exported of {})",
+        exported.map_or(0, str::len),
+        value.len()
+    );
+    assert_eq!(pods_exported(&agent).await, 6, "the other pods flow on");
 }

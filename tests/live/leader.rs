@@ -404,3 +404,112 @@ async fn kinds_this_apiserver_does_not_serve_are_found_by_discovery_and_fire_no_
     assert!(alerts.contains("\"alerts\":[]"), "{alerts}");
     let _ = std::fs::remove_file(&rules);
 }
+
+/// libfaketime's multi-threaded preload library (Debian's `libfaketime`, which
+/// `scripts/cluster deps` installs): it shifts the wall clock of the process it is loaded in.
+fn faketime_library() -> std::path::PathBuf {
+    let found = std::fs::read_dir("/usr/lib")
+        .expect("/usr/lib")
+        .filter_map(Result::ok)
+        .map(|d| d.path().join("faketime/libfaketimeMT.so.1"))
+        .find(|p| p.exists());
+    found.expect("libfaketime is not installed: run scripts/cluster deps")
+}
+
+/// An election candidate whose wall clock is `offset` (`+5s`, `-5s`) off the machine's, on
+/// 4 s leases renewed every second, so that a follower judging expiry by the leader's
+/// timestamps against its own clock would get it wrong by more than a lease.
+fn start_skewed(node: &str, ns: &str, lease: &str, offset: &str) -> AgentProcess {
+    let mut args = election_args(ns, lease, node);
+    args.extend(
+        [
+            "--lease-duration=4s",
+            "--renew-deadline=3s",
+            "--retry-period=1s",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let library = faketime_library();
+    let env = [
+        ("LD_PRELOAD", library.to_str().expect("a UTF-8 path")),
+        ("FAKETIME", offset),
+        // Only the wall clock is skewed, as between two machines; timers run at one pace.
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ];
+    AgentProcess::start_with_env(&Cluster::get().admin_kubeconfig(), node, &args, &env)
+}
+
+/// How far behind the API server's clock the Lease's last renewal is stamped.
+async fn renewal_lag(ns: &str, lease: &str) -> Duration {
+    let client = Cluster::get().client().await;
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(client, ns);
+    let renewed = leases.get(lease).await.expect("the Lease");
+    let renewed = renewed
+        .spec
+        .and_then(|s| s.renew_time)
+        .expect("a renew time")
+        .0;
+    let lag = k8s_openapi::jiff::Timestamp::now().duration_since(renewed);
+    Duration::try_from(lag).unwrap_or(Duration::ZERO)
+}
+
+/// Watches `agents` for `window`, failing at once when any but `leader` exports.
+async fn only_one_exports_for(agents: &[AgentProcess], ns: &str, leader: usize, window: Duration) {
+    let until = Instant::now() + window;
+    while Instant::now() < until {
+        assert_eq!(exporters_of_running(agents, ns).await, vec![leader]);
+    }
+}
+
+/// Kills `agents[leader]` and returns how long until exactly one of the others exports.
+async fn handover_after_sigkill(
+    agents: &mut Vec<AgentProcess>,
+    ns: &str,
+    leader: usize,
+) -> Duration {
+    let killed = agents.remove(leader);
+    let t0 = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-9", &killed.pid().to_string()])
+        .status()
+        .unwrap();
+    wait_for_one_exporter(agents, ns, Duration::from_secs(30)).await;
+    t0.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_whose_clocks_disagree_by_five_seconds_keep_one_leader_and_hand_over_in_time() {
+    // Followers date a claim from when they saw it change, never by the holder's timestamps,
+    // so a skew larger than the lease (5 s against 4 s) changes nothing.
+    // A 4 s lease, two 1 s retry periods, and 2 s for the list and a snapshot.
+    const BOUND: Duration = Duration::from_secs(4 + 2 + 2);
+    let (ns, lease, nodes) = setup("skew").await;
+    let ns = ns.name();
+    // A leader whose clock is 5 s behind: its renewals look 5 s old to everyone else.
+    let mut behind = start_skewed(&nodes[0], ns, &lease, "-5s");
+    behind.wait_ready(READY).await;
+    wait_until_exports(&behind, ns, "the agent 5 s behind leads").await;
+    let lag = renewal_lag(ns, &lease).await;
+    assert!(
+        lag >= Duration::from_secs(4),
+        "the skew is not in effect: renewed {lag:?} ago"
+    );
+    let mut on_time = start_skewed(&nodes[1], ns, &lease, "+0s");
+    on_time.wait_ready(READY).await;
+    let mut agents = vec![behind, on_time];
+    only_one_exports_for(&agents, ns, 0, Duration::from_secs(12)).await;
+    let took = handover_after_sigkill(&mut agents, ns, 0).await;
+    eprintln!("clock skew: handover from the agent 5 s behind after SIGKILL: {took:?}");
+    assert!(took <= BOUND, "handover took {took:?}");
+
+    // A follower whose clock is 5 s ahead: the leader's renewals look 5 s old to it.
+    let mut ahead = start_skewed(&nodes[2], ns, &lease, "+5s");
+    ahead.wait_ready(READY).await;
+    agents.push(ahead);
+    only_one_exports_for(&agents, ns, 0, Duration::from_secs(12)).await;
+    let took = handover_after_sigkill(&mut agents, ns, 0).await;
+    eprintln!("clock skew: handover to the agent 5 s ahead after SIGKILL: {took:?}");
+    assert!(took <= BOUND, "handover took {took:?}");
+}

@@ -752,14 +752,7 @@ fn similar_lines(left: &str, right: &str) -> Vec<String> {
 
 /// Sum of the telemetry counter `name{filter}` of `agent`.
 async fn counter(agent: &AgentProcess, name: &str, filter: &[(&str, &str)]) -> f64 {
-    let (status, body) = agent.get_telemetry("/metrics").await.expect("telemetry");
-    assert_eq!(status, 200);
-    let telemetry = testkit::exposition::Exposition::parse(&body).expect("telemetry parses");
-    telemetry
-        .samples_of(name)
-        .filter(|s| filter.iter().all(|(k, v)| s.label(k) == Some(v)))
-        .map(|s| s.value)
-        .sum()
+    agent.self_metric(name, filter).await.expect("telemetry")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -88,22 +88,6 @@ async fn wait_for_real_rows(agent: &AgentProcess, ns: &str, node: &str) -> Expos
     .await
 }
 
-/// The agent's self-metric `name` with `labels` (0 when absent), read over the telemetry port.
-async fn telemetry_value(
-    agent: &AgentProcess,
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Result<f64, String> {
-    let (status, body) = agent.get_telemetry("/metrics").await?;
-    if status != 200 {
-        return Err(format!("telemetry /metrics answered {status}"));
-    }
-    let e = Exposition::parse(&body)?;
-    Ok(e.samples_of(name)
-        .find(|s| labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
-        .map_or(0.0, |s| s.value))
-}
-
 #[tokio::test]
 async fn a_scrape_with_the_ca_returns_real_metrics_and_plain_http_to_either_port_fails() {
     let client = Cluster::get().client().await;
@@ -139,12 +123,12 @@ async fn a_scrape_with_the_ca_returns_real_metrics_and_plain_http_to_either_port
     let stranger = TlsClient::new(&Ca::new("another CA").pem, None);
     assert!(stranger.get(agent.port, "/metrics").await.is_err());
     let failures = poll_until("the handshake errors counted", CONVERGE, || async {
-        let v = telemetry_value(
-            &agent,
-            "ksa_tls_handshake_errors_total",
-            &[("listener", "metrics"), ("reason", "error")],
-        )
-        .await?;
+        let v = agent
+            .self_metric(
+                "ksa_tls_handshake_errors_total",
+                &[("listener", "metrics"), ("reason", "error")],
+            )
+            .await?;
         if v >= 2.0 { Ok(v) } else { Err(format!("{v}")) }
     })
     .await;
@@ -195,13 +179,13 @@ async fn a_client_certificate_is_required_and_checked_against_the_client_ca() {
     // certificate there).
     let (status, _) = http_get(agent.telemetry_port, "/readyz").await.unwrap();
     assert_eq!(status, 200);
-    let refused = telemetry_value(
-        &agent,
-        "ksa_tls_handshake_errors_total",
-        &[("listener", "metrics"), ("reason", "error")],
-    )
-    .await
-    .unwrap();
+    let refused = agent
+        .self_metric(
+            "ksa_tls_handshake_errors_total",
+            &[("listener", "metrics"), ("reason", "error")],
+        )
+        .await
+        .unwrap();
     assert!(refused >= 2.0, "both refusals counted: {refused}");
     delete_node(&client, &n).await;
 }
@@ -255,13 +239,15 @@ async fn a_rotated_certificate_is_served_without_a_restart_and_a_bad_one_keeps_t
     assert_eq!(agent.try_exit_code(), None, "the agent kept running");
     assert_eq!(agent.pid(), pid);
     wait_for_real_rows(&agent, ns.name(), &n).await;
-    let successes = telemetry_value(&agent, "ksa_tls_reloads_total", &[("result", "success")])
+    let successes = agent
+        .self_metric("ksa_tls_reloads_total", &[("result", "success")])
         .await
         .unwrap();
     assert!(successes >= 1.0, "{successes}");
 
     // A bad certificate file: counted as a failure, the last good one stays.
-    let before = telemetry_value(&agent, "ksa_tls_reloads_total", &[("result", "failure")])
+    let before = agent
+        .self_metric("ksa_tls_reloads_total", &[("result", "failure")])
         .await
         .unwrap();
     dir.write(
@@ -269,8 +255,9 @@ async fn a_rotated_certificate_is_served_without_a_restart_and_a_bad_one_keeps_t
         "-----BEGIN CERTIFICATE-----\nnot a certificate\n",
     );
     poll_until("the failed reload counted", CONVERGE, || async {
-        let now =
-            telemetry_value(&agent, "ksa_tls_reloads_total", &[("result", "failure")]).await?;
+        let now = agent
+            .self_metric("ksa_tls_reloads_total", &[("result", "failure")])
+            .await?;
         if now > before {
             Ok(())
         } else {

@@ -205,6 +205,16 @@ impl AgentProcess {
         self
     }
 
+    /// The metrics port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The telemetry port on 127.0.0.1.
+    pub fn telemetry_port(&self) -> u16 {
+        self.telemetry_port
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -234,6 +244,21 @@ impl AgentProcess {
             Some(client) => client.get(self.telemetry_port, path).await,
             None => http_get(self.telemetry_port, path).await,
         }
+    }
+
+    /// The sum of the agent's self-metric `name` over the samples whose labels include
+    /// `filter` (0 when there is none), read on the telemetry port.
+    pub async fn self_metric(&self, name: &str, filter: &[(&str, &str)]) -> Result<f64, String> {
+        let (status, body) = self.get_telemetry("/metrics").await?;
+        if status != 200 {
+            return Err(format!("telemetry /metrics answered {status}"));
+        }
+        let telemetry = Exposition::parse(&body)?;
+        Ok(telemetry
+            .samples_of(name)
+            .filter(|s| filter.iter().all(|(k, v)| s.label(k) == Some(*v)))
+            .map(|s| s.value)
+            .sum())
     }
 
     /// Scrapes `/metrics` in the text format and parses it.

@@ -152,8 +152,21 @@ impl PrivateCluster {
     /// # Panics
     /// When `scripts/cluster up` fails.
     pub fn start(name: &str) -> PrivateCluster {
+        PrivateCluster::start_with(name, &[])
+    }
+
+    /// Starts a private etcd + kube-apiserver, the latter with `apiserver_args` added to its
+    /// flags (kept across [`PrivateCluster::start_again`]).
+    ///
+    /// # Panics
+    /// When `scripts/cluster up` fails.
+    pub fn start_with(name: &str, apiserver_args: &[&str]) -> PrivateCluster {
         let dir = std::env::temp_dir().join(crate::objects::unique(&format!("ksa-{name}")));
-        run_cluster_script(&dir, "up");
+        run_cluster_script_with(
+            &dir,
+            "up",
+            &[("KSA_APISERVER_ARGS", &apiserver_args.join(" "))],
+        );
         let server = std::fs::read_to_string(dir.join("server"))
             .expect("server file")
             .trim()
@@ -206,6 +219,14 @@ impl PrivateCluster {
         }
     }
 
+    /// Compacts etcd's history up to its current revision (`scripts/cluster compact`) and
+    /// returns that revision: a watch resumed from an older resourceVersion is answered 410
+    /// Gone when kube-apiserver reads it from etcd (`--watch-cache=false`).
+    pub fn compact_etcd(&self) -> u64 {
+        let out = run_cluster_script_with(&self.cluster.dir, "compact", &[]);
+        out.trim().parse().expect("compact prints the revision")
+    }
+
     /// Starts kube-apiserver again on the same port, against the same etcd.
     pub fn start_apiserver(&self) {
         run_cluster_script(&self.cluster.dir, "up");
@@ -220,10 +241,16 @@ impl Drop for PrivateCluster {
 }
 
 fn run_cluster_script(dir: &Path, command: &str) {
+    run_cluster_script_with(dir, command, &[]);
+}
+
+/// Runs `scripts/cluster command` on the run directory `dir` with `env` set; its stdout.
+fn run_cluster_script_with(dir: &Path, command: &str, env: &[(&str, &str)]) -> String {
     let script = crate::agent::workspace_root().join("scripts/cluster");
     let out = std::process::Command::new(&script)
         .arg(command)
         .env("KSA_CLUSTER_DIR", dir)
+        .envs(env.iter().copied())
         .output()
         .expect("running scripts/cluster");
     assert!(
@@ -231,6 +258,7 @@ fn run_cluster_script(dir: &Path, command: &str) {
         "scripts/cluster {command} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Cluster {

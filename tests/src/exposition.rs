@@ -4,7 +4,7 @@
 //! its samples, a sample whose family was not announced, samples of one family split by
 //! another, a malformed line. Label values are unescaped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// One sample.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +24,16 @@ impl Sample {
             .iter()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The sample as one line: name, labels in their order (values quoted), value.
+    pub fn line(&self) -> String {
+        let labels: Vec<String> = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        format!("{}{{{}}} {}", self.name, labels.join(","), self.value)
     }
 }
 
@@ -96,6 +106,12 @@ impl Exposition {
     /// Samples of metric `name`.
     pub fn samples_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
         self.samples.iter().filter(move |s| s.name == name)
+    }
+
+    /// Every sample as one line (name, labels in their order, value), so that two scrapes
+    /// compare as sets.
+    pub fn sample_lines(&self) -> BTreeSet<String> {
+        self.samples.iter().map(Sample::line).collect()
     }
 
     /// The distinct values of label `label` over metric `name`.

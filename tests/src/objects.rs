@@ -89,6 +89,16 @@ impl PodBuilder {
         self
     }
 
+    /// With an annotation.
+    pub fn annotation(mut self, k: &str, v: &str) -> Self {
+        self.0
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(k.into(), v.into());
+        self
+    }
+
     /// Owned by a controller of `kind` named `name`.
     pub fn owned_by(mut self, kind: &str, name: &str) -> Self {
         self.0.metadata.owner_references = Some(vec![OwnerReference {
@@ -493,4 +503,22 @@ pub async fn bind_pod(client: &Client, ns: &str, name: &str, node: &str) {
         .request_text(req)
         .await
         .unwrap_or_else(|e| panic!("bind {ns}/{name} to {node}: {e}"));
+}
+
+/// At least `len` bytes of text cycling through every character the exposition escapes or a
+/// naive writer trips on: quotes, backslashes, newlines, carriage returns, tabs, braces,
+/// commas, equals signs, `# HELP` and multi-byte UTF-8.
+pub fn text_of_every_escape(len: usize) -> String {
+    const PIECES: [&str; 12] = [
+        "\"", "\\", "\n", "\r", "\t", "{", "}", ",", "=", "# HELP ", "é", "🚀",
+    ];
+    let mut text = String::with_capacity(len + 16);
+    for piece in PIECES.iter().cycle() {
+        if text.len() >= len {
+            break;
+        }
+        text.push_str(piece);
+        text.push_str("abc");
+    }
+    text
 }

@@ -3,7 +3,8 @@
 //! [`FaultProxy::stall`] models a network partition: established connections stop carrying
 //! bytes and new ones are accepted but never forwarded, so requests hang rather than fail fast.
 //! [`FaultProxy::cut`] resets every connection and refuses new ones. [`FaultProxy::heal`]
-//! restores forwarding for new connections. [`FaultProxy::cap`] forwards at most so many bytes a
+//! restores forwarding for new connections; [`FaultProxy::resume`] restores it on every
+//! connection, the stalled ones too. [`FaultProxy::cap`] forwards at most so many bytes a
 //! second in each direction of each connection, as a thin link does.
 
 use std::net::SocketAddr;
@@ -103,6 +104,13 @@ impl FaultProxy {
         for c in self.connections.lock().unwrap().drain(..) {
             c.abort();
         }
+    }
+
+    /// Forwards again on every connection, the stalled ones included, as a link that comes
+    /// back by itself does: nothing is reset, so only the client can tell a stall from a slow
+    /// answer.
+    pub fn resume(&self) {
+        let _ = self.mode.send(Mode::Pass);
     }
 
     /// Forwards again (stalled connections are dropped: clients reconnect).

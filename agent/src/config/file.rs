@@ -237,6 +237,7 @@ pub const KEYS: &[Key] = &[
     ),
     key("lean_watches", Some("lean-watches"), false, Reloaded),
     key("api_encoding", Some("api-encoding"), false, Reloaded),
+    key("watch_timeout", Some("watch-timeout"), false, RestartOnly),
     key(
         "leader_election",
         Some("leader-election"),
@@ -480,6 +481,8 @@ struct Settings {
     telemetry_tls: Option<bool>,
     #[serde(default, alias = "api-encoding")]
     api_encoding: Option<Encoding>,
+    #[serde(default, alias = "watch-timeout")]
+    watch_timeout: Option<FileDuration>,
     #[serde(default, alias = "auth-filter")]
     auth_filter: Option<bool>,
     #[serde(default, alias = "tenant-access")]
@@ -581,6 +584,7 @@ impl Settings {
         }
         set(&mut args.telemetry_tls, self.telemetry_tls);
         set(&mut args.api_encoding, self.api_encoding.map(|e| e.0));
+        set(&mut args.watch_timeout, self.watch_timeout.map(|d| d.0));
         set(&mut args.auth_filter, self.auth_filter);
         set(&mut args.tenant_access, self.tenant_access.map(|t| t.0));
         set(&mut args.auth_cache_ttl, self.auth_cache_ttl.map(|d| d.0));
@@ -869,7 +873,8 @@ port: 9090
             "server_read_header_timeout"
             | "server_read_timeout"
             | "server_write_timeout"
-            | "server_idle_timeout" => "7s",
+            | "server_idle_timeout"
+            | "watch_timeout" => "7s",
             "server_max_connections" => "9",
             _ => "anything",
         }

@@ -41,6 +41,11 @@ pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'s
         changed.push("--shard/--total-shards");
         new.watch.shard = running.watch.shard;
     }
+    // The client's read timeout follows the watch timeout; the client is built once.
+    if new.watch.timeout_secs != running.watch.timeout_secs {
+        changed.push("--watch-timeout");
+        new.watch.timeout_secs = running.watch.timeout_secs;
+    }
     changed
 }
 

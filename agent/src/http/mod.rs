@@ -28,6 +28,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 
 use crate::exposition::Format;
+use crate::leader::ElectionRunning;
 use crate::snapshot::{Namespaces, Published};
 use crate::telemetry::Telemetry;
 
@@ -63,6 +64,8 @@ pub struct AppState {
     pub telemetry: Telemetry,
     /// `--auth-filter`: who may scrape what. `None`: everyone sees everything.
     pub auth: Option<Arc<auth::Authorizer>>,
+    /// Whether the leader election runs (always, without one).
+    pub election: ElectionRunning,
 }
 
 /// The main router: `/metrics`, `/healthz`, `/livez`, `/readyz`, `/`. With an authorizer,
@@ -227,7 +230,12 @@ async fn ok() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.published.is_ready() {
+    if !state.election.get() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the leader election panicked and starts again after a backoff",
+        )
+    } else if state.published.is_ready() {
         (StatusCode::OK, "ok")
     } else if state.published.load().is_ready() {
         (
@@ -327,6 +335,7 @@ mod tests {
             published: Published::default(),
             telemetry: Telemetry::new(),
             auth: None,
+            election: ElectionRunning::default(),
         }
     }
 
@@ -355,6 +364,28 @@ mod tests {
             status_of(app, "/readyz").await,
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    #[tokio::test]
+    async fn readyz_is_503_while_the_election_waits_to_start_again() {
+        let state = state();
+        state.published.publish(pod_snapshot(true));
+        let app = router(state.clone());
+        assert_eq!(status_of(app.clone(), "/readyz").await, StatusCode::OK);
+        state.election.set(false);
+        let res = app
+            .clone()
+            .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("leader election"), "{body}");
+        state.election.set(true);
+        assert_eq!(status_of(app, "/readyz").await, StatusCode::OK);
     }
 
     const POD_JSON: &str = r#"{"metadata":{"name":"p","namespace":"ns","uid":"u1"}}"#;

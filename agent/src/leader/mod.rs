@@ -18,6 +18,8 @@ mod follow;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt as _;
@@ -92,6 +94,28 @@ fn now_micro() -> MicroTime {
     MicroTime(k8s_openapi::jiff::Timestamp::now())
 }
 
+/// Whether the election is running: false only while it waits out its backoff after a panic,
+/// when this agent is a candidate in name only, so `/readyz` answers 503 until it runs again.
+#[derive(Clone, Debug)]
+pub struct ElectionRunning(Arc<AtomicBool>);
+
+impl Default for ElectionRunning {
+    fn default() -> Self {
+        ElectionRunning(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl ElectionRunning {
+    /// Whether the election runs now.
+    pub fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set(&self, running: bool) {
+        self.0.store(running, Ordering::Relaxed);
+    }
+}
+
 /// Runs the election until `shutdown` turns true, publishing leadership on `leader`. On
 /// shutdown the Lease is released (holder cleared) if held, so the next candidate takes over at
 /// its next attempt instead of waiting for expiry. A panic in the election fences at once (this
@@ -101,11 +125,20 @@ pub async fn run(
     api: Api<Lease>,
     config: Election,
     leader: watch::Sender<bool>,
+    running: ElectionRunning,
     shutdown: watch::Receiver<bool>,
     telemetry: Telemetry,
 ) {
     let elect = || elect(&api, &config, &leader, shutdown.clone(), &telemetry);
-    restart_after_panic(&leader, &config, &telemetry, shutdown.clone(), elect).await;
+    let supervisor = Supervisor {
+        leader: &leader,
+        running: &running,
+        config: &config,
+        telemetry: &telemetry,
+    };
+    supervisor
+        .restart_after_panic(shutdown.clone(), elect)
+        .await;
 }
 
 /// The first wait before an election that panicked starts again; it doubles with each panic in
@@ -113,31 +146,44 @@ pub async fn run(
 const PANIC_BACKOFF_MIN: Duration = Duration::from_secs(1);
 const PANIC_BACKOFF_MAX: Duration = Duration::from_secs(60);
 
-/// Runs `elect` until it returns, and again whenever it panics: leadership is withdrawn first
-/// (the Lease is then renewed by nobody here, so another candidate takes over after its
-/// duration, and this agent's leader-only rows are cleared at once), the panic is logged, and
-/// the next run waits out a backoff. Never a leader that exports without renewing.
-async fn restart_after_panic<Fut: Future<Output = ()>>(
-    leader: &watch::Sender<bool>,
-    config: &Election,
-    telemetry: &Telemetry,
-    mut shutdown: watch::Receiver<bool>,
-    mut elect: impl FnMut() -> Fut,
-) {
-    let mut backoff = PANIC_BACKOFF_MIN;
-    loop {
-        let Err(panic) = AssertUnwindSafe(elect()).catch_unwind().await else {
-            return;
-        };
-        set(leader, false, config, telemetry);
-        tracing::error!(lease = %config.name, panic = crate::watch::panic_message(&*panic),
-            restart_in_seconds = backoff.as_secs(),
-            "the leader election panicked; not leading, starting again after a backoff");
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
+/// What the election's supervisor reports to: leadership, whether the election runs, and
+/// telemetry.
+struct Supervisor<'a> {
+    leader: &'a watch::Sender<bool>,
+    running: &'a ElectionRunning,
+    config: &'a Election,
+    telemetry: &'a Telemetry,
+}
+
+impl Supervisor<'_> {
+    /// Runs `elect` until it returns, and again whenever it panics: leadership is withdrawn
+    /// first (the Lease is then renewed by nobody here, so another candidate takes over after
+    /// its duration, and this agent's leader-only rows are cleared at once), the panic is
+    /// logged, and the next run waits out a backoff, not running (not ready) meanwhile. Never
+    /// a leader that exports without renewing.
+    async fn restart_after_panic<Fut: Future<Output = ()>>(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+        mut elect: impl FnMut() -> Fut,
+    ) {
+        let mut backoff = PANIC_BACKOFF_MIN;
+        loop {
+            self.running.set(true);
+            let Err(panic) = AssertUnwindSafe(elect()).catch_unwind().await else {
+                return;
+            };
+            self.running.set(false);
+            set(self.leader, false, self.config, self.telemetry);
+            tracing::error!(lease = %self.config.name,
+                panic = crate::watch::panic_message(&*panic),
+                restart_in_seconds = backoff.as_secs(),
+                "the leader election panicked; not leading, starting again after a backoff");
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            backoff = (backoff * 2).min(PANIC_BACKOFF_MAX);
         }
-        backoff = (backoff * 2).min(PANIC_BACKOFF_MAX);
     }
 }
 
@@ -360,8 +406,7 @@ mod tests {
         assert!(!o.expired(t0 + Duration::from_secs(20), Duration::from_secs(15)));
     }
 
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::AtomicBool;
 
     use crate::mock_api::{Answer, MockApi, Seen};
 
@@ -386,17 +431,27 @@ mod tests {
                 let _ = stop.wait_for(|s| *s).await;
             }
         };
+        let running = ElectionRunning::default();
         let observe = async {
             leader_rx.wait_for(|l| *l).await.unwrap();
             let started = Instant::now();
+            assert!(running.get());
             leader_rx.wait_for(|l| !*l).await.unwrap();
             let fenced = started.elapsed();
+            assert!(!running.get(), "not running (not ready) during the backoff");
             leader_rx.wait_for(|l| *l).await.unwrap();
             let leads_again = started.elapsed();
+            assert!(running.get(), "running again");
             stop_tx.send(true).unwrap();
             (fenced, leads_again)
         };
-        let supervised = restart_after_panic(&leader_tx, &config, &telemetry, stop.clone(), elect);
+        let supervisor = Supervisor {
+            leader: &leader_tx,
+            running: &running,
+            config: &config,
+            telemetry: &telemetry,
+        };
+        let supervised = supervisor.restart_after_panic(stop.clone(), elect);
         let ((fenced, leads_again), ()) = tokio::join!(observe, supervised);
         assert_eq!(
             fenced,
@@ -471,6 +526,7 @@ mod tests {
             api,
             config.clone(),
             leader_tx,
+            ElectionRunning::default(),
             shutdown,
             telemetry.clone(),
         ));
@@ -505,7 +561,14 @@ mod tests {
         let (api, server) = lease_server(Arc::new(AtomicBool::new(false)));
         let (leader_tx, mut leader) = watch::channel(false);
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let task = tokio::spawn(run(api, election(), leader_tx, shutdown, Telemetry::new()));
+        let task = tokio::spawn(run(
+            api,
+            election(),
+            leader_tx,
+            ElectionRunning::default(),
+            shutdown,
+            Telemetry::new(),
+        ));
         leader.wait_for(|l| *l).await.unwrap();
         let created = server.nth(1, |s| s.method == http::Method::POST).await;
         let created: serde_json::Value = serde_json::from_str(&created.body).unwrap();
@@ -551,7 +614,14 @@ mod tests {
         let started = Instant::now();
         let (leader_tx, mut leader) = watch::channel(false);
         let (_shutdown_tx, shutdown) = watch::channel(false);
-        let task = tokio::spawn(run(api, election(), leader_tx, shutdown, Telemetry::new()));
+        let task = tokio::spawn(run(
+            api,
+            election(),
+            leader_tx,
+            ElectionRunning::default(),
+            shutdown,
+            Telemetry::new(),
+        ));
         leader.wait_for(|l| *l).await.unwrap();
         let took = Instant::now() - started;
         // Expiry by local observation: the record never changed after it was first seen.

@@ -38,7 +38,7 @@ use crate::wire::{self, envelope, event, list, status};
 /// kube-runtime's margin over `timeoutSeconds` before an idle watch is given up on.
 const IDLE_MARGIN: Duration = Duration::from_secs(5);
 /// kube's `WatchParams` default: the server ends a watch after this long (it is then resumed).
-const DEFAULT_TIMEOUT_SECS: u32 = 290;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u32 = 290;
 
 type Item<K> = Result<Event<Decoded<K>>, watcher::Error>;
 
