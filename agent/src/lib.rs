@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod config;
+pub mod custom;
 pub mod decode;
 pub mod deflate;
 pub mod exposition;
