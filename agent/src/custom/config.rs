@@ -215,15 +215,15 @@ pub enum Error {
     )]
     DuplicateResource {
         /// The first entry.
-        first: GroupVersionKind,
+        first: Box<GroupVersionKind>,
         /// The later entry.
-        second: GroupVersionKind,
+        second: Box<GroupVersionKind>,
     },
     /// One metric cannot be compiled.
     #[error("custom resource state config: {gvk}, metric {metric:?}: {source}")]
     Metric {
         /// The resource.
-        gvk: GroupVersionKind,
+        gvk: Box<GroupVersionKind>,
         /// The metric's `name` as written.
         metric: String,
         /// What is wrong.
@@ -274,8 +274,8 @@ pub fn parse(yaml: &str) -> Result<Vec<ResourceMetrics>, Error> {
         let gvk = &resource.group_version_kind;
         if let Some(first) = seen.insert((&gvk.group, &gvk.kind), gvk) {
             return Err(Error::DuplicateResource {
-                first: first.clone(),
-                second: gvk.clone(),
+                first: Box::new(first.clone()),
+                second: Box::new(gvk.clone()),
             });
         }
     }

@@ -173,7 +173,7 @@ impl ResourceMetrics {
             .iter()
             .map(|generator| {
                 Family::compile(resource, generator, prefix).map_err(|source| Error::Metric {
-                    gvk: gvk.clone(),
+                    gvk: Box::new(gvk.clone()),
                     metric: generator.name.clone(),
                     source,
                 })
