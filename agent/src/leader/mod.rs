@@ -466,6 +466,22 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
+    /// The election of [`election`] on `api`, run on its own task as the agent runs it.
+    fn spawn_election(
+        api: Api<Lease>,
+        leader: watch::Sender<bool>,
+        shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run(
+            api,
+            election(),
+            leader,
+            ElectionRunning::default(),
+            shutdown,
+            Telemetry::new(),
+        ))
+    }
+
     fn election() -> Election {
         Election {
             namespace: "ns".into(),
@@ -561,14 +577,7 @@ mod tests {
         let (api, server) = lease_server(Arc::new(AtomicBool::new(false)));
         let (leader_tx, mut leader) = watch::channel(false);
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let task = tokio::spawn(run(
-            api,
-            election(),
-            leader_tx,
-            ElectionRunning::default(),
-            shutdown,
-            Telemetry::new(),
-        ));
+        let task = spawn_election(api, leader_tx, shutdown);
         leader.wait_for(|l| *l).await.unwrap();
         let created = server.nth(1, |s| s.method == http::Method::POST).await;
         let created: serde_json::Value = serde_json::from_str(&created.body).unwrap();
@@ -614,14 +623,7 @@ mod tests {
         let started = Instant::now();
         let (leader_tx, mut leader) = watch::channel(false);
         let (_shutdown_tx, shutdown) = watch::channel(false);
-        let task = tokio::spawn(run(
-            api,
-            election(),
-            leader_tx,
-            ElectionRunning::default(),
-            shutdown,
-            Telemetry::new(),
-        ));
+        let task = spawn_election(api, leader_tx, shutdown);
         leader.wait_for(|l| *l).await.unwrap();
         let took = Instant::now() - started;
         // Expiry by local observation: the record never changed after it was first seen.
