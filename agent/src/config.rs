@@ -118,6 +118,39 @@ pub enum Error {
     /// Every namespace of `--namespaces` is also in `--namespaces-denylist`.
     #[error("--namespaces and --namespaces-denylist together leave no namespace to watch")]
     NoNamespaceLeft,
+    /// The custom resource state config cannot be read.
+    #[error("{flag} {path}: {reason}")]
+    CustomResourceStateFile {
+        /// Which flag (or `--config` key) named it.
+        flag: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// The custom resource state config does not compile; the error names the resource and
+    /// the metric.
+    #[error("{flag}: {source}")]
+    CustomResourceState {
+        /// Which flag holds the config.
+        flag: &'static str,
+        /// What is wrong, naming resource and metric.
+        #[source]
+        source: crate::custom::config::Error,
+    },
+    /// Two configured custom resources (or a custom and a built-in kind) export one family
+    /// name: each family must appear once per response.
+    #[error("{flag}: metric {name:?} is exported by both {first} and {second}; rename one")]
+    CustomFamilyClash {
+        /// Which flag holds the config.
+        flag: &'static str,
+        /// The family name.
+        name: String,
+        /// The first owner.
+        first: String,
+        /// The second owner.
+        second: String,
+    },
     /// `--shard` is not below `--total-shards`, or `--total-shards` is 0.
     #[error(
         "--shard ({shard}) must be less than --total-shards ({total}), which must be at least 1"
@@ -259,6 +292,22 @@ pub struct Args {
     /// names). Its values override the command line; it is reloaded when it changes.
     #[arg(long)]
     pub config: Option<PathBuf>,
+
+    /// Inline kube-state-metrics `CustomResourceStateMetrics` YAML: the custom resources to
+    /// watch and the metrics each object gives. Wins over --custom-resource-state-config-file
+    /// when both are given, as in kube-state-metrics.
+    #[arg(long)]
+    pub custom_resource_state_config: Option<String>,
+
+    /// A file holding the `CustomResourceStateMetrics` YAML (see
+    /// --custom-resource-state-config). Read at start and at each reload of --config.
+    #[arg(long, value_parser = path_or_empty)]
+    pub custom_resource_state_config_file: Option<PathBuf>,
+
+    /// Export only the custom resources of the custom resource state config: no built-in kind
+    /// is watched, whatever --resources says.
+    #[arg(long, default_value_t = false)]
+    pub custom_resource_state_only: bool,
 
     /// Comma-separated metric families to export, as exact names or regexes. As in
     /// kube-state-metrics a regex matches anywhere in the name (anchor it with ^…$).
@@ -474,6 +523,26 @@ pub struct Config {
     pub watch: WatchOptions,
     /// `--auth-filter` and its settings; `None`: /metrics is open.
     pub auth: Option<auth::AuthOptions>,
+    /// The custom resource state config, compiled; `None` without one.
+    pub custom: Option<CustomResources>,
+}
+
+/// The compiled custom resource state config (`--custom-resource-state-config[-file]`).
+///
+/// Compared by its YAML text: two loads of the same text are the same config, so a reload
+/// that leaves it alone reuses the running custom kinds (see `crate::custom::kind`).
+#[derive(Debug, Clone)]
+pub struct CustomResources {
+    /// The YAML as read.
+    pub source: String,
+    /// The resources, in config order (exposition order).
+    pub resources: std::sync::Arc<Vec<crate::custom::ResourceMetrics>>,
+}
+
+impl PartialEq for CustomResources {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
 }
 
 /// Where the enabled resources were chosen.
@@ -619,6 +688,7 @@ impl Config {
     /// # Errors
     /// The first flag with a bad value, named.
     pub fn from_args(args: Args, kinds: &Catalog) -> Result<Config> {
+        let custom = custom_resources(&args)?;
         let node = args.node.filter(|n| !n.trim().is_empty());
         let node = match (args.scope, node) {
             (_, Some(n)) => n,
@@ -653,6 +723,12 @@ impl Config {
                     .filter(|k| chosen.contains(k))
                     .collect()
             }
+        };
+        // `--custom-resource-state-only`: the custom resources alone, as in kube-state-metrics.
+        let resources = if args.custom_resource_state_only {
+            Vec::new()
+        } else {
+            resources
         };
         let labels_allowlist = resolve_allowlist(
             "--metric-labels-allowlist",
@@ -689,7 +765,19 @@ impl Config {
                 pattern: pattern.clone(),
             });
         }
-        let names: Vec<&str> = families.iter().map(|(name, _)| *name).collect();
+        let custom_names: Vec<&str> = custom
+            .iter()
+            .flat_map(|c| c.resources.iter())
+            .flat_map(|r| r.families().iter().map(|f| f.name()))
+            .collect();
+        if let Some(c) = &custom {
+            check_custom_families(c, families)?;
+        }
+        let names: Vec<&str> = families
+            .iter()
+            .map(|(name, _)| *name)
+            .chain(custom_names)
+            .collect();
         let (flag, unmatched) = metrics.list_entries_matching_none(&names);
         let mut warnings: Vec<String> = unmatched
             .into_iter()
@@ -789,6 +877,7 @@ impl Config {
             capacity: args.auth_cache_size.max(1),
         });
         Ok(Config {
+            custom,
             election,
             watch,
             auth,
@@ -828,6 +917,72 @@ impl Config {
     pub fn annotations_for(&self, resource: &str) -> KeyAllowlist {
         allowlist_for(&self.annotations_allowlist, resource)
     }
+}
+
+/// The flag the custom resource state config was taken from.
+const CUSTOM_INLINE_FLAG: &str = "--custom-resource-state-config";
+const CUSTOM_FILE_FLAG: &str = "--custom-resource-state-config-file";
+
+/// Reads and compiles the custom resource state config: the inline flag wins over the file,
+/// as kube-state-metrics' `--custom-resource-state-config` does; an empty value is none.
+fn custom_resources(args: &Args) -> Result<Option<CustomResources>> {
+    let (flag, source) = match (
+        args.custom_resource_state_config
+            .as_deref()
+            .filter(|s| !s.trim().is_empty()),
+        args.custom_resource_state_config_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty()),
+    ) {
+        (Some(inline), _) => (CUSTOM_INLINE_FLAG, inline.to_string()),
+        (None, Some(path)) => (
+            CUSTOM_FILE_FLAG,
+            std::fs::read_to_string(path).map_err(|e| Error::CustomResourceStateFile {
+                flag: CUSTOM_FILE_FLAG,
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?,
+        ),
+        (None, None) => return Ok(None),
+    };
+    let resources = crate::custom::parse(&source)
+        .map_err(|source| Error::CustomResourceState { flag, source })?;
+    Ok(Some(CustomResources {
+        source,
+        resources: std::sync::Arc::new(resources),
+    }))
+}
+
+/// Refuses a family name two owners share (two custom resources, or a custom resource and a
+/// built-in kind): the snapshot writes each kind's families under their own headers, and a
+/// family must appear once per response (invariant 2).
+fn check_custom_families(custom: &CustomResources, builtin: &[(&'static str, bool)]) -> Result<()> {
+    let flag = CUSTOM_INLINE_FLAG;
+    let mut owners: BTreeMap<&str, String> = BTreeMap::new();
+    for resource in custom.resources.iter() {
+        for family in resource.families() {
+            let owner = resource.gvk().to_string();
+            if builtin.iter().any(|(name, _)| *name == family.name()) {
+                return Err(Error::CustomFamilyClash {
+                    flag,
+                    name: family.name().to_string(),
+                    first: "a built-in kind".to_string(),
+                    second: owner,
+                });
+            }
+            if let Some(first) = owners.insert(family.name(), owner.clone())
+                && first != owner
+            {
+                return Err(Error::CustomFamilyClash {
+                    flag,
+                    name: family.name().to_string(),
+                    first,
+                    second: owner,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `--watch-timeout` as the `timeoutSeconds` it is sent as.
@@ -1052,6 +1207,92 @@ mod tests {
         assert!(
             c.warnings.is_empty(),
             "cluster scope watches everything itself"
+        );
+    }
+
+    const CUSTOM: &str = "spec:\n  resources:\n    - groupVersionKind: {group: shop.io, version: v1, kind: Cart}\n      metrics:\n        - name: items\n          help: Items.\n          each: {type: Gauge, gauge: {path: [spec, items]}}\n";
+
+    fn custom_names(c: &Config) -> Vec<String> {
+        c.custom
+            .iter()
+            .flat_map(|c| c.resources.iter())
+            .flat_map(|r| r.families().iter().map(|f| f.name().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_inline_custom_config_wins_over_the_file_and_custom_only_drops_builtin_kinds() {
+        let dir = std::env::temp_dir().join(format!("ksa-crs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("crs.yaml");
+        std::fs::write(&file, CUSTOM.replace("items", "from_file")).unwrap();
+        let file_flag = format!("--custom-resource-state-config-file={}", file.display());
+
+        let from_file = config(&["--scope=cluster", &file_flag]).unwrap();
+        assert_eq!(custom_names(&from_file), ["kube_customresource_from_file"]);
+        assert!(!from_file.resources.is_empty(), "built-in kinds stay on");
+
+        let both = config(&[
+            "--scope=cluster",
+            &file_flag,
+            "--custom-resource-state-config",
+            CUSTOM,
+        ])
+        .unwrap();
+        assert_eq!(
+            custom_names(&both),
+            ["kube_customresource_items"],
+            "inline wins"
+        );
+
+        let only = config(&[
+            "--scope=cluster",
+            "--custom-resource-state-config",
+            CUSTOM,
+            "--custom-resource-state-only",
+            "--resources=pods",
+        ])
+        .unwrap();
+        assert!(only.resources.is_empty(), "{:?}", only.resources);
+        assert_eq!(custom_names(&only), ["kube_customresource_items"]);
+        assert!(config(&["--scope=cluster"]).unwrap().custom.is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_bad_custom_config_fails_naming_flag_resource_and_metric() {
+        let bad = CUSTOM.replace("Gauge, gauge", "Histogram, gauge");
+        let e = config(&["--scope=cluster", "--custom-resource-state-config", &bad])
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "--custom-resource-state-config",
+            "Cart",
+            "\"items\"",
+            "Histogram",
+        ] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        let e = config(&[
+            "--scope=cluster",
+            "--custom-resource-state-config-file=/nonexistent/crs.yaml",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("--custom-resource-state-config-file /nonexistent/crs.yaml"),
+            "{e}"
+        );
+        let clash = CUSTOM.replace("name: items", "name: pod_info").replace(
+            "      metrics:",
+            "      metricNamePrefix: kube\n      metrics:",
+        );
+        let e = config(&["--scope=cluster", "--custom-resource-state-config", &clash])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"kube_pod_info\"") && e.contains("built-in"),
+            "{e}"
         );
     }
 

@@ -173,11 +173,49 @@ impl Pipeline {
     }
 }
 
+/// The custom kinds of one custom resource state config text.
+#[derive(Default)]
+struct CustomKinds {
+    source: Option<String>,
+    kinds: Vec<&'static dyn KindInfo>,
+}
+
+impl CustomKinds {
+    /// `builtin` followed by the custom kinds of `config` (after the built-in kinds: their
+    /// families come last in a scrape, as kube-state-metrics writes its custom stores after the
+    /// built-in ones), made anew only when the config's text differs from the last one's.
+    fn with(
+        &mut self,
+        builtin: &[&'static dyn KindInfo],
+        config: &Config,
+    ) -> Vec<&'static dyn KindInfo> {
+        let source = config.custom.as_ref().map(|c| &c.source);
+        if source != self.source.as_ref() {
+            self.kinds = config
+                .custom
+                .as_ref()
+                .map(|c| {
+                    crate::custom::kind::leak(c)
+                        .into_iter()
+                        .map(|k| k as &'static dyn KindInfo)
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.source = source.cloned();
+        }
+        builtin.iter().chain(&self.kinds).copied().collect()
+    }
+}
+
 /// The pipeline in effect, and the next one while its watches list after a reload.
 pub struct Pipelines {
     current: Pipeline,
     pending: Option<Pipeline>,
     kinds: &'static [&'static dyn KindInfo],
+    /// The custom kinds of the running custom resource state config, with its text: a reload
+    /// that leaves the text alone reuses them, so kinds are leaked only when it changes (see
+    /// `crate::custom::kind`).
+    custom: CustomKinds,
     ctx: WatchContext,
     leader: Option<watch::Receiver<bool>>,
     published: Published,
@@ -195,12 +233,15 @@ impl Pipelines {
         published: Published,
     ) -> Pipelines {
         let observer = SnapshotTelemetry::new(ctx.telemetry.clone());
-        let mut current = Pipeline::start(config, kinds, &ctx, leader.as_ref());
+        let mut custom = CustomKinds::default();
+        let all = custom.with(kinds, &config);
+        let mut current = Pipeline::start(config, &all, &ctx, leader.as_ref());
         current.publish(published.clone(), observer.clone());
         Pipelines {
             current,
             pending: None,
             kinds,
+            custom,
             ctx,
             leader,
             published,
@@ -242,7 +283,8 @@ impl Pipelines {
         if let Some(superseded) = self.pending.take() {
             superseded.stop().await;
         }
-        let next = Pipeline::start(config, self.kinds, &self.ctx, self.leader.as_ref());
+        let all = self.custom.with(self.kinds, &config);
+        let next = Pipeline::start(config, &all, &self.ctx, self.leader.as_ref());
         self.pending = Some(next);
     }
 

@@ -99,7 +99,7 @@ pub fn plan(config: &Config, kinds: &[&'static dyn KindInfo]) -> Vec<KindPlan> {
     kinds
         .iter()
         .copied()
-        .filter(|k| config.resources.contains(&k.resource()))
+        .filter(|k| k.is_custom() || config.resources.contains(&k.resource()))
         .filter_map(|kind| {
             let resource = kind.resource();
             let selection = FamilySelection::from_fn(&kind.family_headers(), |h| {

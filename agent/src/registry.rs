@@ -67,6 +67,11 @@ pub trait KindInfo: Send + Sync {
     }
     /// Who watches it.
     fn scope(&self) -> Scope;
+    /// Whether it is a custom resource of the custom resource state config
+    /// (`crate::custom::kind`): enabled by being configured, not by `--resources`.
+    fn is_custom(&self) -> bool {
+        false
+    }
     /// The family headers in table order.
     fn family_headers(&self) -> Vec<FamilyHeader>;
     /// The extra field selector of each of the kind's lean watch shapes, in shape order (`""`

@@ -32,6 +32,7 @@ pub struct Telemetry {
     api_bytes: IntCounterVec,
     events: IntCounterVec,
     decode_errors: IntCounterVec,
+    custom_sample_errors: IntCounterVec,
     watch_panics: IntCounterVec,
     watch_errors: IntCounterVec,
     over_object_limit: IntCounterVec,
@@ -148,6 +149,16 @@ impl Telemetry {
                         "Objects that could not be decoded; their rows are dropped and the watch goes on.",
                     ),
                     &["resource"],
+                ),
+            ),
+            custom_sample_errors: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "ksa_custom_resource_sample_errors_total",
+                        "Custom resource samples not exported because the configured path's value did not convert (logged at most once per object and metric per minute).",
+                    ),
+                    &["resource", "metric"],
                 ),
             ),
             watch_panics: register(
@@ -470,6 +481,14 @@ impl Telemetry {
     /// Counts one object that did not decode.
     pub fn decode_error(&self, resource: &str) {
         self.decode_errors.with_label_values(&[resource]).inc();
+    }
+
+    /// Counts one sample of custom resource `resource`'s family `metric` that was not
+    /// exported (its value did not convert).
+    pub fn custom_sample_error(&self, resource: &str, metric: &str) {
+        self.custom_sample_errors
+            .with_label_values(&[resource, metric])
+            .inc();
     }
 
     /// Counts one watch task of `resource` that panicked.
@@ -860,6 +879,7 @@ mod tests {
         t.auth_decision("full");
         t.auth_review("tokenreview", true);
         t.auth_cache_hit();
+        t.custom_sample_error("widgets", "kube_customresource_size");
         t
     }
 

@@ -13,6 +13,7 @@
 //! watcher; so are metadata-only shapes, as protobuf `PartialObjectMetadata`. Everything
 //! downstream of the event stream is shared.
 
+pub(crate) mod custom;
 mod protobuf;
 pub(crate) use protobuf::DEFAULT_TIMEOUT_SECS as DEFAULT_WATCH_TIMEOUT_SECS;
 
@@ -250,20 +251,7 @@ async fn watch_until_stopped<K: Object>(
             declared.and_then(|s| s.metadata_only)
         }
     };
-    let mut config = watcher::Config::default();
-    if let Some(secs) = list.timeout_secs {
-        config = config.timeout(secs);
-    }
-    if let Some(selector) = &target.field_selector {
-        config = config.fields(selector);
-    }
-    if list.use_apiserver_cache {
-        // The watch cache answers resourceVersion=0 whole and ignores `limit`; kube leaves
-        // resourceVersion out of a paged list, so the list is not paged (as client-go's pager
-        // falls back to one full list for resourceVersion=0).
-        config = config.any_semantic();
-        config.page_size = None;
-    }
+    let config = watcher_config(&target, &list);
     // A metadata-only shape reads `PartialObjectMetadata`, which needs no message of the kind's.
     let protobuf = (list.encoding == ApiEncoding::Protobuf)
         .then_some(())
@@ -361,6 +349,25 @@ async fn watch_until_stopped<K: Object>(
     drop(active);
     tracing::info!(resource = kind.resource, target = %target, "watch stopped");
     writer
+}
+
+/// kube-runtime's watcher settings for `target` read with `list`.
+fn watcher_config(target: &WatchTarget, list: &ListOptions) -> watcher::Config {
+    let mut config = watcher::Config::default();
+    if let Some(secs) = list.timeout_secs {
+        config = config.timeout(secs);
+    }
+    if let Some(selector) = &target.field_selector {
+        config = config.fields(selector);
+    }
+    if list.use_apiserver_cache {
+        // The watch cache answers resourceVersion=0 whole and ignores `limit`; kube leaves
+        // resourceVersion out of a paged list, so the list is not paged (as client-go's pager
+        // falls back to one full list for resourceVersion=0).
+        config = config.any_semantic();
+        config.page_size = None;
+    }
+    config
 }
 
 /// One object of a JSON watch before its kind decodes it: the identity the watcher tracks
@@ -613,10 +620,8 @@ fn to_change<K: Object>(
     }
 }
 
-/// Waits until discovery says the API server serves `K`, reporting the kind unserved (once per
-/// change: telemetry, one log line, its rows cleared and the shard idle, so it holds no
-/// readiness back) meanwhile, and served again when it comes (the shard listing again).
-/// `false` when told to stop first.
+/// Waits until discovery says the API server serves `K`, reporting the kind unserved
+/// meanwhile (see [`until_served_by`]). `false` when told to stop first.
 ///
 /// Unserved kinds are found by discovery (`GET /apis/<group>/<version>`), never by failing
 /// lists: each failed list would count in `kube_state_metrics_list_total{result="error"}` and
@@ -630,45 +635,88 @@ async fn until_served<K: Object>(
     writer: &mut Writer,
     stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> bool {
+    let api = format!("{}/{}", K::KIND.api.group, K::KIND.api.version);
+    let probe = || {
+        let client = ctx.client.clone();
+        async move { (!matches!(served::<K>(&client).await, Ok(false))).then_some(()) }
+    };
+    let unserved = Unserved {
+        resource: kind.resource,
+        api: &api,
+        target,
+        recheck: UNSERVED_RECHECK,
+    };
+    until_served_by(&unserved, ctx, writer, stop, probe)
+        .await
+        .is_some()
+}
+
+/// A kind whose API may not be served, as [`until_served_by`] reports it.
+pub(crate) struct Unserved<'a> {
+    /// The kind's resource name (telemetry and logs).
+    pub resource: &'a str,
+    /// `group/version` as logs name it.
+    pub api: &'a str,
+    /// The watch's target, for logs.
+    pub target: &'a WatchTarget,
+    /// How long to wait before asking discovery again.
+    pub recheck: Duration,
+}
+
+/// Asks `probe` until it finds the kind served (`Some`), reporting the kind unserved (once
+/// per change: `ksa_kind_unserved`, one log line, its rows cleared and the shard idle, so it
+/// holds no readiness back) meanwhile, and served again when it comes (the shard listing
+/// again). `None` when told to stop first.
+pub(crate) async fn until_served_by<T, F, Fut>(
+    kind: &Unserved<'_>,
+    ctx: &WatchContext,
+    writer: &mut Writer,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    mut probe: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let resource = kind.resource;
+    let target = kind.target;
     let mut unserved = false;
     // A kind nobody watches any more (leadership lost, disabled by a reload) is not unserved.
     let stopped = |unserved: bool| {
         if unserved {
-            ctx.telemetry.kind_unserved(kind.resource, false);
+            ctx.telemetry.kind_unserved(resource, false);
         }
-        false
+        None
     };
     loop {
         // Stopping MUST not wait for an API server that does not answer: a lost lease clears
         // the leader's rows once its watches have stopped.
         let served = tokio::select! {
-            served = served::<K>(&ctx.client) => served,
+            served = probe() => served,
             _ = stop.wait_for(|s| *s) => return stopped(unserved),
         };
         match served {
-            Ok(true) | Err(_) => {
+            Some(found) => {
                 if unserved {
-                    ctx.telemetry.kind_unserved(kind.resource, false);
-                    tracing::info!(resource = kind.resource, target = %target,
-                        "the API is served now");
+                    ctx.telemetry.kind_unserved(resource, false);
+                    tracing::info!(resource, target = %target, "the API is served now");
                     writer.start_listing();
                 }
-                return true;
+                return Some(found);
             }
-            Ok(false) => {
+            None => {
                 if !unserved {
                     unserved = true;
-                    ctx.telemetry.kind_unserved(kind.resource, true);
-                    tracing::warn!(resource = kind.resource, target = %target,
-                        api = %format!("{}/{}", K::KIND.api.group, K::KIND.api.version),
+                    ctx.telemetry.kind_unserved(resource, true);
+                    tracing::warn!(resource, target = %target, api = kind.api,
                         "this apiserver does not serve the kind's API; checking discovery again every {} s",
-                        UNSERVED_RECHECK.as_secs());
+                        kind.recheck.as_secs());
                     writer.clear();
                 }
             }
         }
         tokio::select! {
-            () = tokio::time::sleep(UNSERVED_RECHECK) => {}
+            () = tokio::time::sleep(kind.recheck) => {}
             _ = stop.wait_for(|s| *s) => return stopped(unserved),
         }
     }

@@ -6,6 +6,7 @@
 mod abuse;
 mod agent;
 mod config;
+mod custom;
 mod deploy;
 mod faults;
 mod harness;

@@ -140,9 +140,6 @@ const fn key(
 
 use Effect::{Ignored, Reloaded, RestartOnly};
 
-const CUSTOM_RESOURCES: &str = "custom resource state metrics are not implemented yet, so no \
-     custom resource series are exported; remove the key";
-
 /// Every key the file may hold. Docs: docs/flags.md, "Config file" (a test compares them).
 pub const KEYS: &[Key] = &[
     // kube-state-metrics' keys the agent implements.
@@ -310,33 +307,31 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         "custom_resource_config",
-        None,
+        Some("custom-resource-state-config"),
         true,
-        Ignored(CUSTOM_RESOURCES),
+        Reloaded,
     ),
     key(
         "custom_resource_state_config_file",
-        None,
+        Some("custom-resource-state-config-file"),
         true,
-        Ignored(CUSTOM_RESOURCES),
+        Reloaded,
     ),
-    key(
-        "custom_resource_config_file",
-        None,
-        true,
-        Ignored(CUSTOM_RESOURCES),
-    ),
+    // kube-state-metrics' deprecated name of `custom_resource_state_config_file`.
+    key("custom_resource_config_file", None, true, Reloaded),
     key(
         "continue_without_custom_resource_state_config_file",
         None,
         true,
-        Ignored(CUSTOM_RESOURCES),
+        Ignored(
+            "a custom resource state config file that cannot be read fails the start (and a reload keeps the running config); remove the key",
+        ),
     ),
     key(
         "custom_resources_only",
-        None,
+        Some("custom-resource-state-only"),
         true,
-        Ignored(CUSTOM_RESOURCES),
+        Reloaded,
     ),
     key("help", None, true, Ignored("remove the key")),
     key(
@@ -493,6 +488,14 @@ struct Settings {
     auth_cache_negative_ttl: Option<FileDuration>,
     #[serde(default, alias = "auth-cache-size")]
     auth_cache_size: Option<u64>,
+    #[serde(default, alias = "custom-resource-state-config")]
+    custom_resource_config: Option<String>,
+    #[serde(default, alias = "custom-resource-state-config-file")]
+    custom_resource_state_config_file: Option<PathBuf>,
+    #[serde(default)]
+    custom_resource_config_file: Option<PathBuf>,
+    #[serde(default, alias = "custom-resource-state-only")]
+    custom_resources_only: Option<bool>,
 }
 
 impl Settings {
@@ -593,6 +596,20 @@ impl Settings {
             self.auth_cache_negative_ttl.map(|d| d.0),
         );
         set(&mut args.auth_cache_size, self.auth_cache_size);
+        if let Some(c) = self.custom_resource_config {
+            args.custom_resource_state_config = Some(c);
+        }
+        // The current key wins over its deprecated name when both are set.
+        if let Some(f) = self
+            .custom_resource_state_config_file
+            .or(self.custom_resource_config_file)
+        {
+            args.custom_resource_state_config_file = Some(f);
+        }
+        set(
+            &mut args.custom_resource_state_only,
+            self.custom_resources_only,
+        );
     }
 }
 
@@ -876,6 +893,16 @@ port: 9090
             | "server_idle_timeout"
             | "watch_timeout" => "7s",
             "server_max_connections" => "9",
+            "custom_resource_config" => {
+                "'spec: {resources: [{groupVersionKind: {group: example.com, version: v1, \
+                 kind: Foo}, metrics: [{name: up, help: Up., each: {type: Gauge, \
+                 gauge: {path: [status, up]}}}]}]}'"
+            }
+            "custom_resource_state_config_file" | "custom_resource_config_file" => concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/golden-custom/gauge/config.yaml"
+            ),
+            "custom_resources_only" => "true",
             _ => "anything",
         }
     }

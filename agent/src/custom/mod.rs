@@ -19,18 +19,17 @@
 //! (`config.go`, `config_metrics_types.go`, `registry_factory.go`). Where its documentation
 //! and its code disagree (sample order, the default prefix), the code wins.
 //!
-//! Left for later, and for callers of this API:
-//! - watches: a dynamic list/watch per resolved resource feeding [`ResourceMetrics::render`],
-//!   storing each object's [`Rendered`] by UID as the built-in kinds do;
-//! - discovery: resolving `*` in `version`/`kind` against served CRD versions, then
-//!   [`ResourceMetrics::resolved`] per concrete GVK with the CRD's plural;
-//! - flags: `--custom-resource-state-config`, `--custom-resource-state-config-file`,
-//!   `--custom-resource-state-only`, reading the file into [`config::parse`];
-//! - snapshot integration: one shared header set per response, so a family name several
-//!   resources share gets one `# HELP`/`# TYPE`, and counting [`SampleError`]s per resource and
-//!   metric with a rate-limited log honouring `errorLogV`.
+//! How the agent runs it:
+//! - [`kind`]: each configured resource as a runtime kind (`crate::registry::KindInfo`), so
+//!   planning, leadership, the snapshot builder and the family filter treat it as a built-in
+//!   kind; its watch (discovery, wildcards, CRDs that come and go) is
+//!   `crate::watch::custom`'s;
+//! - [`log_limit`]: at most one log line per object and metric per minute for
+//!   [`SampleError`]s, which `ksa_custom_resource_sample_errors_total` counts.
 
 pub mod config;
+pub mod kind;
+pub mod log_limit;
 pub mod path;
 pub mod quantity;
 pub mod render;

@@ -306,6 +306,28 @@ impl Rows {
     }
 }
 
+impl Rows {
+    /// Rows of samples rendered elsewhere (a custom resource's
+    /// [`Rendered`](crate::custom::Rendered)): family `i`'s lines are `families[i]` when
+    /// `selection` enables it, none otherwise; a family missing from `families` is empty.
+    /// `count` is the kind's family count, so every object of a kind has the same layout.
+    pub fn from_families<T: AsRef<[u8]>>(
+        namespace: &str,
+        count: usize,
+        families: &[T],
+        selection: &FamilySelection,
+    ) -> Rows {
+        let mut scratch = Vec::new();
+        Rows::encode(&mut scratch, namespace, count, |i, bytes| {
+            if selection.is_enabled(i)
+                && let Some(lines) = families.get(i)
+            {
+                bytes.extend_from_slice(lines.as_ref());
+            }
+        })
+    }
+}
+
 impl Default for Rows {
     /// No family, no namespace.
     fn default() -> Self {

@@ -1,0 +1,446 @@
+//! The watch of one configured custom resource ([`run`]): discovery finds the served
+//! resource(s) the config's group, version and kind name, one JSON watch per resolved
+//! resource feeds the kind's store shard, and each object is rendered by the custom resource
+//! state library and dropped.
+//!
+//! What callers may rely on:
+//! - **Not served yet** (no CRD): reported as a built-in kind whose API is not served
+//!   (`ksa_kind_unserved`, one log line, the shard idle so readiness is not held back), and
+//!   discovery is asked again every [`DISCOVERY_RECHECK`], so a CRD created later is picked
+//!   up without a restart.
+//! - **Gone** (the CRD was deleted): the list or watch answers 404; the rows are dropped and
+//!   the watch goes back to waiting on discovery.
+//! - **Wildcards** (`version: "*"`, `kind: "*"`): resolved through discovery to every matching
+//!   served resource when the watch starts, and again every [`WILDCARD_RECHECK`]; a changed
+//!   set restarts the watch (rows cleared, everything listed again). Each resolution renders
+//!   with [`ResourceMetrics::resolved`], so its `customresource_*` labels name its own GVK.
+//! - **Sample errors** (a value that does not convert) are counted in
+//!   `ksa_custom_resource_sample_errors_total{resource,metric}` and logged at most once per
+//!   object and metric per minute ([`LogLimiter`]).
+//!
+//! Several resolved resources share one shard. Kube's watcher reports each stream's relists
+//! (`Init` … `InitDone`), but the shard's own relist swap would let one stream's list replace
+//! every other's rows; so each stream's relist is settled here (UIDs it no longer lists are
+//! deleted at its `InitDone`) and the shard sees one list, from the start to the moment every
+//! stream has listed once.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kube::Client;
+use kube::core::{ApiResource, GroupVersion};
+use kube::runtime::watcher::{self, Event};
+
+use super::{
+    ActiveWatch, JsonObject, StopSignal, Unserved, WatchContext, WatchSpec, error_reason,
+    json_events, panic_message, supervised, until_served_by, watcher_config,
+};
+use crate::custom::kind::CustomKind;
+use crate::custom::log_limit::LogLimiter;
+use crate::custom::{GroupVersionKind, ResourceMetrics};
+use crate::registry::KindInfo as _;
+use crate::resources::{FamilySelection, Rows};
+use crate::sharding::Shard;
+use crate::store::{Change, Writer};
+use crate::telemetry::Telemetry;
+
+/// How often discovery is asked again while a custom resource is not served. Custom resources
+/// come and go with their CRDs while the agent runs, unlike built-in API versions, hence a
+/// far shorter wait than the built-in kinds'; one discovery request per wait.
+pub const DISCOVERY_RECHECK: Duration = Duration::from_secs(10);
+
+/// How often a wildcard entry is resolved again while it is served.
+pub const WILDCARD_RECHECK: Duration = Duration::from_secs(60);
+
+/// Makes the watch of custom kind `kind`: the shard is listing from this call on, and the
+/// watch is [`supervised`] like a built-in kind's.
+pub(crate) fn run(
+    kind: &'static CustomKind,
+    spec: WatchSpec,
+    ctx: WatchContext,
+    mut writer: Writer,
+    stop: StopSignal,
+) -> impl Future<Output = Writer> + Send + 'static {
+    writer.start_listing();
+    let telemetry = ctx.telemetry.clone();
+    let restart_stop = stop.clone();
+    supervised(
+        kind.resource(),
+        writer,
+        restart_stop,
+        telemetry,
+        move |writer| watch_until_stopped(kind, spec.clone(), ctx.clone(), writer, stop.clone()),
+    )
+}
+
+/// One served resource a configured entry resolved to, with the metrics that render it.
+#[derive(Clone, Debug)]
+struct Resolved {
+    api: ApiResource,
+    metrics: Arc<ResourceMetrics>,
+}
+
+impl Resolved {
+    fn key(&self) -> (&str, &str, &str, &str) {
+        (
+            &self.api.group,
+            &self.api.version,
+            &self.api.kind,
+            &self.api.plural,
+        )
+    }
+}
+
+/// Whether two resolutions name the same resources.
+fn same(a: &[Resolved], b: &[Resolved]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.key() == y.key())
+}
+
+/// What discovery found for a configured entry: `None` when nothing it names is served.
+///
+/// When discovery itself fails (not a 404), a concrete entry with a configured
+/// `resourcePlural` is watched anyway (its list reports the error as usual); any other entry
+/// waits for discovery, since its plural or versions are unknown.
+async fn resolve(client: &Client, kind: &CustomKind) -> Option<Vec<Resolved>> {
+    let gvk = kind.gvk();
+    let group = if gvk.version == "*" {
+        kube::discovery::group(client, &gvk.group).await
+    } else {
+        kube::discovery::pinned_group(client, &GroupVersion::gv(&gvk.group, &gvk.version)).await
+    };
+    let group = match group {
+        Ok(group) => group,
+        Err(kube::Error::Api(status)) if status.code == 404 => return None,
+        Err(kube::Error::Discovery(_)) => return None,
+        Err(error) => {
+            tracing::debug!(resource = kind.resource(), %error, "discovery failed");
+            let plural = kind.metrics().resource_plural()?;
+            if gvk.is_wildcard() {
+                return None;
+            }
+            return Some(vec![Resolved {
+                api: ApiResource {
+                    group: gvk.group.clone(),
+                    version: gvk.version.clone(),
+                    api_version: GroupVersion::gv(&gvk.group, &gvk.version).api_version(),
+                    kind: gvk.kind.clone(),
+                    plural: plural.to_string(),
+                },
+                metrics: Arc::new(kind.metrics().clone()),
+            }]);
+        }
+    };
+    let versions: Vec<String> = group.versions().map(str::to_string).collect();
+    let mut found = Vec::new();
+    for version in versions
+        .iter()
+        .filter(|v| gvk.version == "*" || **v == gvk.version)
+    {
+        for (api, _) in group.versioned_resources(version) {
+            if api.plural.contains('/') {
+                continue; // a subresource
+            }
+            let wanted = if gvk.kind == "*" {
+                true
+            } else {
+                api.kind == gvk.kind
+                    && kind
+                        .metrics()
+                        .resource_plural()
+                        .is_none_or(|p| p == api.plural)
+            };
+            if !wanted {
+                continue;
+            }
+            let metrics = if gvk.is_wildcard() {
+                kind.metrics().resolved(
+                    GroupVersionKind {
+                        group: api.group.clone(),
+                        version: api.version.clone(),
+                        kind: api.kind.clone(),
+                    },
+                    Some(api.plural.clone()),
+                )
+            } else {
+                kind.metrics().clone()
+            };
+            found.push(Resolved {
+                api,
+                metrics: Arc::new(metrics),
+            });
+        }
+    }
+    (!found.is_empty()).then_some(found)
+}
+
+/// Whether a watcher error says the resource is not served (404): its CRD went away.
+fn is_gone(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code == 404,
+        watcher::Error::WatchError(s) => s.code == 404,
+        _ => false,
+    }
+}
+
+/// One resolved resource's stream, as the relist bookkeeping sees it.
+#[derive(Default)]
+struct StreamState {
+    /// The UIDs with rows from this stream.
+    known: HashSet<Arc<str>>,
+    /// During a relist: the UIDs listed so far.
+    listing: Option<HashSet<Arc<str>>>,
+    listed_once: bool,
+}
+
+/// What rendering one object needs besides the object.
+struct Renderer<'a> {
+    kind: &'static CustomKind,
+    selection: &'a FamilySelection,
+    shard: Option<&'a Shard>,
+    telemetry: &'a Telemetry,
+    log_limit: LogLimiter,
+}
+
+impl Renderer<'_> {
+    /// The object's UID and its rows (`None`: it does not decode; its rows must go), or
+    /// `None` when it cannot be stored (no UID) or belongs to another shard.
+    fn render(
+        &mut self,
+        metrics: &ResourceMetrics,
+        obj: JsonObject<false>,
+    ) -> Option<(Arc<str>, Option<Rows>)> {
+        let resource = self.kind.resource();
+        let meta = &obj.identity;
+        let Some(uid) = meta.uid.as_deref() else {
+            self.telemetry.decode_error(resource);
+            tracing::warn!(
+                resource,
+                name = meta.name.as_deref().unwrap_or(""),
+                "object without a uid; skipped"
+            );
+            return None;
+        };
+        if self.shard.is_some_and(|s| !s.owns(uid)) {
+            return None;
+        }
+        let uid: Arc<str> = uid.into();
+        let namespace = meta.namespace.as_deref().unwrap_or("");
+        let name = meta.name.as_deref().unwrap_or("");
+        let value: serde_json::Value = match serde_json::from_str(obj.json.get()) {
+            Ok(v) => v,
+            Err(error) => {
+                self.telemetry.decode_error(resource);
+                tracing::warn!(resource, namespace, name, %error,
+                    "object does not decode; its rows are dropped");
+                return Some((uid, None));
+            }
+        };
+        let kind = self.kind;
+        let selection = self.selection;
+        let render = || kind.render_value(metrics, &value, selection);
+        let (rows, errors) = match std::panic::catch_unwind(AssertUnwindSafe(render)) {
+            Ok(rendered) => rendered,
+            Err(panic) => {
+                self.telemetry.decode_error(resource);
+                tracing::error!(
+                    resource,
+                    namespace,
+                    name,
+                    panic = panic_message(&*panic),
+                    "rendering the object panicked; its rows are dropped"
+                );
+                return Some((uid, None));
+            }
+        };
+        let now = std::time::Instant::now();
+        for error in errors {
+            self.telemetry.custom_sample_error(resource, &error.metric);
+            if self.log_limit.should_log(&uid, &error.metric, now) {
+                // kube-state-metrics logs these at klog verbosity `errorLogV`: 0 is always
+                // shown, anything higher only when asked for.
+                if error.error_log_v > 0 {
+                    tracing::debug!(resource, namespace, name, error = %error,
+                        "custom resource sample not exported");
+                } else {
+                    tracing::warn!(resource, namespace, name, error = %error,
+                        "custom resource sample not exported");
+                }
+            }
+        }
+        Some((uid, Some(rows)))
+    }
+}
+
+/// The watch loop: resolve, list and watch every resolution, until `stop`; then clear the
+/// shard.
+async fn watch_until_stopped(
+    kind: &'static CustomKind,
+    spec: WatchSpec,
+    ctx: WatchContext,
+    mut writer: Writer,
+    mut stop: StopSignal,
+) -> Writer {
+    let resource = kind.resource();
+    let WatchSpec {
+        target,
+        selection,
+        list,
+        shard,
+        ..
+    } = spec;
+    let config = watcher_config(&target, &list);
+    let gvk = kind.gvk().clone();
+    let api = format!("{}/{}, Kind={}", gvk.group, gvk.version, gvk.kind);
+    let active = ActiveWatch::start(&ctx.telemetry, resource);
+    let mut renderer = Renderer {
+        kind,
+        selection: &selection,
+        shard: shard.as_ref(),
+        telemetry: &ctx.telemetry,
+        log_limit: LogLimiter::default(),
+    };
+    'resolve: loop {
+        let unserved = Unserved {
+            resource,
+            api: &api,
+            target: &target,
+            recheck: DISCOVERY_RECHECK,
+        };
+        let probe = || {
+            let client = ctx.client.clone();
+            async move { resolve(&client, kind).await }
+        };
+        let Some(resolved) = until_served_by(&unserved, &ctx, &mut writer, &mut stop, probe).await
+        else {
+            break;
+        };
+        let plurals: Vec<String> = resolved
+            .iter()
+            .map(|r| format!("{}/{}", r.api.api_version, r.api.plural))
+            .collect();
+        tracing::info!(resource, target = %target, apis = %plurals.join(","),
+            "custom resource watch starting");
+        let streams = resolved.iter().enumerate().map(|(i, r)| {
+            json_events::<false>(&ctx.client, &r.api, target.namespace.as_deref(), &config)
+                .map(move |item| (i, item))
+        });
+        let mut events = futures::stream::select_all(streams);
+        let mut streams: Vec<StreamState> =
+            resolved.iter().map(|_| StreamState::default()).collect();
+        // One list for the shard, from now until every stream has listed once.
+        writer.start_listing();
+        writer.apply(Change::Init);
+        let mut shard_listed = false;
+        let mut recheck = tokio::time::interval_at(
+            tokio::time::Instant::now() + WILDCARD_RECHECK,
+            WILDCARD_RECHECK,
+        );
+        loop {
+            let item = tokio::select! {
+                item = events.next() => Some(item),
+                _ = stop.wait_for(|s| *s) => break 'resolve,
+                _ = recheck.tick(), if gvk.is_wildcard() => None,
+            };
+            let Some(item) = item else {
+                let now = resolve(&ctx.client, kind).await;
+                if now.as_deref().is_some_and(|now| same(now, &resolved)) {
+                    continue;
+                }
+                tracing::info!(
+                    resource,
+                    "the resources the wildcard resolves to changed; \
+                    listing them again"
+                );
+                writer.clear();
+                continue 'resolve;
+            };
+            let Some((i, item)) = item else {
+                tracing::warn!(resource, target = %target, "watch stream ended");
+                break 'resolve;
+            };
+            let event = match item {
+                Ok(event) => event,
+                Err(err) if is_gone(&err) => {
+                    tracing::warn!(resource, target = %target, api = %resolved[i].api.api_version,
+                        "the custom resource is not served any more (its CRD was deleted?); \
+                         its rows are dropped until discovery finds it again");
+                    writer.clear();
+                    continue 'resolve;
+                }
+                Err(err) => {
+                    let reason = error_reason(&err);
+                    ctx.telemetry.watch_error(resource, reason);
+                    tracing::warn!(resource, target = %target, reason, error = %err,
+                        "watch error; backing off and resuming");
+                    continue;
+                }
+            };
+            let metrics = &resolved[i].metrics;
+            let stream = &mut streams[i];
+            match event {
+                Event::Init => stream.listing = Some(HashSet::new()),
+                Event::InitApply(obj) => {
+                    ctx.telemetry.event(resource, "listed");
+                    if let Some((uid, rows)) = renderer.render(metrics, obj) {
+                        match rows {
+                            Some(rows) => {
+                                writer.apply(Change::Apply(uid.to_string(), rows));
+                                if let Some(listing) = &mut stream.listing {
+                                    listing.insert(uid.clone());
+                                }
+                                stream.known.insert(uid);
+                            }
+                            None => {
+                                writer.apply(Change::Delete(uid.to_string()));
+                                stream.known.remove(&uid);
+                            }
+                        }
+                    }
+                }
+                Event::InitDone => {
+                    let listed = stream.listing.take().unwrap_or_default();
+                    for gone in stream.known.difference(&listed) {
+                        writer.apply(Change::Delete(gone.to_string()));
+                    }
+                    stream.known = listed;
+                    stream.listed_once = true;
+                }
+                Event::Apply(obj) => {
+                    ctx.telemetry.event(resource, "applied");
+                    if let Some((uid, rows)) = renderer.render(metrics, obj) {
+                        match rows {
+                            Some(rows) => {
+                                writer.apply(Change::Apply(uid.to_string(), rows));
+                                stream.known.insert(uid);
+                            }
+                            None => {
+                                writer.apply(Change::Delete(uid.to_string()));
+                                stream.known.remove(&uid);
+                            }
+                        }
+                    }
+                }
+                Event::Delete(obj) => {
+                    ctx.telemetry.event(resource, "deleted");
+                    if let Some(uid) = obj.identity.uid.as_deref() {
+                        writer.apply(Change::Delete(uid.to_string()));
+                        stream.known.remove(uid);
+                    }
+                }
+            }
+            if !shard_listed && streams.iter().all(|s| s.listed_once) {
+                writer.apply(Change::InitDone);
+                shard_listed = true;
+            }
+        }
+    }
+    writer.clear();
+    drop(active);
+    tracing::info!(resource, target = %target, "watch stopped");
+    writer
+}

@@ -1,0 +1,443 @@
+//! Custom resource state against the real apiserver: CRDs and custom objects created with
+//! kubectl, the agent started with `--scope=cluster` and an inline
+//! `--custom-resource-state-config`. Each test has its own API group, so CRDs of parallel
+//! tests never collide; series are told apart by their `customresource_group` label.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use testkit::agent::AgentProcess;
+use testkit::kubectl::kubectl;
+use testkit::objects::{TestNamespace, unique};
+use testkit::{Cluster, poll_until};
+
+const READY: Duration = Duration::from_secs(30);
+const CONVERGE: Duration = Duration::from_secs(20);
+/// A CRD created after the start is found by the agent's next discovery check (every 10 s),
+/// then listed.
+const DISCOVERED: Duration = Duration::from_secs(45);
+
+/// A CRD of `group` (`<plural>.<group>`, version v1, namespaced, any fields), deleted on drop.
+struct Crd {
+    name: String,
+}
+
+impl Crd {
+    fn create(group: &str, kind: &str, plural: &str) -> Crd {
+        let name = format!("{plural}.{group}");
+        let yaml = format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {name}
+spec:
+  group: {group}
+  scope: Namespaced
+  names:
+    kind: {kind}
+    plural: {plural}
+    singular: {singular}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+",
+            singular = plural.trim_end_matches('s'),
+        );
+        kubectl(&["apply", "-f", "-"], &yaml).expect("the CRD is created");
+        kubectl(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=30s",
+                &format!("crd/{name}"),
+            ],
+            "",
+        )
+        .expect("the CRD is established");
+        Crd { name }
+    }
+
+    fn delete(&self) {
+        kubectl(&["delete", "crd", &self.name, "--wait=false"], "").expect("the CRD is deleted");
+    }
+}
+
+impl Drop for Crd {
+    fn drop(&mut self) {
+        let _ = kubectl(
+            &[
+                "delete",
+                "crd",
+                &self.name,
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+            "",
+        );
+    }
+}
+
+/// Creates or updates a custom object of `group`/v1.
+fn apply_object(group: &str, kind: &str, ns: &str, name: &str, spec: &str) {
+    let yaml = format!(
+        "apiVersion: {group}/v1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec: {spec}\n"
+    );
+    kubectl(&["apply", "-f", "-"], &yaml).expect("the object is applied");
+}
+
+/// The custom resource state config: Widgets (plural from discovery) and Gadgets (plural
+/// configured), with `extra_metric` added to the Widgets' metrics.
+fn config(group: &str, extra_metric: &str) -> String {
+    format!(
+        r#"kind: CustomResourceStateMetrics
+spec:
+  resources:
+    - groupVersionKind: {{group: "{group}", version: v1, kind: Widget}}
+      labelsFromPath:
+        name: [metadata, name]
+        namespace: [metadata, namespace]
+      metrics:
+        - name: widget_size
+          help: The widget's size.
+          each:
+            type: Gauge
+            gauge: {{path: [spec, size]}}{extra_metric}
+    - groupVersionKind: {{group: "{group}", version: v1, kind: Gadget}}
+      resourcePlural: gadgets
+      labelsFromPath:
+        name: [metadata, name]
+      metrics:
+        - name: gadget_count
+          help: The gadget's count.
+          each:
+            type: Gauge
+            gauge: {{path: [spec, count]}}
+"#
+    )
+}
+
+/// The value of `name`'s sample for the object `object` of `group`, if exported.
+async fn sample(
+    agent: &AgentProcess,
+    name: &str,
+    group: &str,
+    object: &str,
+) -> Result<Option<f64>, String> {
+    let e = agent.scrape().await?;
+    Ok(e.samples_of(name)
+        .find(|s| s.label("customresource_group") == Some(group) && s.label("name") == Some(object))
+        .map(|s| s.value))
+}
+
+/// Polls until `name`'s sample for `object` is `want` (`None`: gone).
+async fn wait_sample(
+    agent: &AgentProcess,
+    what: &str,
+    timeout: Duration,
+    name: &str,
+    group: &str,
+    object: &str,
+    want: Option<f64>,
+) {
+    poll_until(what, timeout, || async {
+        match sample(agent, name, group, object).await? {
+            got if got == want => Ok(()),
+            got => Err(format!("{name} of {object}: {got:?}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn custom_objects_are_exported_changed_and_deleted_and_a_crd_created_later_is_picked_up() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs").await;
+    let group = format!("{}.ksa.test", unique("crs"));
+    let widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3}");
+
+    let custom = config(&group, "");
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            "--custom-resource-state-config",
+            &custom,
+        ],
+    );
+    // Gadgets are not served yet: reported, and readiness is not held back.
+    agent.wait_ready(READY).await;
+    poll_until("gadgets reported unserved", CONVERGE, || async {
+        match agent
+            .self_metric("ksa_kind_unserved", &[("resource", "gadgets")])
+            .await?
+        {
+            1.0 => Ok(()),
+            v => Err(format!("ksa_kind_unserved{{resource=gadgets}} = {v}")),
+        }
+    })
+    .await;
+
+    let size = "kube_customresource_widget_size";
+    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
+    let e = agent.scrape().await.unwrap();
+    let w1 = e
+        .samples_of(size)
+        .find(|s| s.label("name") == Some("w1") && s.label("customresource_group") == Some(&group))
+        .unwrap();
+    assert_eq!(w1.label("customresource_kind"), Some("Widget"));
+    assert_eq!(w1.label("customresource_version"), Some("v1"));
+    assert_eq!(w1.label("namespace"), Some(ns.name()));
+    // `?resources=` selects custom resources by plural, as built-in kinds.
+    let (_, only) = agent.get("/metrics?resources=widgets").await.unwrap();
+    assert!(
+        only.contains(size) && !only.contains("kube_namespace_"),
+        "{only}"
+    );
+
+    // Changed: the new value replaces the old.
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 5}");
+    wait_sample(
+        &agent,
+        "w1's new size",
+        CONVERGE,
+        size,
+        &group,
+        "w1",
+        Some(5.0),
+    )
+    .await;
+
+    // A value that does not convert: no sample, counted.
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: huge}");
+    wait_sample(
+        &agent,
+        "w1's bad size dropped",
+        CONVERGE,
+        size,
+        &group,
+        "w1",
+        None,
+    )
+    .await;
+    let errors = agent
+        .self_metric(
+            "ksa_custom_resource_sample_errors_total",
+            &[("resource", "widgets"), ("metric", size)],
+        )
+        .await
+        .unwrap();
+    assert!(errors >= 1.0, "sample errors counted: {errors}");
+
+    // Deleted: its rows go.
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 7}");
+    wait_sample(&agent, "w1 back", CONVERGE, size, &group, "w1", Some(7.0)).await;
+    kubectl(
+        &["delete", &format!("widgets.{group}"), "w1", "-n", ns.name()],
+        "",
+    )
+    .expect("w1 is deleted");
+    wait_sample(&agent, "w1 gone", CONVERGE, size, &group, "w1", None).await;
+
+    // A CRD created after the start: its series appear without a restart.
+    let pid = agent.pid();
+    let _gadgets = Crd::create(&group, "Gadget", "gadgets");
+    apply_object(&group, "Gadget", ns.name(), "g1", "{count: 2}");
+    let count = "kube_customresource_gadget_count";
+    wait_sample(
+        &agent,
+        "g1 after its CRD appeared",
+        DISCOVERED,
+        count,
+        &group,
+        "g1",
+        Some(2.0),
+    )
+    .await;
+    assert_eq!(agent.pid(), pid, "no restart");
+    assert_eq!(
+        agent
+            .self_metric("ksa_kind_unserved", &[("resource", "gadgets")])
+            .await
+            .unwrap(),
+        0.0
+    );
+
+    // A CRD that goes away: its rows go, and it is reported unserved again.
+    apply_object(&group, "Widget", ns.name(), "w2", "{size: 1}");
+    wait_sample(&agent, "w2", CONVERGE, size, &group, "w2", Some(1.0)).await;
+    widgets.delete();
+    wait_sample(
+        &agent,
+        "w2 gone with its CRD",
+        DISCOVERED,
+        size,
+        &group,
+        "w2",
+        None,
+    )
+    .await;
+    poll_until("widgets reported unserved", DISCOVERED, || async {
+        match agent
+            .self_metric("ksa_kind_unserved", &[("resource", "widgets")])
+            .await?
+        {
+            1.0 => Ok(()),
+            v => Err(format!("ksa_kind_unserved{{resource=widgets}} = {v}")),
+        }
+    })
+    .await;
+    let (status, _) = agent.get("/readyz").await.unwrap();
+    assert_eq!(
+        status, 200,
+        "an unserved custom resource holds no readiness back"
+    );
+}
+
+/// A private directory holding the `--config` file, removed on drop.
+struct ConfigDir(PathBuf);
+
+impl ConfigDir {
+    fn new() -> ConfigDir {
+        let dir = std::env::temp_dir().join(unique("ksa-crs-config"));
+        std::fs::create_dir_all(&dir).unwrap();
+        ConfigDir(dir)
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.join("config.yaml")
+    }
+
+    /// Replaces the file whole (write a sibling, rename), as a ConfigMap update does.
+    fn write(&self, yaml: &str) {
+        let tmp = self.0.join(".config.yaml.tmp");
+        std::fs::write(&tmp, yaml).unwrap();
+        std::fs::rename(&tmp, self.file()).unwrap();
+    }
+}
+
+impl Drop for ConfigDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `custom` as the `custom_resource_config` key of a `--config` file.
+fn config_file(custom: &str) -> String {
+    let indented: String = custom.lines().map(|l| format!("  {l}\n")).collect();
+    format!("custom_resource_config: |\n{indented}")
+}
+
+#[tokio::test]
+async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_running_config() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-reload").await;
+    let group = format!("{}.ksa.test", unique("crsr"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3, parts: 4}");
+
+    let dir = ConfigDir::new();
+    dir.write(&config_file(&config(&group, "")));
+    let file = dir.file();
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+    );
+    agent.wait_ready(READY).await;
+    let pid = agent.pid();
+    let size = "kube_customresource_widget_size";
+    let parts = "kube_customresource_widget_parts";
+    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
+    assert_eq!(sample(&agent, parts, &group, "w1").await.unwrap(), None);
+
+    // A new metric in the reloaded file: it appears without a restart.
+    let with_parts = config(
+        &group,
+        "
+        - name: widget_parts
+          help: The widget's parts.
+          each:
+            type: Gauge
+            gauge: {path: [spec, parts]}",
+    );
+    dir.write(&config_file(&with_parts));
+    wait_sample(
+        &agent,
+        "the new metric",
+        CONVERGE,
+        parts,
+        &group,
+        "w1",
+        Some(4.0),
+    )
+    .await;
+    assert_eq!(agent.pid(), pid, "no restart");
+
+    // A broken custom config: the reload fails, the running config stays.
+    dir.write(&config_file(
+        "spec:\n  resources:\n    - groupVersionKind: {group: x.io, version: v1, kind: X}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n",
+    ));
+    poll_until("the failed reload", CONVERGE, || async {
+        match agent
+            .self_metric("ksa_config_reloads_total", &[("result", "failure")])
+            .await?
+        {
+            1.0 => Ok(()),
+            v => Err(format!("failures = {v}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        sample(&agent, parts, &group, "w1").await.unwrap(),
+        Some(4.0)
+    );
+    assert!(
+        agent.log().contains("--custom-resource-state-config") && agent.log().contains("\"bad\""),
+        "the error names the flag and the metric:\n{}",
+        agent.log()
+    );
+}
+
+#[tokio::test]
+async fn a_custom_config_that_does_not_compile_fails_the_start_naming_flag_resource_and_metric() {
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--custom-resource-state-config",
+            "spec:\n  resources:\n    - groupVersionKind: {group: shop.io, version: v1, kind: Cart}\n      metrics:\n        - name: items\n          each: {type: Histogram}\n",
+        ],
+    );
+    let deadline = std::time::Instant::now() + READY;
+    let code = loop {
+        if let Some(code) = agent.try_exit_code() {
+            break code;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(code, Some(2), "{}", agent.log());
+    let log = agent.log();
+    for part in [
+        "--custom-resource-state-config",
+        "Cart",
+        "\"items\"",
+        "Histogram",
+    ] {
+        assert!(log.contains(part), "{part} missing from:\n{log}");
+    }
+}
