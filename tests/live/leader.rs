@@ -409,7 +409,7 @@ fn faketime_library() -> std::path::PathBuf {
 }
 
 /// An election candidate whose wall clock is `offset` (`+5s`, `-5s`) off the machine's, on
-/// 4 s leases renewed every second, so that a follower judging expiry by the leader's
+/// 4 s leases renewed every half second, so that a follower judging expiry by the leader's
 /// timestamps against its own clock would get it wrong by more than a lease.
 fn start_skewed(node: &str, ns: &str, lease: &str, offset: &str) -> AgentProcess {
     let mut args = election_args(ns, lease, node);
@@ -417,7 +417,7 @@ fn start_skewed(node: &str, ns: &str, lease: &str, offset: &str) -> AgentProcess
         [
             "--lease-duration=4s",
             "--renew-deadline=3s",
-            "--retry-period=1s",
+            "--retry-period=500ms",
         ]
         .map(String::from),
     );
@@ -447,12 +447,26 @@ async fn renewal_lag(ns: &str, lease: &str) -> Duration {
     Duration::try_from(lag).unwrap_or(Duration::ZERO)
 }
 
-/// Watches `agents` for `window`, failing at once when any but `leader` exports.
+/// Watches `agents` for `window`, failing at once when any but `leader` exports: a follower
+/// that misjudged the lease by the clocks would take it over (and for a moment export beside
+/// the leader). A moment with no exporter is allowed: on a loaded machine a renewal may miss
+/// the 3 s renew deadline, and the leader then fences itself until its next renewal.
 async fn only_one_exports_for(agents: &[AgentProcess], ns: &str, leader: usize, window: Duration) {
     let until = Instant::now() + window;
+    let (mut led, mut polls) = (0, 0);
     while Instant::now() < until {
-        assert_eq!(exporters_of_running(agents, ns).await, vec![leader]);
+        let now = exporters_of_running(agents, ns).await;
+        assert!(
+            now.is_empty() || now == [leader],
+            "exporters {now:?}, only agent {leader} may export"
+        );
+        led += usize::from(!now.is_empty());
+        polls += 1;
     }
+    assert!(
+        led * 2 > polls,
+        "agent {leader} exported in only {led} of {polls} polls"
+    );
 }
 
 /// Kills `agents[leader]` and returns how long until exactly one of the others exports.
@@ -475,8 +489,8 @@ async fn handover_after_sigkill(
 async fn agents_whose_clocks_disagree_by_five_seconds_keep_one_leader_and_hand_over_in_time() {
     // Followers date a claim from when they saw it change, never by the holder's timestamps,
     // so a skew larger than the lease (5 s against 4 s) changes nothing.
-    // A 4 s lease, two 1 s retry periods, and 2 s for the list and a snapshot.
-    const BOUND: Duration = Duration::from_secs(4 + 2 + 2);
+    // A 4 s lease, two retry periods (0.5 s) and 2 s for the list and a snapshot, rounded up.
+    const BOUND: Duration = Duration::from_secs(4 + 1 + 3);
     let (ns, lease, nodes) = setup("skew").await;
     let ns = ns.name();
     // A leader whose clock is 5 s behind: its renewals look 5 s old to everyone else.
