@@ -441,3 +441,86 @@ async fn a_custom_config_that_does_not_compile_fails_the_start_naming_flag_resou
         assert!(log.contains(part), "{part} missing from:\n{log}");
     }
 }
+
+#[tokio::test]
+async fn a_changed_custom_config_file_is_applied_without_a_restart_and_a_broken_one_is_counted() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-file").await;
+    let group = format!("{}.ksa.test", unique("crsf"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3, parts: 4}");
+
+    // The custom config file alone, no --config: its changes are noticed all the same.
+    let dir = ConfigDir::new();
+    dir.write(&config(&group, ""));
+    let file = dir.file();
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            "--custom-resource-state-config-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    agent.wait_ready(READY).await;
+    let pid = agent.pid();
+    let size = "kube_customresource_widget_size";
+    let parts = "kube_customresource_widget_parts";
+    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
+    assert_eq!(sample(&agent, parts, &group, "w1").await.unwrap(), None);
+
+    dir.write(&config(
+        &group,
+        "
+        - name: widget_parts
+          help: The widget's parts.
+          each:
+            type: Gauge
+            gauge: {path: [spec, parts]}",
+    ));
+    wait_sample(
+        &agent,
+        "the new metric",
+        CONVERGE,
+        parts,
+        &group,
+        "w1",
+        Some(4.0),
+    )
+    .await;
+    assert_eq!(agent.pid(), pid, "no restart");
+    assert_eq!(
+        agent
+            .self_metric("ksa_config_reloads_total", &[("result", "success")])
+            .await
+            .unwrap(),
+        1.0
+    );
+
+    // Broken: the reload fails, the running series stay.
+    dir.write(
+        "spec:\n  resources:\n    - groupVersionKind: {group: x.io, version: v1, kind: X}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n",
+    );
+    poll_until("the failed reload", CONVERGE, || async {
+        match agent
+            .self_metric("ksa_config_reloads_total", &[("result", "failure")])
+            .await?
+        {
+            1.0 => Ok(()),
+            v => Err(format!("failures = {v}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        sample(&agent, parts, &group, "w1").await.unwrap(),
+        Some(4.0)
+    );
+    assert_eq!(sample(&agent, size, &group, "w1").await.unwrap(), Some(3.0));
+    let log = agent.log();
+    assert!(
+        log.contains("--custom-resource-state-config-file") && log.contains("\"bad\""),
+        "the error names the flag and the metric:\n{log}"
+    );
+    assert_eq!(agent.pid(), pid, "no restart");
+}
