@@ -300,7 +300,8 @@ pub struct Args {
     pub custom_resource_state_config: Option<String>,
 
     /// A file holding the `CustomResourceStateMetrics` YAML (see
-    /// --custom-resource-state-config). Read at start and at each reload of --config.
+    /// --custom-resource-state-config). Read at start, and again whenever it (or --config)
+    /// changes.
     #[arg(long, value_parser = path_or_empty)]
     pub custom_resource_state_config_file: Option<PathBuf>,
 
@@ -480,6 +481,37 @@ pub(crate) fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     }
 }
 
+impl Error {
+    /// Whether the error is the custom resource state config's (it cannot be read, does not
+    /// compile, or clashes), directly or inside the `--config` file.
+    pub fn is_custom_resource_state(&self) -> bool {
+        match self {
+            Error::CustomResourceStateFile { .. }
+            | Error::CustomResourceState { .. }
+            | Error::CustomFamilyClash { .. } => true,
+            Error::InConfigFile { source, .. } => source.is_custom_resource_state(),
+            _ => false,
+        }
+    }
+}
+
+impl Args {
+    /// The custom resource state config file these flags read: `None` when there is none, or
+    /// when the inline `--custom-resource-state-config` wins over it (as in kube-state-metrics).
+    pub fn custom_resource_state_file(&self) -> Option<&std::path::Path> {
+        if self
+            .custom_resource_state_config
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
+            return None;
+        }
+        self.custom_resource_state_config_file
+            .as_deref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+}
+
 /// Everything the agent needs to run, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -525,6 +557,9 @@ pub struct Config {
     pub auth: Option<auth::AuthOptions>,
     /// The custom resource state config, compiled; `None` without one.
     pub custom: Option<CustomResources>,
+    /// The flags this config was built from, the `--config` file's settings applied: a reload
+    /// without `--config` (a changed custom resource state config file) builds from them again.
+    pub args: Args,
 }
 
 /// The compiled custom resource state config (`--custom-resource-state-config[-file]`).
@@ -689,6 +724,7 @@ impl Config {
     /// The first flag with a bad value, named.
     pub fn from_args(args: Args, kinds: &Catalog) -> Result<Config> {
         let custom = custom_resources(&args)?;
+        let all_args = args.clone();
         let node = args.node.filter(|n| !n.trim().is_empty());
         let node = match (args.scope, node) {
             (_, Some(n)) => n,
@@ -878,6 +914,7 @@ impl Config {
         });
         Ok(Config {
             custom,
+            args: all_args,
             election,
             watch,
             auth,
@@ -930,9 +967,7 @@ fn custom_resources(args: &Args) -> Result<Option<CustomResources>> {
         args.custom_resource_state_config
             .as_deref()
             .filter(|s| !s.trim().is_empty()),
-        args.custom_resource_state_config_file
-            .as_deref()
-            .filter(|p| !p.as_os_str().is_empty()),
+        args.custom_resource_state_file(),
     ) {
         (Some(inline), _) => (CUSTOM_INLINE_FLAG, inline.to_string()),
         (None, Some(path)) => (

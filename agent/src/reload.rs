@@ -1,8 +1,9 @@
-//! Config reloads as they happen: noticing that the `--config` file changed, reading it again
-//! under the reload policy ([`crate::config::reload`]), and reporting each outcome in logs and
+//! Config reloads as they happen: noticing that the `--config` file or the custom resource
+//! state config file (`--custom-resource-state-config-file`, or the file `--config` names)
+//! changed, reading them again under the reload policy ([`crate::config::reload`]), and reporting each outcome in logs and
 //! self-metrics. See [`ConfigReloads::next`]; starting the new watches is the pipeline's.
 //!
-//! The file's *directory* is watched, not the file: a Kubernetes ConfigMap volume replaces its
+//! Each file's *directory* is watched, not the file: a Kubernetes ConfigMap volume replaces its
 //! files by swapping a `..data` symlink, which a watch on the old file would never see. Any
 //! event in the directory wakes [`FileWatch::changed`] once the directory has been quiet for
 //! [`SETTLE`], so an editor's truncate-then-write is read once, whole. Whether the contents
@@ -21,10 +22,12 @@ use crate::telemetry::Telemetry;
 /// How long the directory must be quiet before a change is reported.
 pub const SETTLE: Duration = Duration::from_millis(250);
 
-/// A watch on the directory of one file.
+/// A watch on the directories of one or more files.
 pub struct FileWatch {
     // Dropping the watcher ends the watch.
-    _watcher: notify::RecommendedWatcher,
+    watcher: notify::RecommendedWatcher,
+    /// The directories watched.
+    dirs: Vec<PathBuf>,
     events: mpsc::UnboundedReceiver<()>,
     /// An event was received and the directory is settling: a [`FileWatch::changed`] dropped
     /// while it waits for quiet leaves this set, so the next call goes on settling instead of
@@ -38,10 +41,7 @@ impl FileWatch {
     /// # Errors
     /// When the OS watch cannot be set up (no such directory, inotify limits).
     pub fn start(file: &Path) -> Result<FileWatch, notify::Error> {
-        let dir = match file.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = dir_of(file);
         let (tx, events) = mpsc::unbounded_channel();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -56,10 +56,25 @@ impl FileWatch {
             })?;
         watcher.watch(&dir, RecursiveMode::NonRecursive)?;
         Ok(FileWatch {
-            _watcher: watcher,
+            watcher,
+            dirs: vec![dir],
             events,
             settling: false,
         })
+    }
+
+    /// Watches the directory of `file` too (nothing to do when it is watched already).
+    ///
+    /// # Errors
+    /// As [`FileWatch::start`]; the directories already watched stay watched.
+    pub fn watch_also(&mut self, file: &Path) -> Result<(), notify::Error> {
+        let dir = dir_of(file);
+        if self.dirs.contains(&dir) {
+            return Ok(());
+        }
+        self.watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        self.dirs.push(dir);
+        Ok(())
     }
 
     /// Completes after something changed in the directory and it then stayed quiet for
@@ -78,10 +93,18 @@ impl FileWatch {
     }
 }
 
-/// The configurations a changed `--config` file asks for, one per change that makes a valid
-/// configuration.
+/// The directory holding `file`.
+fn dir_of(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The configurations a changed `--config` file or custom resource state config file asks
+/// for, one per change that makes a valid configuration.
 pub struct ConfigReloads {
-    /// `None` without `--config`, or when the file's directory cannot be watched.
+    /// `None` without either file, or when the `--config` file's directory cannot be watched.
     watch: Option<(FileWatch, Reloader)>,
     /// The last configuration yielded (the start one at first). Restart-only settings are the
     /// same in all of them, so comparing with it is comparing with the running one.
@@ -91,19 +114,32 @@ pub struct ConfigReloads {
 }
 
 impl ConfigReloads {
-    /// Reports the configuration the agent starts with and starts watching its file, if any;
-    /// a file that cannot be watched is logged (changes then need a restart).
+    /// Reports the configuration the agent starts with and starts watching its files, if any;
+    /// a file that cannot be watched is logged (its changes then need a restart).
     pub fn start(config: &Config, kinds: Catalog, telemetry: Telemetry) -> ConfigReloads {
-        let watch = config.file.as_ref().and_then(|file| {
+        if let Some(file) = &config.file {
             telemetry.config_loaded(&file.path, &file.contents, false);
-            match FileWatch::start(&file.path) {
-                Ok(w) => Some((w, Reloader::new(file))),
+        }
+        if let (Some(path), Some(custom)) =
+            (config.args.custom_resource_state_file(), &config.custom)
+        {
+            telemetry.custom_config_loaded(path, custom.source.as_bytes(), false);
+        }
+        let watch = Reloader::new(config).and_then(|reloader| {
+            let files = reloader.files();
+            let (first, others) = files.split_first()?;
+            let mut watch = match FileWatch::start(first) {
+                Ok(w) => w,
                 Err(e) => {
-                    tracing::error!(file = %file.path.display(), error = %e,
+                    tracing::error!(file = %first.display(), error = %e,
                         "cannot watch the config file; changes need a restart");
-                    None
+                    return None;
                 }
+            };
+            for file in others {
+                watch_also(&mut watch, file);
             }
+            Some((watch, reloader))
         });
         ConfigReloads {
             watch,
@@ -113,7 +149,7 @@ impl ConfigReloads {
         }
     }
 
-    /// The next configuration to apply: completes when the file changed into a valid
+    /// The next configuration to apply: completes when a file changed into a valid
     /// configuration (restart-only settings kept, and named in a warning and in
     /// `ksa_config_restart_required`). A change that does not parse or validate is logged and
     /// counted, and the wait goes on. Never completes without a watched file. Cancel-safe.
@@ -140,16 +176,44 @@ impl ConfigReloads {
                     if let Some(file) = &new.file {
                         t.config_loaded(&file.path, &file.contents, true);
                     }
-                    tracing::info!(file = %reloader.path().display(), "config file changed; applying it");
+                    if let (Some(path), Some(custom)) =
+                        (new.args.custom_resource_state_file(), &new.custom)
+                    {
+                        t.custom_config_loaded(path, custom.source.as_bytes(), new.file.is_none());
+                        // `--config` may name another custom config file than before.
+                        watch_also(watch, path);
+                    }
+                    let files: Vec<String> = reloader
+                        .files()
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect();
+                    tracing::info!(files = %files.join(","), "config changed; applying it");
                     self.last = new.clone();
                     return new;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "config reload failed; keeping the running config");
-                    self.telemetry.config_reload_failed(reloader.path());
+                    match (reloader.path(), reloader.custom_path()) {
+                        (Some(config), custom)
+                            if !e.is_custom_resource_state() || custom.is_none() =>
+                        {
+                            self.telemetry.config_reload_failed(config);
+                        }
+                        (_, Some(custom)) => self.telemetry.custom_config_reload_failed(custom),
+                        (_, None) => {}
+                    }
                 }
             }
         }
+    }
+}
+
+/// Watches the directory of `file` too, or logs why not.
+fn watch_also(watch: &mut FileWatch, file: &Path) {
+    if let Err(e) = watch.watch_also(file) {
+        tracing::error!(file = %file.display(), error = %e,
+            "cannot watch the config file; changes need a restart");
     }
 }
 
@@ -190,6 +254,75 @@ mod tests {
         tokio::time::timeout(within, watch.changed())
             .await
             .expect("an in-place rewrite is noticed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_changed_custom_config_file_is_applied_and_a_broken_one_is_counted() {
+        use clap::Parser as _;
+        let dir = std::env::temp_dir().join(format!("ksa-reload-custom-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("crs.yaml");
+        let metric = |name: &str| {
+            format!(
+                "spec:\n  resources:\n    - groupVersionKind: {{group: a.io, version: v1, kind: A}}\n      metrics:\n        - name: {name}\n          each: {{type: Gauge, gauge: {{path: [spec, size]}}}}\n"
+            )
+        };
+        std::fs::write(&file, metric("one")).unwrap();
+        let args = crate::config::Args::try_parse_from([
+            "kube-state-agent",
+            "--scope=cluster",
+            "--custom-resource-state-config-file",
+            file.to_str().unwrap(),
+        ])
+        .unwrap();
+        let catalog = crate::registry::catalog();
+        let config = crate::config::load(args, &catalog).unwrap();
+        let telemetry = Telemetry::new();
+        let mut reloads = ConfigReloads::start(&config, catalog, telemetry.clone());
+        let within = Duration::from_secs(10);
+
+        std::fs::write(&file, metric("two")).unwrap();
+        let new = tokio::time::timeout(within, reloads.next())
+            .await
+            .expect("the change is applied");
+        let names: Vec<&str> = new.custom.as_ref().unwrap().resources[0]
+            .families()
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(names, ["kube_customresource_two"]);
+        assert_eq!(
+            telemetry.value("ksa_config_reloads_total", &[("result", "success")]),
+            Some(1.0)
+        );
+
+        std::fs::write(&file, "spec: {resources: [{groupVersionKind: {group: a.io, version: v1, kind: A}, metrics: [{name: bad, each: {type: Histogram}}]}]}\n").unwrap();
+        // `next` keeps waiting after a failure: poll the counter beside it.
+        let counted = async {
+            while telemetry.value("ksa_config_reloads_total", &[("result", "failure")]) != Some(1.0)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let failed = async {
+            tokio::select! {
+                _ = reloads.next() => panic!("a broken file is not applied"),
+                () = counted => {}
+            }
+        };
+        tokio::time::timeout(within, failed)
+            .await
+            .expect("the failure is counted");
+        let labels = [
+            ("type", "customresourceconfig"),
+            ("filename", file.to_str().unwrap()),
+        ];
+        assert_eq!(
+            telemetry.value("kube_state_metrics_last_config_reload_successful", &labels),
+            Some(0.0)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -574,7 +574,24 @@ impl Telemetry {
     /// The `--config` file `path` holding `contents` was loaded (at start, or by a reload when
     /// `reload`); sets KSM's config gauges as its `RunKubeStateMetrics` does.
     pub fn config_loaded(&self, path: &Path, contents: &[u8], reload: bool) {
-        let labels = ["config", &path.display().to_string()];
+        self.file_loaded("config", path, contents);
+        if reload {
+            self.config_reloads.with_label_values(&["success"]).inc();
+        }
+    }
+
+    /// The custom resource state config file `path` holding `contents` was loaded: KSM's
+    /// config gauges under `type="customresourceconfig"`. A reload is counted by
+    /// [`Telemetry::config_loaded`] when there is a `--config` file, else when `reload`.
+    pub fn custom_config_loaded(&self, path: &Path, contents: &[u8], reload: bool) {
+        self.file_loaded("customresourceconfig", path, contents);
+        if reload {
+            self.config_reloads.with_label_values(&["success"]).inc();
+        }
+    }
+
+    fn file_loaded(&self, kind: &str, path: &Path, contents: &[u8]) {
+        let labels = [kind, &path.display().to_string()];
         self.config_reload_successful
             .with_label_values(&labels)
             .set(1.0);
@@ -588,15 +605,21 @@ impl Telemetry {
         self.config_hash
             .with_label_values(&labels)
             .set(md5_as_metric_value(contents));
-        if reload {
-            self.config_reloads.with_label_values(&["success"]).inc();
-        }
     }
 
     /// A reload of the `--config` file at `path` failed; the running config stays.
     pub fn config_reload_failed(&self, path: &Path) {
         self.config_reload_successful
             .with_label_values(&["config", &path.display().to_string()])
+            .set(0.0);
+        self.config_reloads.with_label_values(&["failure"]).inc();
+    }
+
+    /// A reload after the custom resource state config file at `path` changed failed; the
+    /// running config stays.
+    pub fn custom_config_reload_failed(&self, path: &Path) {
+        self.config_reload_successful
+            .with_label_values(&["customresourceconfig", &path.display().to_string()])
             .set(0.0);
         self.config_reloads.with_label_values(&["failure"]).inc();
     }

@@ -24,7 +24,30 @@ struct Crd {
 
 impl Crd {
     fn create(group: &str, kind: &str, plural: &str) -> Crd {
+        Crd::create_with_versions(group, kind, plural, &["v1"])
+    }
+
+    /// A CRD serving each of `versions` (the first one stored), with the same schema, so no
+    /// conversion webhook is needed (`conversion: {strategy: None}`).
+    fn create_with_versions(group: &str, kind: &str, plural: &str, versions: &[&str]) -> Crd {
         let name = format!("{plural}.{group}");
+        let versions: String = versions
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                format!(
+                    "    - name: {v}
+      served: true
+      storage: {storage}
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+",
+                    storage = i == 0
+                )
+            })
+            .collect();
         let yaml = format!(
             "apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -37,15 +60,10 @@ spec:
     kind: {kind}
     plural: {plural}
     singular: {singular}
+  conversion:
+    strategy: None
   versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          x-kubernetes-preserve-unknown-fields: true
-",
+{versions}",
             singular = plural.trim_end_matches('s'),
         );
         kubectl(&["apply", "-f", "-"], &yaml).expect("the CRD is created");
@@ -440,4 +458,208 @@ async fn a_custom_config_that_does_not_compile_fails_the_start_naming_flag_resou
     ] {
         assert!(log.contains(part), "{part} missing from:\n{log}");
     }
+}
+
+#[tokio::test]
+async fn a_changed_custom_config_file_is_applied_without_a_restart_and_a_broken_one_is_counted() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-file").await;
+    let group = format!("{}.ksa.test", unique("crsf"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3, parts: 4}");
+
+    // The custom config file alone, no --config: its changes are noticed all the same.
+    let dir = ConfigDir::new();
+    dir.write(&config(&group, ""));
+    let file = dir.file();
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            "--custom-resource-state-config-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    agent.wait_ready(READY).await;
+    let pid = agent.pid();
+    let size = "kube_customresource_widget_size";
+    let parts = "kube_customresource_widget_parts";
+    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
+    assert_eq!(sample(&agent, parts, &group, "w1").await.unwrap(), None);
+
+    dir.write(&config(
+        &group,
+        "
+        - name: widget_parts
+          help: The widget's parts.
+          each:
+            type: Gauge
+            gauge: {path: [spec, parts]}",
+    ));
+    wait_sample(
+        &agent,
+        "the new metric",
+        CONVERGE,
+        parts,
+        &group,
+        "w1",
+        Some(4.0),
+    )
+    .await;
+    assert_eq!(agent.pid(), pid, "no restart");
+    assert_eq!(
+        agent
+            .self_metric("ksa_config_reloads_total", &[("result", "success")])
+            .await
+            .unwrap(),
+        1.0
+    );
+
+    // Broken: the reload fails, the running series stay.
+    dir.write(
+        "spec:\n  resources:\n    - groupVersionKind: {group: x.io, version: v1, kind: X}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n",
+    );
+    poll_until("the failed reload", CONVERGE, || async {
+        match agent
+            .self_metric("ksa_config_reloads_total", &[("result", "failure")])
+            .await?
+        {
+            1.0 => Ok(()),
+            v => Err(format!("failures = {v}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        sample(&agent, parts, &group, "w1").await.unwrap(),
+        Some(4.0)
+    );
+    assert_eq!(sample(&agent, size, &group, "w1").await.unwrap(), Some(3.0));
+    let log = agent.log();
+    assert!(
+        log.contains("--custom-resource-state-config-file") && log.contains("\"bad\""),
+        "the error names the flag and the metric:\n{log}"
+    );
+    assert_eq!(agent.pid(), pid, "no restart");
+}
+
+/// A wildcard entry is resolved again every minute (`WILDCARD_RECHECK`, 60 s); a CRD of the
+/// group created after the start is listed within this.
+const WILDCARD_RESOLVED: Duration = Duration::from_secs(100);
+
+#[tokio::test]
+async fn wildcard_versions_and_kinds_export_each_resolution_with_its_own_labels() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-wild").await;
+    let group = format!("{}.ksa.test", unique("crsw"));
+    let _widgets = Crd::create_with_versions(&group, "Widget", "widgets", &["v1", "v2"]);
+    let _gadgets = Crd::create(&group, "Gadget", "gadgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3}");
+    apply_object(&group, "Gadget", ns.name(), "g1", "{size: 5}");
+
+    let custom = format!(
+        r#"kind: CustomResourceStateMetrics
+spec:
+  resources:
+    - groupVersionKind: {{group: "{group}", version: "*", kind: Widget}}
+      labelsFromPath:
+        name: [metadata, name]
+      metrics:
+        - name: widget_size
+          help: The widget's size, per served version.
+          each:
+            type: Gauge
+            gauge: {{path: [spec, size]}}
+    - groupVersionKind: {{group: "{group}", version: v1, kind: "*"}}
+      labelsFromPath:
+        name: [metadata, name]
+      metrics:
+        - name: any_size
+          help: The size of any kind of the group.
+          each:
+            type: Gauge
+            gauge: {{path: [spec, size]}}
+"#
+    );
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            "--custom-resource-state-config",
+            &custom,
+        ],
+    );
+    agent.wait_ready(READY).await;
+
+    // (metric, object) -> the (version, kind) labels of its samples, sorted.
+    let labels_of = |e: &testkit::exposition::Exposition, metric: &str, object: &str| {
+        let mut got: Vec<(String, String)> = e
+            .samples_of(metric)
+            .filter(|s| {
+                s.label("customresource_group") == Some(group.as_str())
+                    && s.label("name") == Some(object)
+            })
+            .map(|s| {
+                (
+                    s.label("customresource_version").unwrap_or("").to_string(),
+                    s.label("customresource_kind").unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let pair = |v: &str, k: &str| (v.to_string(), k.to_string());
+    poll_until("each resolution's samples", CONVERGE, || async {
+        let e = agent.scrape().await?;
+        let widget = labels_of(&e, "kube_customresource_widget_size", "w1");
+        let any_w = labels_of(&e, "kube_customresource_any_size", "w1");
+        let any_g = labels_of(&e, "kube_customresource_any_size", "g1");
+        if widget == [pair("v1", "Widget"), pair("v2", "Widget")]
+            && any_w == [pair("v1", "Widget")]
+            && any_g == [pair("v1", "Gadget")]
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "widget_size {widget:?}, any_size w1 {any_w:?} g1 {any_g:?}"
+            ))
+        }
+    })
+    .await;
+    let e = agent.scrape().await.unwrap();
+    assert!(
+        e.samples_of("kube_customresource_widget_size")
+            .filter(|s| s.label("name") == Some("w1"))
+            .all(|s| s.value == 3.0)
+    );
+
+    // A kind of the group created after the start: picked up by the next resolution.
+    let pid = agent.pid();
+    let _doohickeys = Crd::create(&group, "Doohickey", "doohickeys");
+    apply_object(&group, "Doohickey", ns.name(), "d1", "{size: 8}");
+    poll_until("the later kind resolved", WILDCARD_RESOLVED, || async {
+        let e = agent.scrape().await?;
+        let got: Vec<_> = e
+            .samples_of("kube_customresource_any_size")
+            .filter(|s| {
+                s.label("customresource_group") == Some(group.as_str())
+                    && s.label("name") == Some("d1")
+            })
+            .map(|s| (s.label("customresource_kind").map(str::to_string), s.value))
+            .collect();
+        match got.as_slice() {
+            [(Some(kind), v)] if kind == "Doohickey" && *v == 8.0 => Ok(()),
+            other => Err(format!("d1: {other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(agent.pid(), pid, "no restart");
+    // The earlier resolutions are listed again, not lost.
+    let e = agent.scrape().await.unwrap();
+    assert_eq!(
+        labels_of(&e, "kube_customresource_any_size", "g1"),
+        [pair("v1", "Gadget")]
+    );
 }

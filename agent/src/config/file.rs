@@ -96,6 +96,16 @@ pub fn load_contents(
     Ok(config)
 }
 
+/// The flags `contents` (a `--config` file) makes of `command_line`, or `None` when it does
+/// not parse (loading it reports why): what the reloader reads to find the custom resource
+/// state config file the file names.
+pub(crate) fn args_with(command_line: &Args, contents: &[u8]) -> Option<Args> {
+    let (settings, _) = parse(contents).ok()?;
+    let mut args = command_line.clone();
+    settings.apply(&mut args);
+    Some(args)
+}
+
 /// How a key of the file takes effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
@@ -924,6 +934,8 @@ port: 9090
     fn settings_of(mut config: Config) -> String {
         config.file = None;
         config.warnings.clear();
+        // The flags are what the settings were made from, not a setting.
+        config.args = baseline_args();
         format!("{config:?}")
     }
 

@@ -1,6 +1,7 @@
-//! What a changed `--config` file may change while the agent runs: the reload policy.
+//! What a changed `--config` file (or custom resource state config file) may change while the
+//! agent runs: the reload policy.
 //!
-//! A reload reads the file again and applies it over the command line the agent started with,
+//! A reload reads the files again and applies it over the command line the agent started with,
 //! as a start would. A file whose bytes did not change is no reload; a file that cannot be read
 //! or does not make a valid config changes nothing (the running config stays); settings that
 //! only a restart can change ([`keep_restart_only_settings`]) keep their running values and are
@@ -9,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Args, Catalog, Config, ConfigFile, Error, Result, file};
+use super::{Args, Catalog, Config, Error, Result, file};
 
 /// Settings a reload cannot change while the process runs: each one that the new config
 /// changes is named (by its flag) and set back to the running value. Everything else a reload
@@ -58,48 +59,123 @@ pub struct Reloaded {
     pub restart_required: Vec<&'static str>,
 }
 
-/// Reads one `--config` file again, each time it may have changed.
+/// What a reload reads: the `--config` file and the custom resource state config file in
+/// effect. The same inputs again are no change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inputs {
+    /// The `--config` file's bytes (`None` without `--config`).
+    config: Option<Vec<u8>>,
+    /// The custom resource state config file the flags (and `--config`) name, with its bytes
+    /// (`None`: it cannot be read).
+    custom: Option<(PathBuf, Option<Vec<u8>>)>,
+}
+
+/// Reads the files a configuration comes from again, each time one of them may have changed:
+/// the `--config` file, and the `--custom-resource-state-config-file` (kube-state-metrics
+/// restarts itself when either changes; the agent applies both the same way).
 #[derive(Debug)]
 pub struct Reloader {
-    path: PathBuf,
+    /// The `--config` file, if any.
+    config_path: Option<PathBuf>,
+    /// The flags to build on: those before the `--config` file was applied, or all of them
+    /// without one.
     command_line: Args,
-    /// The bytes of the last read, applied or not: the same bytes again are no change.
-    last_read: Vec<u8>,
+    /// The inputs of the last read, applied or not.
+    last_read: Inputs,
 }
 
 impl Reloader {
-    /// A reloader for the file `file` was read from at start.
-    pub fn new(file: &ConfigFile) -> Reloader {
-        Reloader {
-            path: file.path.clone(),
-            command_line: file.command_line.clone(),
-            last_read: file.contents.clone(),
+    /// A reloader for the files `config` was read from, or `None` when it was read from none
+    /// (no `--config`, no custom resource state config file): nothing can change then.
+    pub fn new(config: &Config) -> Option<Reloader> {
+        let (config_path, command_line, contents) = match &config.file {
+            Some(f) => (
+                Some(f.path.clone()),
+                f.command_line.clone(),
+                Some(f.contents.clone()),
+            ),
+            None => (None, config.args.clone(), None),
+        };
+        let custom = config.args.custom_resource_state_file().map(|path| {
+            // The text the running config compiled, so a first event is no change.
+            let bytes = config
+                .custom
+                .as_ref()
+                .map(|c| c.source.clone().into_bytes());
+            (path.to_path_buf(), bytes)
+        });
+        if config_path.is_none() && custom.is_none() {
+            return None;
         }
+        Some(Reloader {
+            config_path,
+            command_line,
+            last_read: Inputs {
+                config: contents,
+                custom,
+            },
+        })
     }
 
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The `--config` file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
     }
 
-    /// Reads the file and builds the configuration it asks for, compared with `running`.
-    /// `Ok(None)` when its bytes are those of the last read.
+    /// The custom resource state config file of the last read, if any.
+    pub fn custom_path(&self) -> Option<&Path> {
+        self.last_read.custom.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// The files whose changes may change the configuration: the `--config` file and the
+    /// custom resource state config file of the last read.
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.config_path
+            .iter()
+            .cloned()
+            .chain(self.custom_path().map(Path::to_path_buf))
+            .collect()
+    }
+
+    fn read(&self) -> Result<Inputs> {
+        let config = match &self.config_path {
+            Some(path) => Some(std::fs::read(path).map_err(|e| Error::ConfigFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        let args = match &config {
+            Some(contents) => file::args_with(&self.command_line, contents),
+            None => Some(self.command_line.clone()),
+        };
+        let custom = args
+            .as_ref()
+            .and_then(|a| a.custom_resource_state_file())
+            .map(|path| (path.to_path_buf(), std::fs::read(path).ok()));
+        Ok(Inputs { config, custom })
+    }
+
+    /// Reads the files and builds the configuration they ask for, compared with `running`.
+    /// `Ok(None)` when their bytes are those of the last read.
     ///
     /// # Errors
-    /// When the file cannot be read or does not make a valid configuration; the caller keeps
-    /// the running one. A file that failed is not read as a change again until its bytes
-    /// change.
+    /// When a file cannot be read or does not make a valid configuration (a custom resource
+    /// state config that does not compile names the flag, the resource and the metric); the
+    /// caller keeps the running one. Inputs that failed are not read as a change again until
+    /// their bytes change.
     pub fn reread(&mut self, running: &Config, kinds: &Catalog) -> Result<Option<Reloaded>> {
-        let contents = std::fs::read(&self.path).map_err(|e| Error::ConfigFile {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        if contents == self.last_read {
+        let inputs = self.read()?;
+        if inputs == self.last_read {
             return Ok(None);
         }
-        self.last_read.clone_from(&contents);
-        let mut config =
-            file::load_contents(self.command_line.clone(), &self.path, contents, kinds)?;
+        self.last_read = inputs.clone();
+        let mut config = match (&self.config_path, inputs.config) {
+            (Some(path), Some(contents)) => {
+                file::load_contents(self.command_line.clone(), path, contents, kinds)?
+            }
+            _ => Config::from_args(self.command_line.clone(), kinds)?,
+        };
         let restart_required = keep_restart_only_settings(running, &mut config);
         Ok(Some(Reloaded {
             config,
@@ -154,7 +230,7 @@ mod tests {
         ])
         .unwrap();
         let config = super::super::load(args, &registry::catalog()).unwrap();
-        let reloader = Reloader::new(config.file.as_ref().unwrap());
+        let reloader = Reloader::new(&config).unwrap();
         (config, reloader)
     }
 
@@ -193,8 +269,118 @@ mod tests {
         std::fs::remove_file(&file.0).unwrap();
         let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
         assert!(
-            matches!(err, Error::ConfigFile { ref path, .. } if path == reloader.path()),
+            matches!(err, Error::ConfigFile { ref path, .. } if Some(path.as_path()) == reloader.path()),
             "{err}"
         );
+    }
+
+    const CUSTOM_A: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
+    const CUSTOM_B: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n        - name: parts\n          each: {type: Gauge, gauge: {path: [spec, parts]}}\n";
+    const CUSTOM_BROKEN: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n";
+
+    fn family_names(c: &Config) -> Vec<String> {
+        c.custom
+            .iter()
+            .flat_map(|c| c.resources.iter())
+            .flat_map(|r| r.families().iter().map(|f| f.name().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_changed_custom_config_file_reloads_without_a_config_file() {
+        let custom = TempFile::new(CUSTOM_A);
+        let args = Args::try_parse_from([
+            "kube-state-agent",
+            "--scope=cluster",
+            "--custom-resource-state-config-file",
+            custom.0.to_str().unwrap(),
+        ])
+        .unwrap();
+        let running = super::super::load(args, &registry::catalog()).unwrap();
+        let mut reloader = Reloader::new(&running).expect("a custom config file is watched");
+        assert_eq!(reloader.path(), None);
+        assert_eq!(reloader.files(), std::slice::from_ref(&custom.0));
+        assert!(
+            reloader
+                .reread(&running, &registry::catalog())
+                .unwrap()
+                .is_none(),
+            "the text the running config compiled is no change"
+        );
+
+        custom.write(CUSTOM_B);
+        let reloaded = reloader
+            .reread(&running, &registry::catalog())
+            .unwrap()
+            .expect("a change");
+        assert_eq!(
+            family_names(&reloaded.config),
+            ["kube_customresource_size", "kube_customresource_parts"]
+        );
+        assert!(reloaded.restart_required.is_empty());
+
+        custom.write(CUSTOM_BROKEN);
+        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        assert!(err.is_custom_resource_state(), "{err}");
+        let text = err.to_string();
+        for part in [
+            "--custom-resource-state-config-file",
+            "a.io",
+            "\"bad\"",
+            "Histogram",
+        ] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+        assert!(
+            reloader
+                .reread(&running, &registry::catalog())
+                .unwrap()
+                .is_none(),
+            "a refused file is not retried until it changes"
+        );
+    }
+
+    #[test]
+    fn the_custom_config_file_a_config_file_names_is_reread_when_only_it_changes() {
+        let custom = TempFile::new(CUSTOM_A);
+        let file = TempFile::new(&format!(
+            "custom_resource_state_config_file: {}\n",
+            custom.0.display()
+        ));
+        let args = Args::try_parse_from([
+            "kube-state-agent",
+            "--scope=cluster",
+            "--config",
+            file.0.to_str().unwrap(),
+        ])
+        .unwrap();
+        let running = super::super::load(args, &registry::catalog()).unwrap();
+        let mut reloader = Reloader::new(&running).unwrap();
+        assert_eq!(reloader.files(), [file.0.clone(), custom.0.clone()]);
+
+        custom.write(CUSTOM_B);
+        let reloaded = reloader
+            .reread(&running, &registry::catalog())
+            .unwrap()
+            .expect("the custom file's change is a change");
+        assert_eq!(family_names(&reloaded.config).len(), 2);
+        assert!(reloaded.config.file.is_some(), "still read with --config");
+
+        custom.write(CUSTOM_BROKEN);
+        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        assert!(err.is_custom_resource_state(), "{err}");
+    }
+
+    #[test]
+    fn an_inline_custom_config_needs_no_reloader() {
+        let args = Args::try_parse_from([
+            "kube-state-agent",
+            "--scope=cluster",
+            "--custom-resource-state-config",
+            CUSTOM_A,
+        ])
+        .unwrap();
+        let running = super::super::load(args, &registry::catalog()).unwrap();
+        assert!(Reloader::new(&running).is_none());
     }
 }

@@ -13,7 +13,9 @@
 //! - **Wildcards** (`version: "*"`, `kind: "*"`): resolved through discovery to every matching
 //!   served resource when the watch starts, and again every [`WILDCARD_RECHECK`]; a changed
 //!   set restarts the watch (rows cleared, everything listed again). Each resolution renders
-//!   with [`ResourceMetrics::resolved`], so its `customresource_*` labels name its own GVK.
+//!   with [`ResourceMetrics::resolved`], so its `customresource_*` labels name its own GVK;
+//!   an object served under several versions is exported once per version, as
+//!   kube-state-metrics does ([`store_key`]).
 //! - **Sample errors** (a value that does not convert) are counted in
 //!   `ksa_custom_resource_sample_errors_total{resource,metric}` and logged at most once per
 //!   object and metric per minute ([`LogLimiter`]).
@@ -175,6 +177,23 @@ async fn resolve(client: &Client, kind: &CustomKind) -> Option<Vec<Resolved>> {
         }
     }
     (!found.is_empty()).then_some(found)
+}
+
+/// The store key of an object of stream `i`: its UID, plus the resolved resource when the
+/// entry resolves to more than one.
+///
+/// Why: with `version: "*"` the API server serves one object under each served version, with
+/// one UID. kube-state-metrics exports it once per version (a store per resolved
+/// group/version/kind, `internal/discovery`'s `ResolveGVKToGVKPs`), each sample labelled with
+/// its own `customresource_version`; keyed by UID alone, one version's rows would replace the
+/// other's in the shard.
+fn store_key(uid: Arc<str>, resolved: &[Resolved], i: usize) -> Arc<str> {
+    if resolved.len() > 1 {
+        let api = &resolved[i].api;
+        format!("{uid}@{}/{}", api.api_version, api.plural).into()
+    } else {
+        uid
+    }
 }
 
 /// Whether a watcher error says the resource is not served (404): its CRD went away.
@@ -387,6 +406,7 @@ async fn watch_until_stopped(
                 Event::InitApply(obj) => {
                     ctx.telemetry.event(resource, "listed");
                     if let Some((uid, rows)) = renderer.render(metrics, obj) {
+                        let uid = store_key(uid, &resolved, i);
                         match rows {
                             Some(rows) => {
                                 writer.apply(Change::Apply(uid.to_string(), rows));
@@ -413,6 +433,7 @@ async fn watch_until_stopped(
                 Event::Apply(obj) => {
                     ctx.telemetry.event(resource, "applied");
                     if let Some((uid, rows)) = renderer.render(metrics, obj) {
+                        let uid = store_key(uid, &resolved, i);
                         match rows {
                             Some(rows) => {
                                 writer.apply(Change::Apply(uid.to_string(), rows));
@@ -428,8 +449,9 @@ async fn watch_until_stopped(
                 Event::Delete(obj) => {
                     ctx.telemetry.event(resource, "deleted");
                     if let Some(uid) = obj.identity.uid.as_deref() {
+                        let uid = store_key(uid.into(), &resolved, i);
                         writer.apply(Change::Delete(uid.to_string()));
-                        stream.known.remove(uid);
+                        stream.known.remove(&uid);
                     }
                 }
             }
@@ -443,4 +465,46 @@ async fn watch_until_stopped(
     drop(active);
     tracing::info!(resource, target = %target, "watch stopped");
     writer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(version: &str) -> Resolved {
+        let gvk = GroupVersionKind {
+            group: "a.io".into(),
+            version: version.into(),
+            kind: "A".into(),
+        };
+        let api = ApiResource {
+            group: gvk.group.clone(),
+            version: gvk.version.clone(),
+            api_version: format!("a.io/{version}"),
+            kind: gvk.kind.clone(),
+            plural: "as".into(),
+        };
+        let config = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
+        let metrics = crate::custom::parse(config).unwrap().remove(0);
+        Resolved {
+            api,
+            metrics: Arc::new(metrics.resolved(gvk, None)),
+        }
+    }
+
+    #[test]
+    fn an_object_served_under_two_versions_has_a_store_key_per_version() {
+        let uid: Arc<str> = "u1".into();
+        let one = [resolved("v1")];
+        assert_eq!(
+            &*store_key(uid.clone(), &one, 0),
+            "u1",
+            "one resolution: the UID"
+        );
+        let two = [resolved("v1"), resolved("v2")];
+        let v1 = store_key(uid.clone(), &two, 0);
+        let v2 = store_key(uid, &two, 1);
+        assert_ne!(v1, v2);
+        assert_eq!(&*v2, "u1@a.io/v2/as");
+    }
 }
