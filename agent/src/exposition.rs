@@ -45,6 +45,23 @@ impl MetricType {
         }
     }
 
+    /// The `# TYPE` word in `format`.
+    pub fn name_in(self, format: Format) -> &'static str {
+        match format {
+            Format::Text => self.text_name(),
+            Format::OpenMetrics => self.openmetrics_name(),
+        }
+    }
+
+    /// Writes the family's `# TYPE` line: `# TYPE <family> <word>` and a newline.
+    pub fn write_type_line(self, out: &mut Vec<u8>, family: &str, format: Format) {
+        out.extend_from_slice(b"# TYPE ");
+        out.extend_from_slice(family.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.name_in(format).as_bytes());
+        out.push(b'\n');
+    }
+
     /// The name `# HELP` and `# TYPE` give the family whose samples are named `sample_name`.
     ///
     /// OpenMetrics names a counter family without the `_total` its samples carry

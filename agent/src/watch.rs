@@ -113,19 +113,34 @@ pub(crate) fn run<K: Object>(
     kind: &'static Kind<K>,
     spec: WatchSpec,
     ctx: WatchContext,
-    mut writer: Writer,
+    writer: Writer,
     stop: StopSignal,
 ) -> impl Future<Output = Writer> + Send + 'static {
-    writer.start_listing();
-    let telemetry = ctx.telemetry.clone();
-    let restart_stop = stop.clone();
-    supervised(
+    listing_and_supervised(
         kind.resource,
         writer,
-        restart_stop,
-        telemetry,
+        stop.clone(),
+        ctx.telemetry.clone(),
         move |writer| watch_until_stopped(kind, spec.clone(), ctx.clone(), writer, stop.clone()),
     )
+}
+
+/// How every watch starts, built-in or custom: its shard is listing from this call on (before
+/// the returned future first runs, so readiness waits for the first list however late the task
+/// is scheduled), and `watch` runs [`supervised`].
+pub(crate) fn listing_and_supervised<F, Fut>(
+    resource: &'static str,
+    mut writer: Writer,
+    stop: StopSignal,
+    telemetry: Telemetry,
+    watch: F,
+) -> impl Future<Output = Writer>
+where
+    F: FnMut(Writer) -> Fut,
+    Fut: Future<Output = Writer>,
+{
+    writer.start_listing();
+    supervised(resource, writer, stop, telemetry, watch)
 }
 
 /// The first wait before a watch that panicked starts again; each further panic doubles it, up

@@ -2,47 +2,18 @@
 //! exports without a restart, a bad rewrite keeps the previous output and flips the reload
 //! telemetry, and a setting that needs a restart is reported and left alone.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use testkit::agent::AgentProcess;
 use testkit::exposition::Exposition;
 use testkit::objects::{
-    TestNamespace, create_node, create_pod, delete_node, node, node_status, pod, unique,
+    ConfigDir, TestNamespace, create_node, create_pod, delete_node, node, node_status, pod, unique,
 };
 use testkit::{Cluster, poll_until};
 
 const READY: Duration = Duration::from_secs(30);
 const CONVERGE: Duration = Duration::from_secs(20);
-
-/// A private directory holding the config file, removed on drop.
-struct ConfigDir(PathBuf);
-
-impl ConfigDir {
-    fn new() -> ConfigDir {
-        let dir = std::env::temp_dir().join(unique("ksa-config"));
-        std::fs::create_dir_all(&dir).unwrap();
-        ConfigDir(dir)
-    }
-
-    fn file(&self) -> PathBuf {
-        self.0.join("config.yaml")
-    }
-
-    /// Replaces the file whole (write a sibling, rename), as a ConfigMap update or an editor
-    /// saving does.
-    fn write(&self, yaml: &str) {
-        let tmp = self.0.join(".config.yaml.tmp");
-        std::fs::write(&tmp, yaml).unwrap();
-        std::fs::rename(&tmp, self.file()).unwrap();
-    }
-}
-
-impl Drop for ConfigDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The agent's self-metric `name` with `labels`, if it is exported.
 async fn telemetry_value(agent: &AgentProcess, name: &str, labels: &[(&str, &str)]) -> Option<f64> {

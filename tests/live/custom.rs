@@ -3,12 +3,11 @@
 //! `--custom-resource-state-config`. Each test has its own API group, so CRDs of parallel
 //! tests never collide; series are told apart by their `customresource_group` label.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use testkit::agent::AgentProcess;
 use testkit::kubectl::kubectl;
-use testkit::objects::{TestNamespace, unique};
+use testkit::objects::{ConfigDir, TestNamespace, unique};
 use testkit::{Cluster, poll_until};
 
 const READY: Duration = Duration::from_secs(30);
@@ -318,42 +317,51 @@ async fn custom_objects_are_exported_changed_and_deleted_and_a_crd_created_later
     );
 }
 
-/// A private directory holding the `--config` file, removed on drop.
-struct ConfigDir(PathBuf);
-
-impl ConfigDir {
-    fn new() -> ConfigDir {
-        let dir = std::env::temp_dir().join(unique("ksa-crs-config"));
-        std::fs::create_dir_all(&dir).unwrap();
-        ConfigDir(dir)
-    }
-
-    fn file(&self) -> PathBuf {
-        self.0.join("config.yaml")
-    }
-
-    /// Replaces the file whole (write a sibling, rename), as a ConfigMap update does.
-    fn write(&self, yaml: &str) {
-        let tmp = self.0.join(".config.yaml.tmp");
-        std::fs::write(&tmp, yaml).unwrap();
-        std::fs::rename(&tmp, self.file()).unwrap();
-    }
-}
-
-impl Drop for ConfigDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `custom` as the `custom_resource_config` key of a `--config` file.
 fn config_file(custom: &str) -> String {
     let indented: String = custom.lines().map(|l| format!("  {l}\n")).collect();
     format!("custom_resource_config: |\n{indented}")
 }
 
-#[tokio::test]
-async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_running_config() {
+/// Which file of a running agent a test edits to change its custom resource state config.
+#[derive(Clone, Copy, Debug)]
+enum Edited {
+    /// The `--config` file, holding the custom config under `custom_resource_config`.
+    ConfigFile,
+    /// The `--custom-resource-state-config-file` itself, without `--config`.
+    CustomConfigFile,
+}
+
+impl Edited {
+    /// The agent's flag for the file.
+    fn flag(self) -> &'static str {
+        match self {
+            Edited::ConfigFile => "--config",
+            Edited::CustomConfigFile => "--custom-resource-state-config-file",
+        }
+    }
+
+    /// The file's text for the custom config `custom`.
+    fn text(self, custom: &str) -> String {
+        match self {
+            Edited::ConfigFile => config_file(custom),
+            Edited::CustomConfigFile => custom.to_string(),
+        }
+    }
+
+    /// The flag an error in the custom config is reported under.
+    fn reported_flag(self) -> &'static str {
+        match self {
+            Edited::ConfigFile => "--custom-resource-state-config",
+            Edited::CustomConfigFile => "--custom-resource-state-config-file",
+        }
+    }
+}
+
+/// A running agent whose `edited` file gains a metric, which appears without a restart; then
+/// the file is broken, the reload is counted as failed, its log names the flag and the metric,
+/// and the running series stay.
+async fn an_edited_custom_config_is_applied_and_a_broken_one_keeps_the_running_one(edited: Edited) {
     let client = Cluster::get().client().await;
     let ns = TestNamespace::create(&client, "crs-reload").await;
     let group = format!("{}.ksa.test", unique("crsr"));
@@ -361,14 +369,14 @@ async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_
     apply_object(&group, "Widget", ns.name(), "w1", "{size: 3, parts: 4}");
 
     let dir = ConfigDir::new();
-    dir.write(&config_file(&config(&group, "")));
+    dir.write(&edited.text(&config(&group, "")));
     let file = dir.file();
     let mut agent = AgentProcess::start(
         "",
         &[
             "--scope=cluster",
             "--resources=namespaces",
-            "--config",
+            edited.flag(),
             file.to_str().unwrap(),
         ],
     );
@@ -379,7 +387,7 @@ async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_
     wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
     assert_eq!(sample(&agent, parts, &group, "w1").await.unwrap(), None);
 
-    // A new metric in the reloaded file: it appears without a restart.
+    // A new metric in the edited file: it appears without a restart.
     let with_parts = config(
         &group,
         "
@@ -389,7 +397,7 @@ async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_
             type: Gauge
             gauge: {path: [spec, parts]}",
     );
-    dir.write(&config_file(&with_parts));
+    dir.write(&edited.text(&with_parts));
     wait_sample(
         &agent,
         "the new metric",
@@ -401,9 +409,11 @@ async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_
     )
     .await;
     assert_eq!(agent.pid(), pid, "no restart");
+    let successes = agent.self_metric("ksa_config_reloads_total", &[("result", "success")]);
+    assert!(successes.await.unwrap() >= 1.0, "the reload is counted");
 
     // A broken custom config: the reload fails, the running config stays.
-    dir.write(&config_file(
+    dir.write(&edited.text(
         "spec:\n  resources:\n    - groupVersionKind: {group: x.io, version: v1, kind: X}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n",
     ));
     poll_until("the failed reload", CONVERGE, || async {
@@ -420,11 +430,27 @@ async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_
         sample(&agent, parts, &group, "w1").await.unwrap(),
         Some(4.0)
     );
+    assert_eq!(sample(&agent, size, &group, "w1").await.unwrap(), Some(3.0));
+    let log = agent.log();
     assert!(
-        agent.log().contains("--custom-resource-state-config") && agent.log().contains("\"bad\""),
-        "the error names the flag and the metric:\n{}",
-        agent.log()
+        log.contains(edited.reported_flag()) && log.contains("\"bad\""),
+        "the error names the flag and the metric:\n{log}"
     );
+    assert_eq!(agent.pid(), pid, "no restart");
+}
+
+#[tokio::test]
+async fn a_reloaded_config_file_adds_a_custom_metric_and_a_broken_one_keeps_the_running_config() {
+    an_edited_custom_config_is_applied_and_a_broken_one_keeps_the_running_one(Edited::ConfigFile)
+        .await;
+}
+
+#[tokio::test]
+async fn a_changed_custom_config_file_is_applied_without_a_restart_and_a_broken_one_is_counted() {
+    an_edited_custom_config_is_applied_and_a_broken_one_keeps_the_running_one(
+        Edited::CustomConfigFile,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -458,89 +484,6 @@ async fn a_custom_config_that_does_not_compile_fails_the_start_naming_flag_resou
     ] {
         assert!(log.contains(part), "{part} missing from:\n{log}");
     }
-}
-
-#[tokio::test]
-async fn a_changed_custom_config_file_is_applied_without_a_restart_and_a_broken_one_is_counted() {
-    let client = Cluster::get().client().await;
-    let ns = TestNamespace::create(&client, "crs-file").await;
-    let group = format!("{}.ksa.test", unique("crsf"));
-    let _widgets = Crd::create(&group, "Widget", "widgets");
-    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3, parts: 4}");
-
-    // The custom config file alone, no --config: its changes are noticed all the same.
-    let dir = ConfigDir::new();
-    dir.write(&config(&group, ""));
-    let file = dir.file();
-    let mut agent = AgentProcess::start(
-        "",
-        &[
-            "--scope=cluster",
-            "--resources=namespaces",
-            "--custom-resource-state-config-file",
-            file.to_str().unwrap(),
-        ],
-    );
-    agent.wait_ready(READY).await;
-    let pid = agent.pid();
-    let size = "kube_customresource_widget_size";
-    let parts = "kube_customresource_widget_parts";
-    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
-    assert_eq!(sample(&agent, parts, &group, "w1").await.unwrap(), None);
-
-    dir.write(&config(
-        &group,
-        "
-        - name: widget_parts
-          help: The widget's parts.
-          each:
-            type: Gauge
-            gauge: {path: [spec, parts]}",
-    ));
-    wait_sample(
-        &agent,
-        "the new metric",
-        CONVERGE,
-        parts,
-        &group,
-        "w1",
-        Some(4.0),
-    )
-    .await;
-    assert_eq!(agent.pid(), pid, "no restart");
-    assert_eq!(
-        agent
-            .self_metric("ksa_config_reloads_total", &[("result", "success")])
-            .await
-            .unwrap(),
-        1.0
-    );
-
-    // Broken: the reload fails, the running series stay.
-    dir.write(
-        "spec:\n  resources:\n    - groupVersionKind: {group: x.io, version: v1, kind: X}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n",
-    );
-    poll_until("the failed reload", CONVERGE, || async {
-        match agent
-            .self_metric("ksa_config_reloads_total", &[("result", "failure")])
-            .await?
-        {
-            1.0 => Ok(()),
-            v => Err(format!("failures = {v}")),
-        }
-    })
-    .await;
-    assert_eq!(
-        sample(&agent, parts, &group, "w1").await.unwrap(),
-        Some(4.0)
-    );
-    assert_eq!(sample(&agent, size, &group, "w1").await.unwrap(), Some(3.0));
-    let log = agent.log();
-    assert!(
-        log.contains("--custom-resource-state-config-file") && log.contains("\"bad\""),
-        "the error names the flag and the metric:\n{log}"
-    );
-    assert_eq!(agent.pid(), pid, "no restart");
 }
 
 /// A wildcard entry is resolved again every minute (`WILDCARD_RECHECK`, 60 s); a CRD of the

@@ -522,3 +522,40 @@ pub fn text_of_every_escape(len: usize) -> String {
     }
     text
 }
+
+/// A private directory holding one config file, removed on drop.
+pub struct ConfigDir(std::path::PathBuf);
+
+impl ConfigDir {
+    /// A fresh directory under the system's temporary one.
+    pub fn new() -> ConfigDir {
+        let dir = std::env::temp_dir().join(unique("ksa-config"));
+        std::fs::create_dir_all(&dir).expect("a config directory");
+        ConfigDir(dir)
+    }
+
+    /// The file's path (it exists once written).
+    pub fn file(&self) -> std::path::PathBuf {
+        self.0.join("config.yaml")
+    }
+
+    /// Replaces the file whole (write a sibling, rename), as a ConfigMap update or an editor
+    /// saving does.
+    pub fn write(&self, yaml: &str) {
+        let tmp = self.0.join(".config.yaml.tmp");
+        std::fs::write(&tmp, yaml).expect("writing the config file");
+        std::fs::rename(&tmp, self.file()).expect("renaming the config file");
+    }
+}
+
+impl Default for ConfigDir {
+    fn default() -> Self {
+        ConfigDir::new()
+    }
+}
+
+impl Drop for ConfigDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

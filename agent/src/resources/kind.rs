@@ -426,17 +426,8 @@ impl FamilyHeader {
             out.extend_from_slice(b"[STABLE] ");
         }
         write_help_text(out, self.help);
-        out.extend_from_slice(b"\n# TYPE ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(
-            match format {
-                Format::Text => self.metric_type.text_name(),
-                Format::OpenMetrics => self.metric_type.openmetrics_name(),
-            }
-            .as_bytes(),
-        );
         out.push(b'\n');
+        self.metric_type.write_type_line(out, name, format);
     }
 }
 

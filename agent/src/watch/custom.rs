@@ -39,7 +39,7 @@ use kube::runtime::watcher::{self, Event};
 
 use super::{
     ActiveWatch, JsonObject, StopSignal, Unserved, WatchContext, WatchSpec, error_reason,
-    json_events, panic_message, supervised, until_served_by, watcher_config,
+    json_events, listing_and_supervised, panic_message, until_served_by, watcher_config,
 };
 use crate::custom::kind::CustomKind;
 use crate::custom::log_limit::LogLimiter;
@@ -64,17 +64,14 @@ pub(crate) fn run(
     kind: &'static CustomKind,
     spec: WatchSpec,
     ctx: WatchContext,
-    mut writer: Writer,
+    writer: Writer,
     stop: StopSignal,
 ) -> impl Future<Output = Writer> + Send + 'static {
-    writer.start_listing();
-    let telemetry = ctx.telemetry.clone();
-    let restart_stop = stop.clone();
-    supervised(
+    listing_and_supervised(
         kind.resource(),
         writer,
-        restart_stop,
-        telemetry,
+        stop.clone(),
+        ctx.telemetry.clone(),
         move |writer| watch_until_stopped(kind, spec.clone(), ctx.clone(), writer, stop.clone()),
     )
 }
