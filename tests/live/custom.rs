@@ -606,3 +606,76 @@ spec:
         [pair("v1", "Gadget")]
     );
 }
+
+/// The ClusterRole and ClusterRoleBinding docs/install.md ("Custom resources") tells users to
+/// add, as written there.
+fn documented_grant() -> String {
+    let path = testkit::agent::workspace_root().join("docs/install.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/install.md");
+    let section = &doc[doc.find("### Custom resources").expect("the section")..];
+    let start = section.find("```yaml\n").expect("its YAML block") + "```yaml\n".len();
+    let end = start + section[start..].find("```").expect("the block's end");
+    section[start..end].to_string()
+}
+
+/// Objects applied from YAML with kubectl, deleted on drop.
+struct Applied(String);
+
+impl Drop for Applied {
+    fn drop(&mut self) {
+        let _ = kubectl(&["delete", "--ignore-not-found", "-f", "-"], &self.0);
+    }
+}
+
+/// `text` with `from` replaced by `to`, which must occur in it: a change of the documented
+/// example fails here rather than testing something else.
+fn replaced(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} is not in:\n{text}");
+    text.replace(from, to)
+}
+
+#[tokio::test]
+async fn the_documented_grant_is_all_a_custom_resource_agent_needs() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-rbac").await;
+    let group = format!("{}.ksa.test", unique("crsg"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3}");
+
+    // A ServiceAccount bound to the documented example alone, its group and plural put in.
+    let account = "crs-agent";
+    let grant_name = unique("ksa-crs");
+    let grant = documented_grant();
+    let grant = replaced(&grant, "[myteam.io]", &format!("[{group}]"));
+    let grant = replaced(&grant, "[foos, bars]", "[widgets]");
+    let grant = replaced(&grant, "kube-state-agent-custom-resources", &grant_name);
+    let grant = replaced(
+        &grant,
+        "    name: kube-state-agent\n    namespace: kube-state-agent\n",
+        &format!("    name: {account}\n    namespace: {}\n", ns.name()),
+    );
+    let account_yaml = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {account}\n  namespace: {}\n",
+        ns.name()
+    );
+    kubectl(&["apply", "-f", "-"], &account_yaml).expect("the ServiceAccount");
+    kubectl(&["apply", "-f", "-"], &grant).expect("the documented grant applies");
+    let _grant = Applied(grant);
+    let token = testkit::objects::service_account_token(&client, ns.name(), account).await;
+    let kubeconfig = Cluster::get().kubeconfig_with_token(&token);
+
+    let custom = config(&group, "");
+    let mut agent = AgentProcess::start_with_kubeconfig(
+        &kubeconfig,
+        "",
+        &[
+            "--scope=cluster",
+            "--custom-resource-state-only",
+            "--custom-resource-state-config",
+            &custom,
+        ],
+    );
+    agent.wait_ready(READY).await;
+    let size = "kube_customresource_widget_size";
+    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
+}

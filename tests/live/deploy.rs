@@ -16,9 +16,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ControllerRevision;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Secret};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -718,21 +717,7 @@ async fn the_manifests_apply_and_grant_the_agent_what_it_uses_and_nothing_more()
 
     // A token bound to the manifests' ServiceAccount, from the TokenRequest API.
     let sa = name(rendered.one("ServiceAccount")).to_string();
-    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), NAMESPACE);
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        },
-        ..TokenRequest::default()
-    };
-    let token = accounts
-        .create_token_request(&sa, &PostParams::default(), &request)
-        .await
-        .unwrap_or_else(|e| panic!("TokenRequest for {sa}: {e}"))
-        .status
-        .expect("a TokenRequest answers with a token")
-        .token;
+    let token = testkit::objects::service_account_token(&admin, NAMESPACE, &sa).await;
     let kubeconfig = Cluster::get().kubeconfig_with_token(&token);
     let sa_client = client_from(&kubeconfig).await;
 

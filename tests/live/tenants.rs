@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
@@ -106,20 +105,7 @@ async fn tenant(client: &Client, ns: &str, name: &str) -> String {
         )
         .await
         .unwrap_or_else(|e| panic!("create RoleBinding in {ns}: {e}"));
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            expiration_seconds: Some(3600),
-            ..TokenRequestSpec::default()
-        },
-        ..TokenRequest::default()
-    };
-    accounts
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .unwrap_or_else(|e| panic!("TokenRequest for {name}: {e}"))
-        .status
-        .expect("a TokenRequest answers with a token")
-        .token
+    testkit::objects::service_account_token(client, ns, name).await
 }
 
 async fn tenancy(client: &Client) -> Tenancy {

@@ -559,3 +559,25 @@ impl Drop for ConfigDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// An hour-long token of ServiceAccount `ns/name`, from the TokenRequest API: the agent run
+/// with it (`Cluster::kubeconfig_with_token`) has exactly the rights bound to that account.
+pub async fn service_account_token(client: &Client, ns: &str, name: &str) -> String {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), ns);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    accounts
+        .create_token_request(name, &PostParams::default(), &request)
+        .await
+        .unwrap_or_else(|e| panic!("TokenRequest for {ns}/{name}: {e}"))
+        .status
+        .expect("a TokenRequest answers with a token")
+        .token
+}
