@@ -132,6 +132,11 @@ pub fn plan(config: &Config, kinds: &[&'static dyn KindInfo]) -> Vec<KindPlan> {
                                 shape,
                                 list,
                                 shard,
+                                namespaces: if kind.is_custom() {
+                                    config.watch.namespaces.clone()
+                                } else {
+                                    NamespaceFilter::default()
+                                },
                             },
                         });
                     }
@@ -174,7 +179,11 @@ fn roles(config: &Config, scope: Scope) -> Vec<(Role, Option<String>, Option<Sha
 
 /// The targets of a kind of `scope` watched with `selector`: one per allowed namespace, or one
 /// cluster-wide target excluding the denied namespaces, when the kind is namespaced.
-fn targets(scope: Scope, selector: Option<&str>, namespaces: &NamespaceFilter) -> Vec<WatchTarget> {
+pub(crate) fn targets(
+    scope: Scope,
+    selector: Option<&str>,
+    namespaces: &NamespaceFilter,
+) -> Vec<WatchTarget> {
     let one = |namespace, field_selector| WatchTarget {
         namespace,
         field_selector,
@@ -450,6 +459,50 @@ mod tests {
             assert!(w.spec.list.use_apiserver_cache);
             assert_eq!(w.spec.list.object_limit, Some(7));
         }
+    }
+
+    #[test]
+    fn custom_kinds_get_one_watch_and_the_namespace_filters_for_after_discovery() {
+        let custom = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
+        let argv = [
+            "kube-state-agent",
+            "--scope=cluster",
+            "--resources=services",
+            "--namespaces=a,b",
+            "--namespaces-denylist=x",
+            "--object-limit=5",
+            &format!("--custom-resource-state-config={custom}"),
+        ];
+        let config =
+            Config::from_args(Args::try_parse_from(argv).unwrap(), &registry::catalog()).unwrap();
+        let custom: Vec<&'static dyn KindInfo> =
+            crate::custom::kind::leak(config.custom.as_ref().unwrap())
+                .into_iter()
+                .map(|k| k as &'static dyn KindInfo)
+                .collect();
+        let kinds: Vec<&'static dyn KindInfo> =
+            registry::KINDS.iter().copied().chain(custom).collect();
+        let plans = plan(&config, &kinds);
+        let [services, a] = plans.as_slice() else {
+            panic!("two kinds planned")
+        };
+        // A built-in namespaced kind: the filters are in its targets.
+        assert_eq!(services.watches.len(), 2);
+        assert!(
+            services
+                .watches
+                .iter()
+                .all(|w| w.spec.namespaces == NamespaceFilter::default())
+        );
+        // A custom kind: one whole watch; its watch applies the filters once discovery says
+        // whether the resource is namespaced.
+        let [w] = a.watches.as_slice() else {
+            panic!("one custom watch")
+        };
+        assert_eq!(w.spec.target.to_string(), "all");
+        assert_eq!(w.spec.namespaces.allow, ["a", "b"]);
+        assert_eq!(w.spec.namespaces.deny, ["x"]);
+        assert_eq!(w.spec.list.object_limit, Some(5));
     }
 
     #[test]

@@ -33,7 +33,7 @@ use kube::{Api, Client, Resource};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::config::ApiEncoding;
+use crate::config::{ApiEncoding, NamespaceFilter};
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
 use crate::plan::Shape;
@@ -87,6 +87,10 @@ pub struct WatchSpec {
     pub list: ListOptions,
     /// Only objects of this shard are rendered; `None`: all.
     pub shard: Option<Shard>,
+    /// `--namespaces`/`--namespaces-denylist`, for a kind whose scope is known only after
+    /// discovery (custom resources: see `custom::stream_targets`); empty for built-in kinds,
+    /// whose [`target`](Self::target) applies them already.
+    pub namespaces: NamespaceFilter,
 }
 
 /// How a watch's lists (and watches) read, as kube-state-metrics' flags set it.
@@ -253,6 +257,7 @@ async fn watch_until_stopped<K: Object>(
         shape,
         list,
         shard,
+        ..
     } = spec;
     let metadata_only = match shape {
         Shape::Whole => None,
@@ -307,7 +312,7 @@ async fn watch_until_stopped<K: Object>(
         // Told to stop while waiting: the loop below sees the stop, not a stream that ended.
         futures::stream::pending().boxed()
     };
-    let mut listed: u64 = 0;
+    let mut limit = ObjectLimit::default();
     loop {
         let item = tokio::select! {
             item = events.next() => item,
@@ -319,21 +324,8 @@ async fn watch_until_stopped<K: Object>(
         };
         match item {
             Ok(event) => {
-                match &event {
-                    Event::Init => listed = 0,
-                    Event::InitApply(_) => {
-                        listed += 1;
-                        if list.object_limit.is_some_and(|limit| listed > limit) {
-                            ctx.telemetry.over_object_limit(kind.resource);
-                            if list.object_limit == Some(listed - 1) {
-                                tracing::warn!(resource = kind.resource, target = %target,
-                                    limit = listed - 1,
-                                    "the list holds more objects than --object-limit; the rest are dropped");
-                            }
-                            continue;
-                        }
-                    }
-                    _ => {}
+                if !limit.admits(&event, &list, &ctx.telemetry, kind.resource, &target) {
+                    continue;
                 }
                 let view = Render {
                     render: &render,
@@ -364,6 +356,44 @@ async fn watch_until_stopped<K: Object>(
     drop(active);
     tracing::info!(resource = kind.resource, target = %target, "watch stopped");
     writer
+}
+
+/// `--object-limit` over one stream's lists: the objects of a list past the limit are
+/// dropped, counted in `ksa_list_objects_over_limit_total{resource}` and logged once per list.
+/// Built-in and custom watches alike, one per stream (each list is limited on its own).
+#[derive(Debug, Default)]
+pub(crate) struct ObjectLimit {
+    /// The objects of the current list so far.
+    listed: u64,
+}
+
+impl ObjectLimit {
+    /// Whether `event` goes on to the store: every event but a list's objects past the limit.
+    pub(crate) fn admits<T>(
+        &mut self,
+        event: &Event<T>,
+        list: &ListOptions,
+        telemetry: &Telemetry,
+        resource: &str,
+        target: &WatchTarget,
+    ) -> bool {
+        match event {
+            Event::Init => self.listed = 0,
+            Event::InitApply(_) => {
+                self.listed += 1;
+                if list.object_limit.is_some_and(|limit| self.listed > limit) {
+                    telemetry.over_object_limit(resource);
+                    if list.object_limit == Some(self.listed - 1) {
+                        tracing::warn!(resource, target = %target, limit = self.listed - 1,
+                            "the list holds more objects than --object-limit; the rest are dropped");
+                    }
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        true
+    }
 }
 
 /// kube-runtime's watcher settings for `target` read with `list`.
@@ -866,6 +896,7 @@ impl TestPodWatch {
                 ..ListOptions::default()
             },
             shard: None,
+            namespaces: NamespaceFilter::default(),
         };
         let ctx = WatchContext {
             client,
@@ -1481,6 +1512,7 @@ mod tests {
                 timeout_secs: None,
             },
             shard: None,
+            namespaces: NamespaceFilter::default(),
         };
         let ctx = WatchContext {
             client,
@@ -1529,6 +1561,43 @@ mod tests {
             "{query}"
         );
         accept
+    }
+
+    #[test]
+    fn the_object_limit_drops_each_lists_objects_past_it_and_counts_them() {
+        let t = Telemetry::new();
+        let list = ListOptions {
+            object_limit: Some(2),
+            ..ListOptions::default()
+        };
+        let target = WatchTarget {
+            namespace: None,
+            field_selector: None,
+        };
+        let mut limit = ObjectLimit::default();
+        let mut admits = |e: Event<()>| limit.admits(&e, &list, &t, "widgets", &target);
+        let first: Vec<bool> = [
+            Event::Init,
+            Event::InitApply(()),
+            Event::InitApply(()),
+            Event::InitApply(()),
+            Event::InitDone,
+            Event::Apply(()),
+        ]
+        .into_iter()
+        .map(&mut admits)
+        .collect();
+        assert_eq!(first, [true, true, true, false, true, true]);
+        // A relist starts counting again.
+        assert!(admits(Event::Init));
+        assert!(admits(Event::InitApply(())));
+        assert_eq!(
+            t.value(
+                "ksa_list_objects_over_limit_total",
+                &[("resource", "widgets")]
+            ),
+            Some(1.0)
+        );
     }
 
     #[test]

@@ -317,6 +317,66 @@ async fn custom_objects_are_exported_changed_and_deleted_and_a_crd_created_later
     );
 }
 
+#[tokio::test]
+async fn a_denied_namespaces_custom_objects_are_not_exported() {
+    let client = Cluster::get().client().await;
+    let denied = TestNamespace::create(&client, "crs-deny").await;
+    let kept = TestNamespace::create(&client, "crs-keep").await;
+    let group = format!("{}.ksa.test", unique("crsdeny"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", denied.name(), "w-denied", "{size: 1}");
+    apply_object(&group, "Widget", kept.name(), "w-kept", "{size: 2}");
+
+    let custom = config(&group, "");
+    let deny = format!("--namespaces-denylist={}", denied.name());
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            &deny,
+            "--custom-resource-state-config",
+            &custom,
+        ],
+    );
+    agent.wait_ready(READY).await;
+    let size = "kube_customresource_widget_size";
+    // Both were listed in one list: once the kept one is there, the denied one was left out.
+    wait_sample(
+        &agent,
+        "w-kept",
+        CONVERGE,
+        size,
+        &group,
+        "w-kept",
+        Some(2.0),
+    )
+    .await;
+    assert_eq!(
+        sample(&agent, size, &group, "w-denied").await.unwrap(),
+        None,
+        "the denied namespace's object is not exported"
+    );
+    // And so are the ones created while watching.
+    apply_object(&group, "Widget", denied.name(), "w-denied-2", "{size: 3}");
+    apply_object(&group, "Widget", kept.name(), "w-kept-2", "{size: 4}");
+    wait_sample(
+        &agent,
+        "w-kept-2",
+        CONVERGE,
+        size,
+        &group,
+        "w-kept-2",
+        Some(4.0),
+    )
+    .await;
+    assert_eq!(
+        sample(&agent, size, &group, "w-denied-2").await.unwrap(),
+        None,
+        "the denied namespace's new object is not exported"
+    );
+}
+
 /// `custom` as the `custom_resource_config` key of a `--config` file.
 fn config_file(custom: &str) -> String {
     let indented: String = custom.lines().map(|l| format!("  {l}\n")).collect();

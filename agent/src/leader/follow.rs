@@ -149,6 +149,7 @@ mod tests {
                 ..ListOptions::default()
             },
             shard: None,
+            namespaces: crate::config::NamespaceFilter::default(),
         }
     }
 

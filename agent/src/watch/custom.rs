@@ -16,6 +16,11 @@
 //!   with [`ResourceMetrics::resolved`], so its `customresource_*` labels name its own GVK;
 //!   an object served under several versions is exported once per version, as
 //!   kube-state-metrics does ([`store_key`]).
+//! - **Namespaces and limits**: once discovery says whether a resolved resource is
+//!   namespaced, `--namespaces` (a stream per namespace) and `--namespaces-denylist` (a
+//!   `metadata.namespace!=…` selector) apply to it as to a built-in namespaced kind
+//!   ([`stream_targets`]); `--object-limit` limits each stream's lists as a built-in watch's
+//!   ([`ObjectLimit`]).
 //! - **Sample errors** (a value that does not convert) are counted in
 //!   `ksa_custom_resource_sample_errors_total{resource,metric}` and logged at most once per
 //!   object and metric per minute ([`LogLimiter`]).
@@ -38,14 +43,16 @@ use kube::core::{ApiResource, GroupVersion};
 use kube::runtime::watcher::{self, Event};
 
 use super::{
-    ActiveWatch, JsonObject, StopSignal, Unserved, WatchContext, WatchSpec, error_reason,
-    json_events, listing_and_supervised, panic_message, until_served_by, watcher_config,
+    ActiveWatch, JsonObject, ObjectLimit, StopSignal, Unserved, WatchContext, WatchSpec,
+    WatchTarget, error_reason, json_events, listing_and_supervised, panic_message, until_served_by,
+    watcher_config,
 };
+use crate::config::NamespaceFilter;
 use crate::custom::kind::CustomKind;
 use crate::custom::log_limit::LogLimiter;
 use crate::custom::{GroupVersionKind, ResourceMetrics};
 use crate::registry::KindInfo as _;
-use crate::resources::{FamilySelection, Rows};
+use crate::resources::{FamilySelection, Rows, Scope};
 use crate::sharding::Shard;
 use crate::store::{Change, Writer};
 use crate::telemetry::Telemetry;
@@ -80,6 +87,9 @@ pub(crate) fn run(
 #[derive(Clone, Debug)]
 struct Resolved {
     api: ApiResource,
+    /// Whether discovery says its objects live in namespaces (`true` when discovery could
+    /// not say: the namespace filters then apply, so nothing they exclude is exported).
+    namespaced: bool,
     metrics: Arc<ResourceMetrics>,
 }
 
@@ -129,6 +139,7 @@ async fn resolve(client: &Client, kind: &CustomKind) -> Option<Vec<Resolved>> {
                     kind: gvk.kind.clone(),
                     plural: plural.to_string(),
                 },
+                namespaced: true,
                 metrics: Arc::new(kind.metrics().clone()),
             }]);
         }
@@ -139,7 +150,7 @@ async fn resolve(client: &Client, kind: &CustomKind) -> Option<Vec<Resolved>> {
         .iter()
         .filter(|v| gvk.version == "*" || **v == gvk.version)
     {
-        for (api, _) in group.versioned_resources(version) {
+        for (api, caps) in group.versioned_resources(version) {
             if api.plural.contains('/') {
                 continue; // a subresource
             }
@@ -169,6 +180,7 @@ async fn resolve(client: &Client, kind: &CustomKind) -> Option<Vec<Resolved>> {
             };
             found.push(Resolved {
                 api,
+                namespaced: caps.scope == kube::discovery::Scope::Namespaced,
                 metrics: Arc::new(metrics),
             });
         }
@@ -193,6 +205,38 @@ fn store_key(uid: Arc<str>, resolved: &[Resolved], i: usize) -> Arc<str> {
     }
 }
 
+/// The streams of the resolved resources (whether each is namespaced, in resolution order):
+/// each stream's resolution index and target, the namespace filters applied as to a built-in
+/// kind's watches ([`crate::plan::targets`]) now that discovery has told the scope.
+///
+/// A namespaced resource gets one stream per `--namespaces` entry, or one cluster-wide stream
+/// whose field selector excludes the `--namespaces-denylist` (after `target`'s own selector);
+/// a cluster-scoped one ignores both lists and is watched as `target` says.
+fn stream_targets(
+    namespaced: impl IntoIterator<Item = bool>,
+    target: &WatchTarget,
+    namespaces: &NamespaceFilter,
+) -> Vec<(usize, WatchTarget)> {
+    namespaced
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, namespaced)| {
+            let scope = if namespaced {
+                Scope::Namespaced
+            } else {
+                Scope::Cluster
+            };
+            let selector = target.field_selector.as_deref();
+            let targets = match &target.namespace {
+                // Already one namespace's watch: nothing left to split.
+                Some(_) => vec![target.clone()],
+                None => crate::plan::targets(scope, selector, namespaces),
+            };
+            targets.into_iter().map(move |t| (i, t))
+        })
+        .collect()
+}
+
 /// Whether a watcher error says the resource is not served (404): its CRD went away.
 fn is_gone(err: &watcher::Error) -> bool {
     match err {
@@ -211,6 +255,8 @@ struct StreamState {
     /// During a relist: the UIDs listed so far.
     listing: Option<HashSet<Arc<str>>>,
     listed_once: bool,
+    /// `--object-limit` over this stream's lists.
+    limit: ObjectLimit,
 }
 
 /// What rendering one object needs besides the object.
@@ -307,9 +353,9 @@ async fn watch_until_stopped(
         selection,
         list,
         shard,
+        namespaces,
         ..
     } = spec;
-    let config = watcher_config(&target, &list);
     let gvk = kind.gvk().clone();
     let api = format!("{}/{}, Kind={}", gvk.group, gvk.version, gvk.kind);
     let active = ActiveWatch::start(&ctx.telemetry, resource);
@@ -335,19 +381,29 @@ async fn watch_until_stopped(
         else {
             break;
         };
-        let plurals: Vec<String> = resolved
+        let planned = stream_targets(resolved.iter().map(|r| r.namespaced), &target, &namespaces);
+        let plurals: Vec<String> = planned
             .iter()
-            .map(|r| format!("{}/{}", r.api.api_version, r.api.plural))
+            .map(|(i, t)| {
+                let api = &resolved[*i].api;
+                format!("{}/{} ({t})", api.api_version, api.plural)
+            })
             .collect();
         tracing::info!(resource, target = %target, apis = %plurals.join(","),
             "custom resource watch starting");
-        let streams = resolved.iter().enumerate().map(|(i, r)| {
-            json_events::<false>(&ctx.client, &r.api, target.namespace.as_deref(), &config)
-                .map(move |item| (i, item))
+        let streams = planned.iter().enumerate().map(|(s, (i, t))| {
+            let config = watcher_config(t, &list);
+            json_events::<false>(
+                &ctx.client,
+                &resolved[*i].api,
+                t.namespace.as_deref(),
+                &config,
+            )
+            .map(move |item| (s, item))
         });
         let mut events = futures::stream::select_all(streams);
         let mut streams: Vec<StreamState> =
-            resolved.iter().map(|_| StreamState::default()).collect();
+            planned.iter().map(|_| StreamState::default()).collect();
         // One list for the shard, from now until every stream has listed once.
         writer.start_listing();
         writer.apply(Change::Init);
@@ -375,14 +431,16 @@ async fn watch_until_stopped(
                 writer.clear();
                 continue 'resolve;
             };
-            let Some((i, item)) = item else {
+            let Some((s, item)) = item else {
                 tracing::warn!(resource, target = %target, "watch stream ended");
                 break 'resolve;
             };
+            let (i, stream_target) = &planned[s];
+            let i = *i;
             let event = match item {
                 Ok(event) => event,
                 Err(err) if is_gone(&err) => {
-                    tracing::warn!(resource, target = %target, api = %resolved[i].api.api_version,
+                    tracing::warn!(resource, target = %stream_target, api = %resolved[i].api.api_version,
                         "the custom resource is not served any more (its CRD was deleted?); \
                          its rows are dropped until discovery finds it again");
                     writer.clear();
@@ -391,13 +449,19 @@ async fn watch_until_stopped(
                 Err(err) => {
                     let reason = error_reason(&err);
                     ctx.telemetry.watch_error(resource, reason);
-                    tracing::warn!(resource, target = %target, reason, error = %err,
+                    tracing::warn!(resource, target = %stream_target, reason, error = %err,
                         "watch error; backing off and resuming");
                     continue;
                 }
             };
             let metrics = &resolved[i].metrics;
-            let stream = &mut streams[i];
+            let stream = &mut streams[s];
+            if !stream
+                .limit
+                .admits(&event, &list, &ctx.telemetry, resource, stream_target)
+            {
+                continue;
+            }
             match event {
                 Event::Init => stream.listing = Some(HashSet::new()),
                 Event::InitApply(obj) => {
@@ -485,6 +549,7 @@ mod tests {
         let metrics = crate::custom::parse(config).unwrap().remove(0);
         Resolved {
             api,
+            namespaced: true,
             metrics: Arc::new(metrics.resolved(gvk, None)),
         }
     }
@@ -503,5 +568,63 @@ mod tests {
         let v2 = store_key(uid, &two, 1);
         assert_ne!(v1, v2);
         assert_eq!(&*v2, "u1@a.io/v2/as");
+    }
+
+    /// `stream_targets` of resolutions namespaced as `namespaced`, one line per stream:
+    /// `<resolution> <target>`.
+    fn streams(
+        namespaced: &[bool],
+        target: &WatchTarget,
+        allow: &[&str],
+        deny: &[&str],
+    ) -> Vec<String> {
+        let namespaces = NamespaceFilter {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            deny: deny.iter().map(|s| s.to_string()).collect(),
+        };
+        stream_targets(namespaced.iter().copied(), target, &namespaces)
+            .into_iter()
+            .map(|(i, t)| format!("{i} {t}"))
+            .collect()
+    }
+
+    #[test]
+    fn namespace_filters_shape_the_streams_of_namespaced_resolutions_only() {
+        let all = WatchTarget {
+            namespace: None,
+            field_selector: None,
+        };
+        // No filter: one stream per resolution, as planned.
+        assert_eq!(streams(&[true, false], &all, &[], &[]), ["0 all", "1 all"]);
+        // Denied namespaces: excluded by selector from the namespaced resolution only.
+        assert_eq!(
+            streams(&[true, false], &all, &[], &["x", "y"]),
+            ["0 metadata.namespace!=x,metadata.namespace!=y", "1 all"]
+        );
+        // Allowed namespaces: one stream each for the namespaced resolutions; the
+        // cluster-scoped one watched whole.
+        assert_eq!(
+            streams(&[true, false, true], &all, &["a", "b"], &[]),
+            [
+                "0 namespace=a",
+                "0 namespace=b",
+                "1 all",
+                "2 namespace=a",
+                "2 namespace=b"
+            ]
+        );
+        // The planned selector comes first, the exclusion after it.
+        let selected = WatchTarget {
+            namespace: None,
+            field_selector: Some("metadata.name=n".into()),
+        };
+        assert_eq!(
+            streams(&[true], &selected, &[], &["x"]),
+            ["0 metadata.name=n,metadata.namespace!=x"]
+        );
+        assert_eq!(
+            streams(&[true], &selected, &["a"], &[]),
+            ["0 namespace=a,metadata.name=n"]
+        );
     }
 }
