@@ -310,6 +310,13 @@ pub struct Args {
     #[arg(long, default_value_t = false)]
     pub custom_resource_state_only: bool,
 
+    /// Start even when --custom-resource-state-config-file does not exist (yet), as
+    /// kube-state-metrics' flag does: no custom resources until the file appears, which is
+    /// then read like a change of it. A file that exists but cannot be read or compiled still
+    /// fails the start.
+    #[arg(long, default_value_t = false)]
+    pub continue_without_custom_resource_state_config_file: bool,
+
     /// Comma-separated metric families to export, as exact names or regexes. As in
     /// kube-state-metrics a regex matches anywhere in the name (anchor it with ^…$).
     /// Excludes --metric-denylist.
@@ -830,6 +837,13 @@ impl Config {
         if tls.is_none() && !args.telemetry_tls {
             warnings.push("--telemetry-tls=false has no effect without --tls-config".to_string());
         }
+        if let (Some(path), None) = (all_args.custom_resource_state_file(), &custom) {
+            warnings.push(format!(
+                "{CUSTOM_FILE_FLAG} {}: no such file; no custom resources until it appears \
+                 (--continue-without-custom-resource-state-config-file)",
+                path.display()
+            ));
+        }
         for (flag, duration) in [
             ("--snapshot-interval", args.snapshot_interval),
             (
@@ -970,14 +984,22 @@ fn custom_resources(args: &Args) -> Result<Option<CustomResources>> {
         args.custom_resource_state_file(),
     ) {
         (Some(inline), _) => (CUSTOM_INLINE_FLAG, inline.to_string()),
-        (None, Some(path)) => (
-            CUSTOM_FILE_FLAG,
-            std::fs::read_to_string(path).map_err(|e| Error::CustomResourceStateFile {
-                flag: CUSTOM_FILE_FLAG,
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?,
-        ),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => (CUSTOM_FILE_FLAG, text),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && args.continue_without_custom_resource_state_config_file =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(Error::CustomResourceStateFile {
+                    flag: CUSTOM_FILE_FLAG,
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                });
+            }
+        },
         (None, None) => return Ok(None),
     };
     let resources = crate::custom::parse(&source)
@@ -1632,6 +1654,43 @@ mod tests {
         assert!(Args::try_parse_from(["x", "--snapshot-interval", "5h"]).is_err());
         let err = config(&["--snapshot-interval", "0ms"]).unwrap_err();
         assert!(err.to_string().contains("--snapshot-interval"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_custom_config_file_fails_the_start_unless_told_to_continue_without_it() {
+        let missing = std::env::temp_dir().join("ksa-no-such-custom-config.yaml");
+        let missing = missing.to_str().unwrap();
+        let args = [
+            "--scope=cluster",
+            "--custom-resource-state-config-file",
+            missing,
+        ];
+        let err = config(&args).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--custom-resource-state-config-file"),
+            "{err}"
+        );
+        let mut continued = args.to_vec();
+        continued.push("--continue-without-custom-resource-state-config-file");
+        let c = config(&continued).unwrap();
+        assert!(c.custom.is_none());
+        assert!(
+            c.warnings.iter().any(|w| w.contains(missing)),
+            "{:?}",
+            c.warnings
+        );
+        // A file that exists but does not compile still fails the start.
+        let bad = std::env::temp_dir().join(format!("ksa-bad-custom-{}.yaml", std::process::id()));
+        std::fs::write(&bad, "spec: {resources: [{metrics: 7}]}").unwrap();
+        let bad_args = [
+            "--scope=cluster",
+            "--custom-resource-state-config-file",
+            bad.to_str().unwrap(),
+            "--continue-without-custom-resource-state-config-file",
+        ];
+        assert!(config(&bad_args).is_err());
+        let _ = std::fs::remove_file(bad);
     }
 
     #[test]

@@ -739,3 +739,36 @@ async fn the_documented_grant_is_all_a_custom_resource_agent_needs() {
     let size = "kube_customresource_widget_size";
     wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
 }
+
+#[tokio::test]
+async fn a_custom_config_file_that_appears_after_the_start_is_applied() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-later").await;
+    let group = format!("{}.ksa.test", unique("crsl"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", ns.name(), "w1", "{size: 3}");
+
+    // The file is not there yet: the agent starts without custom resources, as KSM does with
+    // the same flag.
+    let dir = ConfigDir::new();
+    let file = dir.file();
+    let mut agent = AgentProcess::start(
+        "",
+        &[
+            "--scope=cluster",
+            "--resources=namespaces",
+            "--custom-resource-state-config-file",
+            file.to_str().unwrap(),
+            "--continue-without-custom-resource-state-config-file",
+        ],
+    );
+    agent.wait_ready(READY).await;
+    let size = "kube_customresource_widget_size";
+    assert_eq!(sample(&agent, size, &group, "w1").await.unwrap(), None);
+    assert!(agent.log().contains("no such file"), "{}", agent.log());
+
+    let pid = agent.pid();
+    dir.write(&config(&group, ""));
+    wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
+    assert_eq!(agent.pid(), pid, "no restart");
+}

@@ -331,11 +331,9 @@ pub const KEYS: &[Key] = &[
     key("custom_resource_config_file", None, true, Reloaded),
     key(
         "continue_without_custom_resource_state_config_file",
-        None,
+        Some("continue-without-custom-resource-state-config-file"),
         true,
-        Ignored(
-            "a custom resource state config file that cannot be read fails the start (and a reload keeps the running config); remove the key",
-        ),
+        Reloaded,
     ),
     key(
         "custom_resources_only",
@@ -506,6 +504,8 @@ struct Settings {
     custom_resource_config_file: Option<PathBuf>,
     #[serde(default, alias = "custom-resource-state-only")]
     custom_resources_only: Option<bool>,
+    #[serde(default, alias = "continue-without-custom-resource-state-config-file")]
+    continue_without_custom_resource_state_config_file: Option<bool>,
 }
 
 impl Settings {
@@ -619,6 +619,10 @@ impl Settings {
         set(
             &mut args.custom_resource_state_only,
             self.custom_resources_only,
+        );
+        set(
+            &mut args.continue_without_custom_resource_state_config_file,
+            self.continue_without_custom_resource_state_config_file,
         );
     }
 }
@@ -912,7 +916,9 @@ port: 9090
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/golden-custom/gauge/config.yaml"
             ),
-            "custom_resources_only" => "true",
+            "custom_resources_only" | "continue_without_custom_resource_state_config_file" => {
+                "true"
+            }
             _ => "anything",
         }
     }
@@ -934,8 +940,15 @@ port: 9090
     fn settings_of(mut config: Config) -> String {
         config.file = None;
         config.warnings.clear();
-        // The flags are what the settings were made from, not a setting.
+        // The flags are what the settings were made from, not a setting; except the one whose
+        // only effect is on a start or reload that finds the custom config file missing.
+        let continue_without = config
+            .args
+            .continue_without_custom_resource_state_config_file;
         config.args = baseline_args();
+        config
+            .args
+            .continue_without_custom_resource_state_config_file = continue_without;
         format!("{config:?}")
     }
 
