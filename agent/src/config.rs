@@ -1090,6 +1090,18 @@ fn resolve_allowlist(
 }
 
 #[cfg(test)]
+impl Config {
+    /// The families of the custom resource state config, in config order.
+    pub(crate) fn custom_family_names(&self) -> Vec<String> {
+        self.custom
+            .iter()
+            .flat_map(|c| c.resources.iter())
+            .flat_map(|r| r.families().iter().map(|f| f.name().to_string()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1269,14 +1281,6 @@ mod tests {
 
     const CUSTOM: &str = "spec:\n  resources:\n    - groupVersionKind: {group: shop.io, version: v1, kind: Cart}\n      metrics:\n        - name: items\n          help: Items.\n          each: {type: Gauge, gauge: {path: [spec, items]}}\n";
 
-    fn custom_names(c: &Config) -> Vec<String> {
-        c.custom
-            .iter()
-            .flat_map(|c| c.resources.iter())
-            .flat_map(|r| r.families().iter().map(|f| f.name().to_string()))
-            .collect()
-    }
-
     #[test]
     fn the_inline_custom_config_wins_over_the_file_and_custom_only_drops_builtin_kinds() {
         let dir = std::env::temp_dir().join(format!("ksa-crs-{}", std::process::id()));
@@ -1286,7 +1290,10 @@ mod tests {
         let file_flag = format!("--custom-resource-state-config-file={}", file.display());
 
         let from_file = config(&["--scope=cluster", &file_flag]).unwrap();
-        assert_eq!(custom_names(&from_file), ["kube_customresource_from_file"]);
+        assert_eq!(
+            from_file.custom_family_names(),
+            ["kube_customresource_from_file"]
+        );
         assert!(!from_file.resources.is_empty(), "built-in kinds stay on");
 
         let both = config(&[
@@ -1297,7 +1304,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            custom_names(&both),
+            both.custom_family_names(),
             ["kube_customresource_items"],
             "inline wins"
         );
@@ -1311,7 +1318,7 @@ mod tests {
         ])
         .unwrap();
         assert!(only.resources.is_empty(), "{:?}", only.resources);
-        assert_eq!(custom_names(&only), ["kube_customresource_items"]);
+        assert_eq!(only.custom_family_names(), ["kube_customresource_items"]);
         assert!(config(&["--scope=cluster"]).unwrap().custom.is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }

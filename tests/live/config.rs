@@ -204,18 +204,7 @@ async fn a_bad_config_file_fails_the_start_naming_it() {
             file.to_str().unwrap(),
         ],
     );
-    let deadline = std::time::Instant::now() + CONVERGE;
-    let code = loop {
-        if let Some(code) = agent.try_exit_code() {
-            break code;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent did not exit:\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let code = agent.wait_exit(CONVERGE).await;
     assert_eq!(code, Some(2));
     let log = agent.log();
     assert!(

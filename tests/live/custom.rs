@@ -523,17 +523,7 @@ async fn a_custom_config_that_does_not_compile_fails_the_start_naming_flag_resou
             "spec:\n  resources:\n    - groupVersionKind: {group: shop.io, version: v1, kind: Cart}\n      metrics:\n        - name: items\n          each: {type: Histogram}\n",
         ],
     );
-    let deadline = std::time::Instant::now() + READY;
-    let code = loop {
-        if let Some(code) = agent.try_exit_code() {
-            break code;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent did not exit"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let code = agent.wait_exit(READY).await;
     assert_eq!(code, Some(2), "{}", agent.log());
     let log = agent.log();
     for part in [

@@ -287,18 +287,7 @@ async fn a_tls_config_that_cannot_be_served_stops_the_agent_at_start_naming_the_
     );
     let web = dir.0.join("web.yaml").display().to_string();
     let mut agent = AgentProcess::start(&unique("tls-bad"), &["--tls-config", &web]);
-    let deadline = std::time::Instant::now() + CONVERGE;
-    let code = loop {
-        if let Some(code) = agent.try_exit_code() {
-            break code;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running:\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let code = agent.wait_exit(CONVERGE).await;
     assert_eq!(code, Some(2), "{}", agent.log());
     let log = agent.log();
     assert!(

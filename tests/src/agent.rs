@@ -313,6 +313,25 @@ impl AgentProcess {
         self.child.try_wait().ok().flatten().map(|s| s.code())
     }
 
+    /// Waits until the agent exits on its own (a start it refuses) and returns its exit code.
+    ///
+    /// # Panics
+    /// After `timeout`, with the agent's log.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(code) = self.try_exit_code() {
+                return code;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent did not exit:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")

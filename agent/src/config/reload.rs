@@ -278,14 +278,6 @@ mod tests {
     const CUSTOM_B: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n        - name: parts\n          each: {type: Gauge, gauge: {path: [spec, parts]}}\n";
     const CUSTOM_BROKEN: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: bad\n          each: {type: Histogram}\n";
 
-    fn family_names(c: &Config) -> Vec<String> {
-        c.custom
-            .iter()
-            .flat_map(|c| c.resources.iter())
-            .flat_map(|r| r.families().iter().map(|f| f.name().to_string()))
-            .collect()
-    }
-
     #[test]
     fn a_changed_custom_config_file_reloads_without_a_config_file() {
         let custom = TempFile::new(CUSTOM_A);
@@ -314,7 +306,7 @@ mod tests {
             .unwrap()
             .expect("a change");
         assert_eq!(
-            family_names(&reloaded.config),
+            reloaded.config.custom_family_names(),
             ["kube_customresource_size", "kube_customresource_parts"]
         );
         assert!(reloaded.restart_required.is_empty());
@@ -363,7 +355,7 @@ mod tests {
             .reread(&running, &registry::catalog())
             .unwrap()
             .expect("the custom file's change is a change");
-        assert_eq!(family_names(&reloaded.config).len(), 2);
+        assert_eq!(reloaded.config.custom_family_names().len(), 2);
         assert!(reloaded.config.file.is_some(), "still read with --config");
 
         custom.write(CUSTOM_BROKEN);
