@@ -151,6 +151,16 @@ async fn sample(
         .map(|s| s.value))
 }
 
+/// A `--scope=cluster` agent exporting namespaces (and what `extra` configures), not waited
+/// for.
+fn cluster_agent(extra: &[&str]) -> AgentProcess {
+    let args: Vec<&str> = ["--scope=cluster", "--resources=namespaces"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    AgentProcess::start("", &args)
+}
+
 /// Polls until `name`'s sample for `object` is `want` (`None`: gone).
 async fn wait_sample(
     agent: &AgentProcess,
@@ -179,15 +189,7 @@ async fn custom_objects_are_exported_changed_and_deleted_and_a_crd_created_later
     apply_object(&group, "Widget", ns.name(), "w1", "{size: 3}");
 
     let custom = config(&group, "");
-    let mut agent = AgentProcess::start(
-        "",
-        &[
-            "--scope=cluster",
-            "--resources=namespaces",
-            "--custom-resource-state-config",
-            &custom,
-        ],
-    );
+    let mut agent = cluster_agent(&["--custom-resource-state-config", &custom]);
     // Gadgets are not served yet: reported, and readiness is not held back.
     agent.wait_ready(READY).await;
     poll_until("gadgets reported unserved", CONVERGE, || async {
@@ -329,16 +331,7 @@ async fn a_denied_namespaces_custom_objects_are_not_exported() {
 
     let custom = config(&group, "");
     let deny = format!("--namespaces-denylist={}", denied.name());
-    let mut agent = AgentProcess::start(
-        "",
-        &[
-            "--scope=cluster",
-            "--resources=namespaces",
-            &deny,
-            "--custom-resource-state-config",
-            &custom,
-        ],
-    );
+    let mut agent = cluster_agent(&[&deny, "--custom-resource-state-config", &custom]);
     agent.wait_ready(READY).await;
     let size = "kube_customresource_widget_size";
     // Both were listed in one list: once the kept one is there, the denied one was left out.
@@ -431,15 +424,7 @@ async fn an_edited_custom_config_is_applied_and_a_broken_one_keeps_the_running_o
     let dir = ConfigDir::new();
     dir.write(&edited.text(&config(&group, "")));
     let file = dir.file();
-    let mut agent = AgentProcess::start(
-        "",
-        &[
-            "--scope=cluster",
-            "--resources=namespaces",
-            edited.flag(),
-            file.to_str().unwrap(),
-        ],
-    );
+    let mut agent = cluster_agent(&[edited.flag(), file.to_str().unwrap()]);
     agent.wait_ready(READY).await;
     let pid = agent.pid();
     let size = "kube_customresource_widget_size";
@@ -574,15 +559,7 @@ spec:
             gauge: {{path: [spec, size]}}
 "#
     );
-    let mut agent = AgentProcess::start(
-        "",
-        &[
-            "--scope=cluster",
-            "--resources=namespaces",
-            "--custom-resource-state-config",
-            &custom,
-        ],
-    );
+    let mut agent = cluster_agent(&["--custom-resource-state-config", &custom]);
     agent.wait_ready(READY).await;
 
     // (metric, object) -> the (version, kind) labels of its samples, sorted.
@@ -742,16 +719,11 @@ async fn a_custom_config_file_that_appears_after_the_start_is_applied() {
     // the same flag.
     let dir = ConfigDir::new();
     let file = dir.file();
-    let mut agent = AgentProcess::start(
-        "",
-        &[
-            "--scope=cluster",
-            "--resources=namespaces",
-            "--custom-resource-state-config-file",
-            file.to_str().unwrap(),
-            "--continue-without-custom-resource-state-config-file",
-        ],
-    );
+    let mut agent = cluster_agent(&[
+        "--custom-resource-state-config-file",
+        file.to_str().unwrap(),
+        "--continue-without-custom-resource-state-config-file",
+    ]);
     agent.wait_ready(READY).await;
     let size = "kube_customresource_widget_size";
     assert_eq!(sample(&agent, size, &group, "w1").await.unwrap(), None);
