@@ -221,15 +221,15 @@ mod tests {
         }
     }
 
+    /// The configuration a start with these flags (and the files they name) loads.
+    fn loaded(flags: &[&str]) -> Config {
+        let argv = std::iter::once("kube-state-agent").chain(flags.iter().copied());
+        let args = Args::try_parse_from(argv).unwrap();
+        super::super::load(args, &registry::catalog()).unwrap()
+    }
+
     fn start(file: &TempFile) -> (Config, Reloader) {
-        let args = Args::try_parse_from([
-            "kube-state-agent",
-            "--node=n1",
-            "--config",
-            file.0.to_str().unwrap(),
-        ])
-        .unwrap();
-        let config = super::super::load(args, &registry::catalog()).unwrap();
+        let config = loaded(&["--node=n1", "--config", file.0.to_str().unwrap()]);
         let reloader = Reloader::new(&config).unwrap();
         (config, reloader)
     }
@@ -281,14 +281,11 @@ mod tests {
     #[test]
     fn a_changed_custom_config_file_reloads_without_a_config_file() {
         let custom = TempFile::new(CUSTOM_A);
-        let args = Args::try_parse_from([
-            "kube-state-agent",
+        let running = loaded(&[
             "--scope=cluster",
             "--custom-resource-state-config-file",
             custom.0.to_str().unwrap(),
-        ])
-        .unwrap();
-        let running = super::super::load(args, &registry::catalog()).unwrap();
+        ]);
         let mut reloader = Reloader::new(&running).expect("a custom config file is watched");
         assert_eq!(reloader.path(), None);
         assert_eq!(reloader.files(), std::slice::from_ref(&custom.0));
@@ -339,14 +336,7 @@ mod tests {
             "custom_resource_state_config_file: {}\n",
             custom.0.display()
         ));
-        let args = Args::try_parse_from([
-            "kube-state-agent",
-            "--scope=cluster",
-            "--config",
-            file.0.to_str().unwrap(),
-        ])
-        .unwrap();
-        let running = super::super::load(args, &registry::catalog()).unwrap();
+        let running = loaded(&["--scope=cluster", "--config", file.0.to_str().unwrap()]);
         let mut reloader = Reloader::new(&running).unwrap();
         assert_eq!(reloader.files(), [file.0.clone(), custom.0.clone()]);
 
@@ -365,14 +355,11 @@ mod tests {
 
     #[test]
     fn an_inline_custom_config_needs_no_reloader() {
-        let args = Args::try_parse_from([
-            "kube-state-agent",
+        let running = loaded(&[
             "--scope=cluster",
             "--custom-resource-state-config",
             CUSTOM_A,
-        ])
-        .unwrap();
-        let running = super::super::load(args, &registry::catalog()).unwrap();
+        ]);
         assert!(Reloader::new(&running).is_none());
     }
 }
