@@ -15,7 +15,7 @@ use crate::exposition::RenderContext;
 use crate::registry::KindInfo;
 use crate::resources::{FamilySelection, Scope};
 use crate::sharding::Shard;
-use crate::watch::{ListOptions, WatchSpec, WatchTarget};
+use crate::watch::{ListOptions, NodeBinding, WatchSpec, WatchTarget};
 
 /// When a watch runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,10 @@ pub struct KindPlan {
 /// - **Namespaces**, as kube-state-metrics builds them: namespaced kinds (pods included) get
 ///   one watch per `--namespaces` entry, or one cluster-wide watch whose selector excludes the
 ///   `--namespaces-denylist`; cluster-scoped kinds ignore both lists.
+/// - **Node-bound custom resources** (`nodeNameFromPath`): a node agent watches them for its
+///   node ([`NodeBinding::Node`]) and, while leading, for no node ([`NodeBinding::NoNode`]);
+///   which objects that means is decided at run time, once the API server has said whether
+///   it selects on the field.
 /// - **Shards.** `--scope=cluster` shards every watch; a node agent shards only its
 ///   leader-only watches, since a node's own pods are that node agent's alone.
 /// - **Shapes.** With `--lean-watches`, each target is split into the kind's shapes, each
@@ -111,7 +115,13 @@ pub fn plan(config: &Config, kinds: &[&'static dyn KindInfo]) -> Vec<KindPlan> {
             };
             let shapes = shapes(&kind.shape_selectors(), config.watch.lean);
             let mut watches = Vec::new();
-            for (role, selector, shard) in roles(config, kind.scope()) {
+            let node_bound = kind.node_field().is_some() && config.scope == ScopeMode::Node;
+            for (role, selector, shard) in roles(config, kind.scope(), node_bound) {
+                let node_binding = match role {
+                    _ if !node_bound => NodeBinding::All,
+                    Role::Local => NodeBinding::Node(config.node.clone()),
+                    Role::LeaderOnly => NodeBinding::NoNode,
+                };
                 for target in targets(kind.scope(), selector.as_deref(), &config.watch.namespaces) {
                     for &shape in &shapes {
                         let field_selector = match shape {
@@ -137,6 +147,7 @@ pub fn plan(config: &Config, kinds: &[&'static dyn KindInfo]) -> Vec<KindPlan> {
                                 } else {
                                     NamespaceFilter::default()
                                 },
+                                node_binding: node_binding.clone(),
                             },
                         });
                     }
@@ -152,8 +163,14 @@ pub fn plan(config: &Config, kinds: &[&'static dyn KindInfo]) -> Vec<KindPlan> {
 }
 
 /// For a kind of `scope`: each role it is watched in, with the scope's field selector and the
-/// shard rendered.
-fn roles(config: &Config, scope: Scope) -> Vec<(Role, Option<String>, Option<Shard>)> {
+/// shard rendered. A node-bound custom resource (`node_bound`, node agents only) is also
+/// watched locally, unsharded as a node's pods are; its selector is decided at run time
+/// ([`NodeBinding`]).
+fn roles(
+    config: &Config,
+    scope: Scope,
+    node_bound: bool,
+) -> Vec<(Role, Option<String>, Option<Shard>)> {
     if config.scope == ScopeMode::Cluster {
         return vec![(Role::Local, None, config.watch.shard)];
     }
@@ -162,6 +179,7 @@ fn roles(config: &Config, scope: Scope) -> Vec<(Role, Option<String>, Option<Sha
     match scope {
         Scope::NodeBound => roles.push((Role::Local, Some(format!("spec.nodeName={node}")), None)),
         Scope::NodeSelf => roles.push((Role::Local, Some(format!("metadata.name={node}")), None)),
+        Scope::Namespaced | Scope::Cluster if node_bound => roles.push((Role::Local, None, None)),
         Scope::Namespaced | Scope::Cluster => {}
     }
     if config.election.is_some() {
@@ -503,6 +521,72 @@ mod tests {
         assert_eq!(w.spec.namespaces.allow, ["a", "b"]);
         assert_eq!(w.spec.namespaces.deny, ["x"]);
         assert_eq!(w.spec.list.object_limit, Some(5));
+    }
+
+    /// The custom kinds' watches of an agent run with `args` and a config of two custom
+    /// resources, `A` node-bound and `B` not: `<resource> <role> <binding> [shard i/n]`.
+    fn custom_watches(args: &[&str]) -> Vec<String> {
+        let custom = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      nodeNameFromPath: [spec, nodeName]\n      metrics:\n        - name: a\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n    - groupVersionKind: {group: a.io, version: v1, kind: B}\n      metrics:\n        - name: b\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
+        let flag = format!("--custom-resource-state-config={custom}");
+        let argv = std::iter::once("kube-state-agent")
+            .chain(args.iter().copied())
+            .chain(["--resources=services", flag.as_str()]);
+        let config =
+            Config::from_args(Args::try_parse_from(argv).unwrap(), &registry::catalog()).unwrap();
+        let kinds: Vec<&'static dyn KindInfo> =
+            crate::custom::kind::leak(config.custom.as_ref().unwrap())
+                .into_iter()
+                .map(|k| k as &'static dyn KindInfo)
+                .collect();
+        plan(&config, &kinds)
+            .iter()
+            .flat_map(|k| {
+                k.watches.iter().map(move |w| {
+                    let role = match w.role {
+                        Role::Local => "local",
+                        Role::LeaderOnly => "leader",
+                    };
+                    let shard = w
+                        .spec
+                        .shard
+                        .map(|s| format!(" shard {}/{}", s.index, s.total))
+                        .unwrap_or_default();
+                    assert_eq!(w.spec.target.to_string(), "all", "decided at run time");
+                    format!(
+                        "{} {role} {:?}{shard}",
+                        k.kind.resource(),
+                        w.spec.node_binding
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_node_bound_custom_kind_is_watched_for_the_node_and_by_the_leader_for_no_node() {
+        assert_eq!(
+            custom_watches(&["--node=n1"]),
+            ["as local Node(\"n1\")", "as leader NoNode", "bs leader All"]
+        );
+        // Shards split the leader's part only, as for pods.
+        assert_eq!(
+            custom_watches(&["--node=n1", "--shard=1", "--total-shards=2"]),
+            [
+                "as local Node(\"n1\")",
+                "as leader NoNode shard 1/2",
+                "bs leader All shard 1/2"
+            ]
+        );
+        // Without an election the node agent keeps its own part only.
+        assert_eq!(
+            custom_watches(&["--node=n1", "--leader-election=false"]),
+            ["as local Node(\"n1\")"]
+        );
+        // One instance watching everything: no binding.
+        assert_eq!(
+            custom_watches(&["--scope=cluster"]),
+            ["as local All", "bs local All"]
+        );
     }
 
     #[test]

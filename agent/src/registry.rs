@@ -72,6 +72,13 @@ pub trait KindInfo: Send + Sync {
     fn is_custom(&self) -> bool {
         false
     }
+    /// For a custom resource the config marks node-bound (`nodeNameFromPath`): the field
+    /// selector label naming an object's node (`spec.nodeName`). Node agents then watch it
+    /// too, each for its node's objects, when the API server can select on that field
+    /// ([`crate::watch::NodeBinding`]).
+    fn node_field(&self) -> Option<&str> {
+        None
+    }
     /// The family headers in table order.
     fn family_headers(&self) -> Vec<FamilyHeader>;
     /// The extra field selector of each of the kind's lean watch shapes, in shape order (`""`

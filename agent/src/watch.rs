@@ -91,6 +91,32 @@ pub struct WatchSpec {
     /// discovery (custom resources: see `custom::stream_targets`); empty for built-in kinds,
     /// whose [`target`](Self::target) applies them already.
     pub namespaces: NamespaceFilter,
+    /// Which objects of a node-bound custom resource this watch is for; [`NodeBinding::All`]
+    /// for every other watch.
+    pub node_binding: NodeBinding,
+}
+
+/// Which objects of a node-bound custom resource (`nodeNameFromPath`) a watch is for.
+///
+/// The API server selects custom objects on a field of their own only when the CRD lists it
+/// in `selectableFields` (Kubernetes 1.30+); otherwise it answers such a field selector with
+/// 400 `field label not supported`. The watch learns which by asking: its first list, with
+/// the selector, limited to one object (`crate::watch::custom`). The three bindings cover
+/// every object exactly once whichever the answer:
+///
+/// | binding | selectable | not selectable |
+/// |---|---|---|
+/// | [`Node(n)`](Self::Node), each node agent | `<field>=n` | nothing |
+/// | [`NoNode`](Self::NoNode), the leader | `<field>=` (no node) | every object |
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NodeBinding {
+    /// Every object: not node-bound, or `--scope=cluster`.
+    #[default]
+    All,
+    /// A node agent's watch: the objects bound to node `n`, when selectable.
+    Node(String),
+    /// The leader's watch: the objects bound to no node when selectable, else all.
+    NoNode,
 }
 
 /// How a watch's lists (and watches) read, as kube-state-metrics' flags set it.
@@ -897,6 +923,7 @@ impl TestPodWatch {
             },
             shard: None,
             namespaces: NamespaceFilter::default(),
+            node_binding: NodeBinding::All,
         };
         let ctx = WatchContext {
             client,
@@ -1513,6 +1540,7 @@ mod tests {
             },
             shard: None,
             namespaces: NamespaceFilter::default(),
+            node_binding: NodeBinding::All,
         };
         let ctx = WatchContext {
             client,

@@ -107,6 +107,12 @@ pub struct Resource {
     /// klog verbosity of this resource's value errors.
     #[serde(rename = "errorLogV", deserialize_with = "nullable")]
     pub error_log_v: i32,
+    /// The agent's own key (kube-state-metrics ignores it, as it ignores every unknown key):
+    /// where an object names the node it is bound to, `[spec, nodeName]`. Empty: the
+    /// resource is not node-bound. See `docs/custom-resources.md`, "Who watches custom
+    /// resources".
+    #[serde(deserialize_with = "text_list")]
+    pub node_name_from_path: Vec<String>,
 }
 
 /// One entry of `metrics`: a metric family.
@@ -218,6 +224,19 @@ pub enum Error {
         first: Box<GroupVersionKind>,
         /// The later entry.
         second: Box<GroupVersionKind>,
+    },
+    /// `nodeNameFromPath` is not a path the API server could select on.
+    #[error(
+        "custom resource state config: {gvk}, nodeNameFromPath {path:?}: {reason} \
+         (expected map keys only, such as [spec, nodeName])"
+    )]
+    NodeNameFromPath {
+        /// The resource.
+        gvk: Box<GroupVersionKind>,
+        /// The path as written.
+        path: Vec<String>,
+        /// What is wrong with it.
+        reason: &'static str,
     },
     /// One metric cannot be compiled.
     #[error("custom resource state config: {gvk}, metric {metric:?}: {source}")]
@@ -469,6 +488,35 @@ spec:
         assert!(matches!(err, Error::DuplicateResource { .. }), "{err}");
         let distinct = twice.replace("v2, kind: Foo", "v2, kind: Bar");
         assert_eq!(parse(&distinct).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn node_name_from_path_becomes_a_field_label_and_other_paths_are_refused() {
+        let with = |path: &str| {
+            FOO.replace(
+                "      errorLogV: 2\n",
+                &format!("      errorLogV: 2\n      nodeNameFromPath: {path}\n"),
+            )
+        };
+        assert_eq!(parse(FOO).unwrap()[0].node_field(), None, "not node-bound");
+        let parsed = parse(&with("[spec, nodeName]")).unwrap();
+        assert_eq!(parsed[0].node_field(), Some("spec.nodeName"));
+        let parsed = parse(&with("[status, placement, node]")).unwrap();
+        assert_eq!(parsed[0].node_field(), Some("status.placement.node"));
+        for bad in [
+            "[spec, \"[name=a]\"]",
+            "[spec, \"*\"]",
+            "[spec, nodes, 0]",
+            "[spec, \"a.b\"]",
+            "[spec, \"\"]",
+        ] {
+            let err = parse(&with(bad)).unwrap_err();
+            assert!(
+                matches!(&err, Error::NodeNameFromPath { gvk, .. } if gvk.kind == "Foo"),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("nodeNameFromPath"), "{err}");
+        }
     }
 
     #[test]

@@ -137,14 +137,18 @@ impl KindInfo for CustomKind {
     fn api(&self) -> ApiType {
         self.api
     }
-    /// Always watched whole by the leader (or each `--scope=cluster` instance): before
-    /// Kubernetes 1.30's `selectableFields` the API server selects custom objects by metadata
-    /// fields only, so no node agent could ask for just its node's objects.
+    /// Watched by the leader (or each `--scope=cluster` instance), its namespaces decided
+    /// after discovery. A node-bound resource ([`KindInfo::node_field`]) is also watched by
+    /// each node agent, which takes its node's objects over when the API server can select on
+    /// the node field (`crate::watch::NodeBinding`).
     fn scope(&self) -> Scope {
         Scope::Cluster
     }
     fn is_custom(&self) -> bool {
         true
+    }
+    fn node_field(&self) -> Option<&str> {
+        self.metrics.node_field()
     }
     fn family_headers(&self) -> Vec<FamilyHeader> {
         self.headers.clone()

@@ -44,7 +44,35 @@ const KIND_LABEL: &str = "customresource_kind";
 pub struct ResourceMetrics {
     gvk: GroupVersionKind,
     resource_plural: Option<String>,
+    /// The field selector label of `nodeNameFromPath` (`spec.nodeName`), when node-bound.
+    node_field: Option<String>,
     families: Vec<Family>,
+}
+
+/// The field selector label of a `nodeNameFromPath` (`[spec, nodeName]` → `spec.nodeName`),
+/// `None` for an empty path, or why the path cannot be one.
+///
+/// A CRD's `selectableFields` are JSONPaths to one scalar through plain fields, and the API
+/// server names each by its path without the leading dot; so only map keys are accepted: no
+/// `[key=value]` match, no `*`, no list index, no dot inside a key.
+fn node_field(path: &[String]) -> Result<Option<String>, &'static str> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    for segment in path {
+        if segment.is_empty() {
+            return Err("an empty key");
+        }
+        if segment.contains(['[', ']', '*', '.', '=', ',', '!'])
+            || segment.contains(char::is_whitespace)
+        {
+            return Err("a key with a selector, wildcard or separator");
+        }
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("a list index");
+        }
+    }
+    Ok(Some(path.join(".")))
 }
 
 /// One metric family of a resource.
@@ -179,9 +207,17 @@ impl ResourceMetrics {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let node_field = node_field(&resource.node_name_from_path).map_err(|reason| {
+            Error::NodeNameFromPath {
+                gvk: Box::new(gvk.clone()),
+                path: resource.node_name_from_path.clone(),
+                reason,
+            }
+        })?;
         let mut compiled = ResourceMetrics {
             gvk: gvk.clone(),
             resource_plural: Some(resource.resource_plural.clone()).filter(|p| !p.is_empty()),
+            node_field,
             families,
         };
         compiled.set_gvk_labels();
@@ -219,6 +255,12 @@ impl ResourceMetrics {
     /// `resourcePlural` when configured or resolved; `None` leaves it to discovery.
     pub fn resource_plural(&self) -> Option<&str> {
         self.resource_plural.as_deref()
+    }
+
+    /// The field selector label naming the object's node (`spec.nodeName` for
+    /// `nodeNameFromPath: [spec, nodeName]`); `None` when the resource is not node-bound.
+    pub fn node_field(&self) -> Option<&str> {
+        self.node_field.as_deref()
     }
 
     /// The families, in config order.

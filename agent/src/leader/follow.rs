@@ -150,6 +150,7 @@ mod tests {
             },
             shard: None,
             namespaces: crate::config::NamespaceFilter::default(),
+            node_binding: crate::watch::NodeBinding::All,
         }
     }
 

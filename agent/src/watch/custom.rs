@@ -21,6 +21,15 @@
 //!   `metadata.namespace!=…` selector) apply to it as to a built-in namespaced kind
 //!   ([`stream_targets`]); `--object-limit` limits each stream's lists as a built-in watch's
 //!   ([`ObjectLimit`]).
+//! - **Node-bound resources** (`nodeNameFromPath`, [`NodeBinding`]): before its streams start,
+//!   each resolution's node field selector is tried with a list of one object
+//!   ([`selectable`]); a 400 means the API server cannot select on the field (no
+//!   `selectableFields` entry, or a server before 1.30). A node agent then watches nothing
+//!   and the leader everything; otherwise the node agent watches `<field>=<node>` and the
+//!   leader `<field>=`. While it falls back, the watch asks again every
+//!   [`SELECTABLE_RECHECK`]; a stream refused its selector later (the CRD dropped the field)
+//!   falls back at once. Either switch relists through the shard's relist swap, so the rows
+//!   of objects no longer this watch's leave at its end and the others never blink.
 //! - **Sample errors** (a value that does not convert) are counted in
 //!   `ksa_custom_resource_sample_errors_total{resource,metric}` and logged at most once per
 //!   object and metric per minute ([`LogLimiter`]).
@@ -43,9 +52,9 @@ use kube::core::{ApiResource, GroupVersion};
 use kube::runtime::watcher::{self, Event};
 
 use super::{
-    ActiveWatch, JsonObject, ObjectLimit, StopSignal, Unserved, WatchContext, WatchSpec,
-    WatchTarget, error_reason, json_events, listing_and_supervised, panic_message, until_served_by,
-    watcher_config,
+    ActiveWatch, JsonObject, NodeBinding, ObjectLimit, StopSignal, Unserved, WatchContext,
+    WatchSpec, WatchTarget, error_reason, json_events, listing_and_supervised, panic_message,
+    until_served_by, watcher_config,
 };
 use crate::config::NamespaceFilter;
 use crate::custom::kind::CustomKind;
@@ -64,6 +73,11 @@ pub const DISCOVERY_RECHECK: Duration = Duration::from_secs(10);
 
 /// How often a wildcard entry is resolved again while it is served.
 pub const WILDCARD_RECHECK: Duration = Duration::from_secs(60);
+
+/// How often a node-bound resource whose node field the API server could not select on is
+/// tried again (a CRD that gains `selectableFields`): one list of one object per resolution
+/// per wait, on every agent.
+pub const SELECTABLE_RECHECK: Duration = Duration::from_secs(60);
 
 /// Makes the watch of custom kind `kind`: the shard is listing from this call on, and the
 /// watch is [`supervised`] like a built-in kind's.
@@ -205,36 +219,139 @@ fn store_key(uid: Arc<str>, resolved: &[Resolved], i: usize) -> Arc<str> {
     }
 }
 
-/// The streams of the resolved resources (whether each is namespaced, in resolution order):
-/// each stream's resolution index and target, the namespace filters applied as to a built-in
-/// kind's watches ([`crate::plan::targets`]) now that discovery has told the scope.
+/// Which objects of one resolution its streams ask for, by the node they are bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum NodeSelect {
+    /// Every object the target and namespace filters give.
+    Every,
+    /// Those matching this extra field selector (`spec.nodeName=n1`, `spec.nodeName=`).
+    Field(String),
+    /// None: a node agent's part of a resource the API server cannot select by node.
+    Nothing,
+}
+
+impl NodeSelect {
+    /// What `binding` asks of a resolution whose node field is `field` (`None`: not
+    /// node-bound), when the API server can (`selectable`) or cannot select on it. The
+    /// node agents' parts and the leader's are disjoint and together every object, either way
+    /// ([`NodeBinding`]'s table).
+    fn of(binding: &NodeBinding, field: Option<&str>, selectable: bool) -> NodeSelect {
+        match (binding, field) {
+            (NodeBinding::All, _) | (_, None) => NodeSelect::Every,
+            (NodeBinding::Node(node), Some(field)) if selectable => {
+                NodeSelect::Field(format!("{field}={node}"))
+            }
+            (NodeBinding::Node(_), Some(_)) => NodeSelect::Nothing,
+            (NodeBinding::NoNode, Some(field)) if selectable => {
+                NodeSelect::Field(format!("{field}="))
+            }
+            (NodeBinding::NoNode, Some(_)) => NodeSelect::Every,
+        }
+    }
+}
+
+/// The streams of the resolved resources (whether each is namespaced and which objects by
+/// node, in resolution order): each stream's resolution index and target, the namespace
+/// filters applied as to a built-in kind's watches ([`crate::plan::targets`]) now that
+/// discovery has told the scope.
 ///
 /// A namespaced resource gets one stream per `--namespaces` entry, or one cluster-wide stream
-/// whose field selector excludes the `--namespaces-denylist` (after `target`'s own selector);
-/// a cluster-scoped one ignores both lists and is watched as `target` says.
+/// whose field selector excludes the `--namespaces-denylist` (after `target`'s own selector
+/// and the node selector); a cluster-scoped one ignores both lists and is watched as `target`
+/// says. [`NodeSelect::Nothing`] gives a resolution no stream.
 fn stream_targets(
-    namespaced: impl IntoIterator<Item = bool>,
+    resolutions: impl IntoIterator<Item = (bool, NodeSelect)>,
     target: &WatchTarget,
     namespaces: &NamespaceFilter,
 ) -> Vec<(usize, WatchTarget)> {
-    namespaced
+    resolutions
         .into_iter()
         .enumerate()
-        .flat_map(|(i, namespaced)| {
+        .flat_map(|(i, (namespaced, node))| {
             let scope = if namespaced {
                 Scope::Namespaced
             } else {
                 Scope::Cluster
             };
-            let selector = target.field_selector.as_deref();
+            let selector = match &node {
+                NodeSelect::Nothing => return Vec::new(),
+                NodeSelect::Every => target.field_selector.clone(),
+                NodeSelect::Field(field) => Some(
+                    [target.field_selector.as_deref(), Some(field.as_str())]
+                        .into_iter()
+                        .flatten()
+                        .filter(|t| !t.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            };
             let targets = match &target.namespace {
                 // Already one namespace's watch: nothing left to split.
-                Some(_) => vec![target.clone()],
-                None => crate::plan::targets(scope, selector, namespaces),
+                Some(ns) => vec![WatchTarget {
+                    namespace: Some(ns.clone()),
+                    field_selector: selector,
+                }],
+                None => crate::plan::targets(scope, selector.as_deref(), namespaces),
             };
-            targets.into_iter().map(move |t| (i, t))
+            targets.into_iter().map(|t| (i, t)).collect()
         })
         .collect()
+}
+
+/// Whether the API server selects `api`'s objects on `selector` (a node field): a list of at
+/// most one object, as `target` (its first stream) would ask. A 400 is its "field label not
+/// supported"; any other failure (the CRD going away, a lost connection) counts as
+/// selectable, since the stream itself then meets the same answer and handles it.
+async fn selectable(client: &Client, api: &ApiResource, target: &WatchTarget) -> bool {
+    let objects: kube::Api<kube::api::DynamicObject> = match &target.namespace {
+        Some(ns) => kube::Api::namespaced_with(client.clone(), ns, api),
+        None => kube::Api::all_with(client.clone(), api),
+    };
+    let mut params = kube::api::ListParams::default().limit(1);
+    if let Some(selector) = &target.field_selector {
+        params = params.fields(selector);
+    }
+    match objects.list(&params).await {
+        Err(kube::Error::Api(status)) if status.code == 400 => {
+            tracing::debug!(plural = %api.plural, target = %target, message = %status.message,
+                "the API server does not select on the node field");
+            false
+        }
+        _ => true,
+    }
+}
+
+/// What each resolution's streams select by node, for `binding` ([`NodeSelect::of`]), each
+/// node-bound resolution tried with [`selectable`] unless `refused` (a stream was just
+/// refused its selector: not selectable until the next recheck). Also whether any of them
+/// falls back for want of a selectable field.
+async fn node_selects(
+    client: &Client,
+    resolved: &[Resolved],
+    target: &WatchTarget,
+    namespaces: &NamespaceFilter,
+    binding: &NodeBinding,
+    refused: bool,
+) -> (Vec<NodeSelect>, bool) {
+    let mut selects = Vec::with_capacity(resolved.len());
+    let mut fallback = false;
+    for r in resolved {
+        let field = r.metrics.node_field();
+        let wanted = NodeSelect::of(binding, field, true);
+        if wanted == NodeSelect::Every {
+            selects.push(wanted);
+            continue;
+        }
+        let probe = stream_targets([(r.namespaced, wanted.clone())], target, namespaces);
+        let can = match probe.first() {
+            _ if refused => false,
+            Some((_, t)) => selectable(client, &r.api, t).await,
+            None => true, // no stream at all (an empty allowlist): nothing to ask
+        };
+        fallback |= !can;
+        selects.push(NodeSelect::of(binding, field, can));
+    }
+    (selects, fallback)
 }
 
 /// Whether a watcher error says the resource is not served (404): its CRD went away.
@@ -243,6 +360,16 @@ fn is_gone(err: &watcher::Error) -> bool {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code == 404,
         watcher::Error::WatchError(s) => s.code == 404,
+        _ => false,
+    }
+}
+
+/// Whether a watcher error is a 400: the API server refuses the stream's field selector.
+fn is_refused(err: &watcher::Error) -> bool {
+    match err {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s)) => s.code == 400,
+        watcher::Error::WatchError(s) => s.code == 400,
         _ => false,
     }
 }
@@ -354,6 +481,7 @@ async fn watch_until_stopped(
         list,
         shard,
         namespaces,
+        node_binding,
         ..
     } = spec;
     let gvk = kind.gvk().clone();
@@ -366,6 +494,8 @@ async fn watch_until_stopped(
         telemetry: &ctx.telemetry,
         log_limit: LogLimiter::default(),
     };
+    // A stream was refused its node selector: the next resolution falls back without asking.
+    let mut refused = false;
     'resolve: loop {
         let unserved = Unserved {
             resource,
@@ -381,7 +511,29 @@ async fn watch_until_stopped(
         else {
             break;
         };
-        let planned = stream_targets(resolved.iter().map(|r| r.namespaced), &target, &namespaces);
+        let (selects, fallback) = node_selects(
+            &ctx.client,
+            &resolved,
+            &target,
+            &namespaces,
+            &node_binding,
+            std::mem::take(&mut refused),
+        )
+        .await;
+        if fallback {
+            tracing::info!(resource, binding = ?node_binding,
+                "the API server cannot select this node-bound resource by its node field: \
+                 the leader exports all its objects, node agents none (asked again every {}s)",
+                SELECTABLE_RECHECK.as_secs());
+        }
+        let planned = stream_targets(
+            resolved
+                .iter()
+                .map(|r| r.namespaced)
+                .zip(selects.iter().cloned()),
+            &target,
+            &namespaces,
+        );
         let plurals: Vec<String> = planned
             .iter()
             .map(|(i, t)| {
@@ -408,28 +560,55 @@ async fn watch_until_stopped(
         writer.start_listing();
         writer.apply(Change::Init);
         let mut shard_listed = false;
-        let mut recheck = tokio::time::interval_at(
-            tokio::time::Instant::now() + WILDCARD_RECHECK,
-            WILDCARD_RECHECK,
-        );
+        if planned.is_empty() {
+            // Nothing to list (a node agent's part the API server cannot select): listed.
+            writer.apply(Change::InitDone);
+            shard_listed = true;
+        }
+        let every = match (gvk.is_wildcard(), fallback) {
+            (true, true) => WILDCARD_RECHECK.min(SELECTABLE_RECHECK),
+            (true, false) => WILDCARD_RECHECK,
+            (false, _) => SELECTABLE_RECHECK,
+        };
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             let item = tokio::select! {
-                item = events.next() => Some(item),
+                item = events.next(), if !planned.is_empty() => Some(item),
                 _ = stop.wait_for(|s| *s) => break 'resolve,
-                _ = recheck.tick(), if gvk.is_wildcard() => None,
+                _ = recheck.tick(), if gvk.is_wildcard() || fallback => None,
             };
             let Some(item) = item else {
-                let now = resolve(&ctx.client, kind).await;
-                if now.as_deref().is_some_and(|now| same(now, &resolved)) {
-                    continue;
+                if gvk.is_wildcard() {
+                    let now = resolve(&ctx.client, kind).await;
+                    if !now.as_deref().is_some_and(|now| same(now, &resolved)) {
+                        tracing::info!(
+                            resource,
+                            "the resources the wildcard resolves to changed; \
+                            listing them again"
+                        );
+                        writer.clear();
+                        continue 'resolve;
+                    }
                 }
-                tracing::info!(
-                    resource,
-                    "the resources the wildcard resolves to changed; \
-                    listing them again"
-                );
-                writer.clear();
-                continue 'resolve;
+                if fallback {
+                    let (now, _) = node_selects(
+                        &ctx.client,
+                        &resolved,
+                        &target,
+                        &namespaces,
+                        &node_binding,
+                        false,
+                    )
+                    .await;
+                    if now != selects {
+                        tracing::info!(resource, binding = ?node_binding,
+                            "the API server selects this node-bound resource by node now; \
+                            listing by node");
+                        // No clear: the relist swap drops the rows no longer ours at its end.
+                        continue 'resolve;
+                    }
+                }
+                continue;
             };
             let Some((s, item)) = item else {
                 tracing::warn!(resource, target = %target, "watch stream ended");
@@ -444,6 +623,14 @@ async fn watch_until_stopped(
                         "the custom resource is not served any more (its CRD was deleted?); \
                          its rows are dropped until discovery finds it again");
                     writer.clear();
+                    continue 'resolve;
+                }
+                Err(err) if is_refused(&err) && matches!(selects[i], NodeSelect::Field(_)) => {
+                    tracing::warn!(resource, target = %stream_target, api = %resolved[i].api.api_version,
+                        error = %err,
+                        "the API server refuses the node field selector (the CRD's \
+                         selectableFields changed?); falling back to the leader");
+                    refused = true;
                     continue 'resolve;
                 }
                 Err(err) => {
@@ -582,10 +769,14 @@ mod tests {
             allow: allow.iter().map(|s| s.to_string()).collect(),
             deny: deny.iter().map(|s| s.to_string()).collect(),
         };
-        stream_targets(namespaced.iter().copied(), target, &namespaces)
-            .into_iter()
-            .map(|(i, t)| format!("{i} {t}"))
-            .collect()
+        stream_targets(
+            namespaced.iter().map(|&n| (n, NodeSelect::Every)),
+            target,
+            &namespaces,
+        )
+        .into_iter()
+        .map(|(i, t)| format!("{i} {t}"))
+        .collect()
     }
 
     #[test]
@@ -626,5 +817,282 @@ mod tests {
             streams(&[true], &selected, &["a"], &[]),
             ["0 namespace=a,metadata.name=n"]
         );
+    }
+
+    // ===== node-bound resources against a scripted API server =====
+
+    mod node_bound {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        use super::*;
+        use crate::config::CustomResources;
+        use crate::exposition::RenderContext;
+        use crate::mock_api::{Answer, MockApi, Seen};
+        use crate::plan::Shape;
+        use crate::store::{Reader, ShardState};
+        use crate::watch::ListOptions;
+
+        const CONFIG: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      nodeNameFromPath: [spec, nodeName]\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
+        const LIST: &str = "/apis/a.io/v1/as";
+
+        /// Three objects: `u1` on node n1, `u2` on n2, `u3` on none.
+        fn objects() -> Vec<(&'static str, Option<&'static str>)> {
+            vec![("u1", Some("n1")), ("u2", Some("n2")), ("u3", None)]
+        }
+
+        /// The `fieldSelector` of a request, if any.
+        fn selector(req: &Seen) -> Option<&str> {
+            req.query
+                .split('&')
+                .find_map(|p| p.strip_prefix("fieldSelector="))
+        }
+
+        /// The objects of `LIST` an API server that selects on `spec.nodeName` gives for
+        /// `selector`, as the API server compares a missing field: as empty.
+        fn selected(selector: Option<&str>) -> Vec<serde_json::Value> {
+            let wanted = selector.and_then(|s| s.strip_prefix("spec.nodeName="));
+            objects()
+                .into_iter()
+                .filter(|(_, node)| wanted.is_none_or(|w| w == node.unwrap_or("")))
+                .map(|(uid, node)| {
+                    let mut spec = serde_json::json!({"size": 1});
+                    if let Some(node) = node {
+                        spec["nodeName"] = node.into();
+                    }
+                    serde_json::json!({"apiVersion": "a.io/v1", "kind": "A",
+                        "metadata": {"name": uid, "namespace": "ns", "uid": uid,
+                            "resourceVersion": "5"},
+                        "spec": spec})
+                })
+                .collect()
+        }
+
+        /// An API server serving `A` whose node field is selectable while `selectable` holds;
+        /// a watch it holds open ends with 400 once `selectable` turns false (the CRD lost the
+        /// field and the API server closed its watches).
+        fn api(selectable: Arc<AtomicBool>) -> (Client, MockApi) {
+            MockApi::start(move |req: &Seen| match req.path.as_str() {
+                "/apis/a.io/v1" => Answer::ok(serde_json::json!({
+                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "a.io/v1",
+                    "resources": [{"name": "as", "singularName": "a", "namespaced": true,
+                        "kind": "A", "verbs": ["list", "watch"]}]})),
+                LIST => {
+                    let by_node = selector(req).is_some_and(|s| s.contains("spec.nodeName"));
+                    if by_node && !selectable.load(Ordering::SeqCst) {
+                        return Answer::status(400, "field label not supported: spec.nodeName");
+                    }
+                    if req.is_watch() {
+                        if !by_node {
+                            return Answer::Hold;
+                        }
+                        let selectable = selectable.clone();
+                        return Answer::Later(Box::pin(async move {
+                            while selectable.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                            Answer::status(400, "field label not supported: spec.nodeName")
+                        }));
+                    }
+                    crate::mock_api::list("AList", selected(selector(req)))
+                }
+                _ => Answer::status(404, "NotFound"),
+            })
+        }
+
+        /// Starts the watch of `binding` against `client`; returns its shard's reader and
+        /// the sender that stops it.
+        fn start(
+            client: &Client,
+            binding: NodeBinding,
+        ) -> (Reader, tokio::sync::watch::Sender<bool>) {
+            let resources = crate::custom::parse(CONFIG).unwrap();
+            let kind = crate::custom::kind::leak(&CustomResources {
+                source: CONFIG.to_string(),
+                resources: Arc::new(resources),
+            })[0];
+            let spec = WatchSpec {
+                target: WatchTarget {
+                    namespace: None,
+                    field_selector: None,
+                },
+                render: RenderContext::default(),
+                selection: FamilySelection::new(&kind.family_headers(), |_| true),
+                shape: Shape::Whole,
+                list: ListOptions::default(),
+                shard: None,
+                namespaces: NamespaceFilter::default(),
+                node_binding: binding,
+            };
+            let ctx = WatchContext {
+                client: client.clone(),
+                telemetry: Telemetry::new(),
+            };
+            let (writer, reader) =
+                crate::store::shard(kind.resource(), crate::store::ChangeSignal::default());
+            let (stop_tx, stop) = tokio::sync::watch::channel(false);
+            tokio::spawn(run(kind, spec, ctx, writer, stop));
+            (reader, stop_tx)
+        }
+
+        /// The UIDs with rows, sorted.
+        fn uids(reader: &Reader) -> Vec<String> {
+            let mut uids: Vec<String> = reader
+                .rows_by_uid()
+                .into_iter()
+                .map(|(uid, _)| uid.to_string())
+                .collect();
+            uids.sort();
+            uids
+        }
+
+        /// Waits (tokio's paused clock) until `reader` has listed and holds exactly `want`.
+        async fn holds(reader: &Reader, want: &[&str]) {
+            let wait = async {
+                while reader.state() != ShardState::Listed || uids(reader) != want {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            };
+            tokio::time::timeout(SELECTABLE_RECHECK * 3, wait)
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "never held {want:?}: {:?} ({:?})",
+                        uids(reader),
+                        reader.state()
+                    )
+                });
+        }
+
+        /// The field selectors of the lists of `LIST` so far, probes (`limit=1`) marked.
+        fn lists(server: &MockApi) -> Vec<String> {
+            server
+                .seen()
+                .iter()
+                .filter(|s| s.is_list_of(LIST))
+                .map(|s| {
+                    let probe = if s.query.contains("limit=1&") || s.query.ends_with("limit=1") {
+                        "probe "
+                    } else {
+                        ""
+                    };
+                    format!("{probe}{}", selector(s).unwrap_or("all"))
+                })
+                .collect()
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn node_agents_and_the_leader_split_a_selectable_resource_exactly_once() {
+            let (client, server) = api(Arc::new(AtomicBool::new(true)));
+            let (n1, _s1) = start(&client, NodeBinding::Node("n1".into()));
+            holds(&n1, &["u1"]).await;
+            let (n2, _s2) = start(&client, NodeBinding::Node("n2".into()));
+            holds(&n2, &["u2"]).await;
+            let (leader, _s3) = start(&client, NodeBinding::NoNode);
+            holds(&leader, &["u3"]).await;
+            assert_eq!(
+                lists(&server),
+                [
+                    "probe spec.nodeName=n1",
+                    "spec.nodeName=n1",
+                    "probe spec.nodeName=n2",
+                    "spec.nodeName=n2",
+                    "probe spec.nodeName=",
+                    "spec.nodeName="
+                ]
+            );
+            let watches: Vec<String> = server
+                .seen()
+                .iter()
+                .filter(|s| s.path == LIST && s.is_watch())
+                .map(|s| selector(s).unwrap_or("all").to_string())
+                .collect();
+            assert_eq!(
+                watches,
+                ["spec.nodeName=n1", "spec.nodeName=n2", "spec.nodeName="]
+            );
+            // A watch that is not node-bound (--scope=cluster) asks for everything at once.
+            let (all, _s4) = start(&client, NodeBinding::All);
+            holds(&all, &["u1", "u2", "u3"]).await;
+            assert_eq!(lists(&server).last().map(String::as_str), Some("all"));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn without_a_selectable_field_the_leader_exports_everything_until_the_field_becomes_selectable()
+         {
+            let selectable = Arc::new(AtomicBool::new(false));
+            let (client, server) = api(selectable.clone());
+            let (n1, _s1) = start(&client, NodeBinding::Node("n1".into()));
+            holds(&n1, &[]).await;
+            let (leader, _s2) = start(&client, NodeBinding::NoNode);
+            holds(&leader, &["u1", "u2", "u3"]).await;
+            assert_eq!(
+                lists(&server),
+                ["probe spec.nodeName=n1", "probe spec.nodeName=", "all"],
+                "the node agent lists nothing after its probe"
+            );
+
+            // The CRD gains selectableFields: both take the split over by the next recheck.
+            selectable.store(true, Ordering::SeqCst);
+            let changed = tokio::time::Instant::now();
+            holds(&n1, &["u1"]).await;
+            holds(&leader, &["u3"]).await;
+            assert!(changed.elapsed() <= SELECTABLE_RECHECK + Duration::from_secs(1));
+
+            // It loses them again: the held watches are refused, both fall back at once.
+            selectable.store(false, Ordering::SeqCst);
+            let lost = tokio::time::Instant::now();
+            holds(&n1, &[]).await;
+            holds(&leader, &["u1", "u2", "u3"]).await;
+            assert!(
+                lost.elapsed() < Duration::from_secs(5),
+                "no recheck wait: {:?}",
+                lost.elapsed()
+            );
+        }
+
+        #[test]
+        fn node_selects_cover_every_object_once_whatever_the_api_server_answers() {
+            let field = Some("spec.nodeName");
+            let node = NodeBinding::Node("n1".into());
+            for selectable in [true, false] {
+                let mine = NodeSelect::of(&node, field, selectable);
+                let leaders = NodeSelect::of(&NodeBinding::NoNode, field, selectable);
+                match selectable {
+                    true => {
+                        assert_eq!(mine, NodeSelect::Field("spec.nodeName=n1".into()));
+                        assert_eq!(leaders, NodeSelect::Field("spec.nodeName=".into()));
+                    }
+                    false => {
+                        assert_eq!(mine, NodeSelect::Nothing);
+                        assert_eq!(leaders, NodeSelect::Every);
+                    }
+                }
+                // Not node-bound, or not bound to a node's part: everything.
+                assert_eq!(NodeSelect::of(&node, None, selectable), NodeSelect::Every);
+                assert_eq!(
+                    NodeSelect::of(&NodeBinding::All, field, selectable),
+                    NodeSelect::Every
+                );
+            }
+            // The node selector comes after the target's, before the denylist's.
+            let namespaces = NamespaceFilter {
+                allow: Vec::new(),
+                deny: vec!["x".into()],
+            };
+            let target = WatchTarget {
+                namespace: None,
+                field_selector: None,
+            };
+            let streams = stream_targets(
+                [
+                    (true, NodeSelect::Field("spec.nodeName=n1".into())),
+                    (true, NodeSelect::Nothing),
+                ],
+                &target,
+                &namespaces,
+            );
+            let streams: Vec<String> = streams.iter().map(|(i, t)| format!("{i} {t}")).collect();
+            assert_eq!(streams, ["0 spec.nodeName=n1,metadata.namespace!=x"]);
+        }
     }
 }
