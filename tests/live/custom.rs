@@ -29,6 +29,15 @@ impl Crd {
     /// A CRD serving each of `versions` (the first one stored), with the same schema, so no
     /// conversion webhook is needed (`conversion: {strategy: None}`).
     fn create_with_versions(group: &str, kind: &str, plural: &str, versions: &[&str]) -> Crd {
+        Crd::create_scoped(group, kind, plural, versions, "Namespaced")
+    }
+
+    /// A cluster-scoped CRD of `group` (version v1, any fields).
+    fn create_cluster_scoped(group: &str, kind: &str, plural: &str) -> Crd {
+        Crd::create_scoped(group, kind, plural, &["v1"], "Cluster")
+    }
+
+    fn create_scoped(group: &str, kind: &str, plural: &str, versions: &[&str], scope: &str) -> Crd {
         let name = format!("{plural}.{group}");
         let versions: String = versions
             .iter()
@@ -54,7 +63,7 @@ metadata:
   name: {name}
 spec:
   group: {group}
-  scope: Namespaced
+  scope: {scope}
   names:
     kind: {kind}
     plural: {plural}
@@ -104,6 +113,13 @@ fn apply_object(group: &str, kind: &str, ns: &str, name: &str, spec: &str) {
     let yaml = format!(
         "apiVersion: {group}/v1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec: {spec}\n"
     );
+    kubectl(&["apply", "-f", "-"], &yaml).expect("the object is applied");
+}
+
+/// Creates or updates a cluster-scoped custom object of `group`/v1.
+fn apply_cluster_object(group: &str, kind: &str, name: &str, spec: &str) {
+    let yaml =
+        format!("apiVersion: {group}/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec: {spec}\n");
     kubectl(&["apply", "-f", "-"], &yaml).expect("the object is applied");
 }
 
@@ -733,4 +749,396 @@ async fn a_custom_config_file_that_appears_after_the_start_is_applied() {
     dir.write(&config(&group, ""));
     wait_sample(&agent, "w1's size", CONVERGE, size, &group, "w1", Some(3.0)).await;
     assert_eq!(agent.pid(), pid, "no restart");
+}
+
+// ===== namespace filters, object limit, node-bound resources =====
+
+/// A config of `kind`s of `group` (v1) with one gauge, `kube_customresource_<metric>`, on
+/// `spec.size`, labelled with the object's name; `entry` adds keys to the resource's entry
+/// (each line indented by six spaces).
+fn size_config(group: &str, kind: &str, metric: &str, entry: &str) -> String {
+    format!(
+        r#"kind: CustomResourceStateMetrics
+spec:
+  resources:
+    - groupVersionKind: {{group: "{group}", version: v1, kind: {kind}}}
+{entry}      labelsFromPath:
+        name: [metadata, name]
+      metrics:
+        - name: {metric}
+          help: The size.
+          each:
+            type: Gauge
+            gauge: {{path: [spec, size]}}
+"#
+    )
+}
+
+/// The names of the objects of `group` that have a sample of `name` in `agent`'s scrape, each
+/// as many times as it has one.
+async fn exported(agent: &AgentProcess, name: &str, group: &str) -> Result<Vec<String>, String> {
+    let e = agent.scrape().await?;
+    let mut names: Vec<String> = e
+        .samples_of(name)
+        .filter(|s| s.label("customresource_group") == Some(group))
+        .filter_map(|s| s.label("name").map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Polls until `agent` exports `name` for exactly the objects `want` of `group`, once each.
+async fn wait_exported(agent: &AgentProcess, what: &str, name: &str, group: &str, want: &[&str]) {
+    poll_until(what, CONVERGE, || async {
+        match exported(agent, name, group).await? {
+            got if got == want => Ok(()),
+            got => Err(format!("{name}: {got:?}")),
+        }
+    })
+    .await;
+}
+
+/// `name`'s value in `agent`'s telemetry, summed over the series matching `filter`.
+async fn telemetry(agent: &AgentProcess, name: &str, filter: &[(&str, &str)]) -> f64 {
+    agent
+        .self_metric(name, filter)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[tokio::test]
+async fn with_namespaces_only_the_listed_namespaces_custom_objects_are_watched_one_watch_each() {
+    let client = Cluster::get().client().await;
+    let a = TestNamespace::create(&client, "crs-ns-a").await;
+    let b = TestNamespace::create(&client, "crs-ns-b").await;
+    let other = TestNamespace::create(&client, "crs-ns-other").await;
+    let group = format!("{}.ksa.test", unique("crsns"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_object(&group, "Widget", a.name(), "w-a", "{size: 1}");
+    apply_object(&group, "Widget", b.name(), "w-b", "{size: 2}");
+    apply_object(&group, "Widget", other.name(), "w-other", "{size: 3}");
+
+    let custom = size_config(&group, "Widget", "widget_size", "");
+    let allow = format!("{},{}", a.name(), b.name());
+    let mut agent = cluster_agent(&[
+        "--namespaces",
+        &allow,
+        "--custom-resource-state-config",
+        &custom,
+    ]);
+    agent.wait_ready(READY).await;
+    let size = "kube_customresource_widget_size";
+    wait_exported(
+        &agent,
+        "the allowed namespaces' widgets",
+        size,
+        &group,
+        &["w-a", "w-b"],
+    )
+    .await;
+
+    // One list and one watch per allowed namespace, none cluster-wide.
+    let requests = |verb| {
+        let agent = &agent;
+        async move {
+            telemetry(
+                agent,
+                "ksa_api_requests_total",
+                &[("resource", "widgets"), ("verb", verb)],
+            )
+            .await
+        }
+    };
+    assert_eq!(requests("list").await, 2.0);
+    poll_until("a watch per namespace", CONVERGE, || async {
+        match requests("watch").await {
+            2.0 => Ok(()),
+            n => Err(format!("{n} watch requests")),
+        }
+    })
+    .await;
+    let log = agent.log();
+    for ns in [a.name(), b.name()] {
+        assert!(
+            log.contains(&format!("widgets (namespace={ns})")),
+            "a stream of {ns}:\n{log}"
+        );
+    }
+
+    // Objects of another namespace never reach the agent, before or after the start.
+    apply_object(&group, "Widget", other.name(), "w-other-2", "{size: 4}");
+    apply_object(&group, "Widget", a.name(), "w-a-2", "{size: 5}");
+    wait_exported(
+        &agent,
+        "a new widget of an allowed namespace",
+        size,
+        &group,
+        &["w-a", "w-a-2", "w-b"],
+    )
+    .await;
+    let received = telemetry(&agent, "ksa_watch_events_total", &[("resource", "widgets")]).await;
+    assert_eq!(
+        received,
+        3.0,
+        "two listed and one applied, nothing of {}",
+        other.name()
+    );
+}
+
+#[tokio::test]
+async fn with_an_object_limit_custom_objects_past_it_are_dropped_and_counted() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-limit").await;
+    let group = format!("{}.ksa.test", unique("crslimit"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    for i in 1..=5 {
+        apply_object(&group, "Widget", ns.name(), &format!("w{i}"), "{size: 1}");
+    }
+    let custom = size_config(&group, "Widget", "widget_size", "");
+    let mut agent = cluster_agent(&[
+        "--object-limit",
+        "3",
+        "--namespaces",
+        ns.name(),
+        "--custom-resource-state-config",
+        &custom,
+    ]);
+    agent.wait_ready(READY).await;
+    let size = "kube_customresource_widget_size";
+    let kept = poll_until("the list's objects exported", CONVERGE, || async {
+        match exported(&agent, size, &group).await? {
+            got if got.len() == 3 => Ok(got),
+            got => Err(format!("{got:?}")),
+        }
+    })
+    .await;
+    let distinct: std::collections::BTreeSet<&String> = kept.iter().collect();
+    assert_eq!(distinct.len(), 3, "three objects, once each: {kept:?}");
+    let dropped = telemetry(
+        &agent,
+        "ksa_list_objects_over_limit_total",
+        &[("resource", "widgets")],
+    )
+    .await;
+    assert_eq!(dropped, 2.0);
+}
+
+#[tokio::test]
+async fn a_cluster_scoped_custom_resource_is_exported_under_namespace_filters() {
+    let client = Cluster::get().client().await;
+    let kept = TestNamespace::create(&client, "crs-cs-kept").await;
+    let denied = TestNamespace::create(&client, "crs-cs-denied").await;
+    let group = format!("{}.ksa.test", unique("crscs"));
+    let _tenants = Crd::create_cluster_scoped(&group, "Tenant", "tenants");
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    apply_cluster_object(&group, "Tenant", "t1", "{size: 1}");
+    apply_cluster_object(&group, "Tenant", "t2", "{size: 2}");
+    apply_object(&group, "Widget", kept.name(), "w-kept", "{size: 3}");
+    apply_object(&group, "Widget", denied.name(), "w-denied", "{size: 4}");
+
+    let custom = format!(
+        "{}{}",
+        size_config(&group, "Tenant", "tenant_size", ""),
+        size_config(&group, "Widget", "widget_size", "")
+            .split_once("  resources:\n")
+            .unwrap()
+            .1
+    );
+    let mut allowing = cluster_agent(&[
+        "--namespaces",
+        kept.name(),
+        "--custom-resource-state-config",
+        &custom,
+    ]);
+    let mut denying = cluster_agent(&[
+        "--namespaces-denylist",
+        denied.name(),
+        "--custom-resource-state-config",
+        &custom,
+    ]);
+    allowing.wait_ready(READY).await;
+    denying.wait_ready(READY).await;
+    let (tenant, widget) = (
+        "kube_customresource_tenant_size",
+        "kube_customresource_widget_size",
+    );
+    for agent in [&allowing, &denying] {
+        wait_exported(agent, "every tenant", tenant, &group, &["t1", "t2"]).await;
+        wait_exported(
+            agent,
+            "the kept namespace's widget",
+            widget,
+            &group,
+            &["w-kept"],
+        )
+        .await;
+        // Tenants are listed cluster-wide, without a namespace or namespace selector that the
+        // API server would refuse (404 under a namespace, 400 for `metadata.namespace`).
+        assert_eq!(
+            telemetry(agent, "ksa_watch_errors_total", &[("resource", "tenants")]).await,
+            0.0
+        );
+        assert_eq!(
+            telemetry(
+                agent,
+                "ksa_api_requests_total",
+                &[
+                    ("resource", "tenants"),
+                    ("verb", "list"),
+                    ("result", "success")
+                ]
+            )
+            .await,
+            1.0
+        );
+    }
+    // A tenant created after the start reaches both.
+    apply_cluster_object(&group, "Tenant", "t3", "{size: 3}");
+    for agent in [&allowing, &denying] {
+        wait_exported(agent, "a new tenant", tenant, &group, &["t1", "t2", "t3"]).await;
+    }
+}
+
+#[tokio::test]
+async fn a_node_bound_resource_the_api_server_cannot_select_stays_on_the_leader_exported_once() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "crs-node").await;
+    let group = format!("{}.ksa.test", unique("crsnode"));
+    let _widgets = Crd::create(&group, "Widget", "widgets");
+    let (node_a, node_b) = (unique("crs-node-a"), unique("crs-node-b"));
+    apply_object(
+        &group,
+        "Widget",
+        ns.name(),
+        "w-a",
+        &format!("{{size: 1, nodeName: {node_a}}}"),
+    );
+    apply_object(
+        &group,
+        "Widget",
+        ns.name(),
+        "w-b",
+        &format!("{{size: 2, nodeName: {node_b}}}"),
+    );
+    apply_object(&group, "Widget", ns.name(), "w-none", "{size: 3}");
+
+    let custom = size_config(
+        &group,
+        "Widget",
+        "widget_size",
+        "      nodeNameFromPath: [spec, nodeName]\n",
+    );
+    // Node A's agent takes no part in the election; node B's is the only candidate, so leads.
+    let lease = unique("crs-lease");
+    let mut node_agent = AgentProcess::start(
+        &node_a,
+        &[
+            "--resources=nodes",
+            "--leader-election=false",
+            "--custom-resource-state-config",
+            &custom,
+        ],
+    );
+    let mut leader = AgentProcess::start(
+        &node_b,
+        &[
+            "--resources=nodes",
+            "--lease-namespace",
+            ns.name(),
+            "--lease-name",
+            &lease,
+            "--custom-resource-state-config",
+            &custom,
+        ],
+    );
+    node_agent.wait_ready(READY).await;
+    leader.wait_ready(READY).await;
+    let size = "kube_customresource_widget_size";
+    // 1.20 does not select custom objects on `spec.nodeName`: the leader exports them all.
+    wait_exported(
+        &leader,
+        "every widget on the leader",
+        size,
+        &group,
+        &["w-a", "w-b", "w-none"],
+    )
+    .await;
+    poll_until("the node agent's fallback", CONVERGE, || async {
+        let log = node_agent.log();
+        if log.contains("cannot select this node-bound resource") {
+            Ok(())
+        } else {
+            Err("not logged yet".to_string())
+        }
+    })
+    .await;
+    assert_eq!(
+        exported(&node_agent, size, &group).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        telemetry(
+            &node_agent,
+            "ksa_api_requests_total",
+            &[
+                ("resource", "widgets"),
+                ("verb", "list"),
+                ("result", "error")
+            ]
+        )
+        .await,
+        1.0,
+        "one refused probe, no list or watch after it"
+    );
+    assert_eq!(
+        telemetry(
+            &node_agent,
+            "ksa_api_requests_total",
+            &[("resource", "widgets"), ("verb", "watch")]
+        )
+        .await,
+        0.0
+    );
+
+    // A change and a new object, node A's included, still show on the leader only.
+    apply_object(
+        &group,
+        "Widget",
+        ns.name(),
+        "w-a",
+        &format!("{{size: 7, nodeName: {node_a}}}"),
+    );
+    apply_object(
+        &group,
+        "Widget",
+        ns.name(),
+        "w-a-2",
+        &format!("{{size: 1, nodeName: {node_a}}}"),
+    );
+    wait_sample(
+        &leader,
+        "w-a's change",
+        CONVERGE,
+        size,
+        &group,
+        "w-a",
+        Some(7.0),
+    )
+    .await;
+    wait_exported(
+        &leader,
+        "the new widget on the leader",
+        size,
+        &group,
+        &["w-a", "w-a-2", "w-b", "w-none"],
+    )
+    .await;
+    let mut everywhere = exported(&node_agent, size, &group).await.unwrap();
+    everywhere.extend(exported(&leader, size, &group).await.unwrap());
+    everywhere.sort();
+    assert_eq!(
+        everywhere,
+        ["w-a", "w-a-2", "w-b", "w-none"],
+        "each exactly once"
+    );
 }
