@@ -48,6 +48,7 @@ pub struct Telemetry {
     http_request_seconds: HistogramVec,
     watches_active: IntGaugeVec,
     kinds_unserved: IntGaugeVec,
+    custom_node_selectable: IntGaugeVec,
     leader: IntGauge,
     leader_transitions: IntCounter,
     lease_renew_failures: IntCounter,
@@ -292,6 +293,16 @@ impl Telemetry {
                     Opts::new(
                         "ksa_kind_unserved",
                         "1 while the apiserver does not serve an enabled kind's API version.",
+                    ),
+                    &["resource"],
+                ),
+            ),
+            custom_node_selectable: register(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "ksa_custom_resource_node_selectable",
+                        "For a node-bound custom resource: 1 while the API server selects it on its node field (node agents watch their node's objects), 0 while the leader watches every object.",
                     ),
                     &["resource"],
                 ),
@@ -558,6 +569,14 @@ impl Telemetry {
         self.kinds_unserved
             .with_label_values(&[resource])
             .set(i64::from(unserved));
+    }
+
+    /// Whether the API server selects node-bound custom resource `resource` on its node
+    /// field, as this agent's last one-object list found.
+    pub fn custom_node_selectable(&self, resource: &str, selectable: bool) {
+        self.custom_node_selectable
+            .with_label_values(&[resource])
+            .set(i64::from(selectable));
     }
 
     /// Leadership changed.

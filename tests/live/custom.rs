@@ -1076,6 +1076,15 @@ async fn a_node_bound_resource_the_api_server_cannot_select_stays_on_the_leader_
         exported(&node_agent, size, &group).await.unwrap(),
         Vec::<String>::new()
     );
+    // Both say so (a sum over no series would be 0 too: the line itself is asked for).
+    for agent in [&node_agent, &leader] {
+        let (_, body) = agent.get_telemetry("/metrics").await.unwrap();
+        assert!(
+            body.lines()
+                .any(|l| l == "ksa_custom_resource_node_selectable{resource=\"widgets\"} 0"),
+            "{body}"
+        );
+    }
     assert_eq!(
         telemetry(
             &node_agent,

@@ -520,6 +520,9 @@ async fn watch_until_stopped(
             std::mem::take(&mut refused),
         )
         .await;
+        if node_binding != NodeBinding::All && kind.node_field().is_some() {
+            ctx.telemetry.custom_node_selectable(resource, !fallback);
+        }
         if fallback {
             tracing::info!(resource, binding = ?node_binding,
                 "the API server cannot select this node-bound resource by its node field: \
@@ -834,6 +837,7 @@ mod tests {
 
         const CONFIG: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      nodeNameFromPath: [spec, nodeName]\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
         const LIST: &str = "/apis/a.io/v1/as";
+        const SELECTABLE: &str = "ksa_custom_resource_node_selectable";
 
         /// Three objects: `u1` on node n1, `u2` on n2, `u3` on none.
         fn objects() -> Vec<(&'static str, Option<&'static str>)> {
@@ -899,12 +903,12 @@ mod tests {
             })
         }
 
-        /// Starts the watch of `binding` against `client`; returns its shard's reader and
-        /// the sender that stops it.
+        /// Starts the watch of `binding` against `client`; returns its shard's reader, its
+        /// telemetry and the sender that stops it.
         fn start(
             client: &Client,
             binding: NodeBinding,
-        ) -> (Reader, tokio::sync::watch::Sender<bool>) {
+        ) -> (Reader, Telemetry, tokio::sync::watch::Sender<bool>) {
             let resources = crate::custom::parse(CONFIG).unwrap();
             let kind = crate::custom::kind::leak(&CustomResources {
                 source: CONFIG.to_string(),
@@ -923,15 +927,16 @@ mod tests {
                 namespaces: NamespaceFilter::default(),
                 node_binding: binding,
             };
+            let telemetry = Telemetry::new();
             let ctx = WatchContext {
                 client: client.clone(),
-                telemetry: Telemetry::new(),
+                telemetry: telemetry.clone(),
             };
             let (writer, reader) =
                 crate::store::shard(kind.resource(), crate::store::ChangeSignal::default());
             let (stop_tx, stop) = tokio::sync::watch::channel(false);
             tokio::spawn(run(kind, spec, ctx, writer, stop));
-            (reader, stop_tx)
+            (reader, telemetry, stop_tx)
         }
 
         /// The UIDs with rows, sorted.
@@ -983,12 +988,13 @@ mod tests {
         #[tokio::test(start_paused = true)]
         async fn node_agents_and_the_leader_split_a_selectable_resource_exactly_once() {
             let (client, server) = api(Arc::new(AtomicBool::new(true)));
-            let (n1, _s1) = start(&client, NodeBinding::Node("n1".into()));
+            let (n1, t1, _s1) = start(&client, NodeBinding::Node("n1".into()));
             holds(&n1, &["u1"]).await;
-            let (n2, _s2) = start(&client, NodeBinding::Node("n2".into()));
+            let (n2, _, _s2) = start(&client, NodeBinding::Node("n2".into()));
             holds(&n2, &["u2"]).await;
-            let (leader, _s3) = start(&client, NodeBinding::NoNode);
+            let (leader, _, _s3) = start(&client, NodeBinding::NoNode);
             holds(&leader, &["u3"]).await;
+            assert_eq!(t1.value(SELECTABLE, &[("resource", "as")]), Some(1.0));
             assert_eq!(
                 lists(&server),
                 [
@@ -1011,9 +1017,10 @@ mod tests {
                 ["spec.nodeName=n1", "spec.nodeName=n2", "spec.nodeName="]
             );
             // A watch that is not node-bound (--scope=cluster) asks for everything at once.
-            let (all, _s4) = start(&client, NodeBinding::All);
+            let (all, t4, _s4) = start(&client, NodeBinding::All);
             holds(&all, &["u1", "u2", "u3"]).await;
             assert_eq!(lists(&server).last().map(String::as_str), Some("all"));
+            assert_eq!(t4.value(SELECTABLE, &[("resource", "as")]), None);
         }
 
         #[tokio::test(start_paused = true)]
@@ -1021,10 +1028,13 @@ mod tests {
          {
             let selectable = Arc::new(AtomicBool::new(false));
             let (client, server) = api(selectable.clone());
-            let (n1, _s1) = start(&client, NodeBinding::Node("n1".into()));
+            let (n1, t1, _s1) = start(&client, NodeBinding::Node("n1".into()));
             holds(&n1, &[]).await;
-            let (leader, _s2) = start(&client, NodeBinding::NoNode);
+            let (leader, t2, _s2) = start(&client, NodeBinding::NoNode);
             holds(&leader, &["u1", "u2", "u3"]).await;
+            for t in [&t1, &t2] {
+                assert_eq!(t.value(SELECTABLE, &[("resource", "as")]), Some(0.0));
+            }
             assert_eq!(
                 lists(&server),
                 ["probe spec.nodeName=n1", "probe spec.nodeName=", "all"],
@@ -1037,6 +1047,7 @@ mod tests {
             holds(&n1, &["u1"]).await;
             holds(&leader, &["u3"]).await;
             assert!(changed.elapsed() <= SELECTABLE_RECHECK + Duration::from_secs(1));
+            assert_eq!(t1.value(SELECTABLE, &[("resource", "as")]), Some(1.0));
 
             // It loses them again: the held watches are refused, both fall back at once.
             selectable.store(false, Ordering::SeqCst);
