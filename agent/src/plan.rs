@@ -236,7 +236,7 @@ fn deny_selector(namespaces: &NamespaceFilter) -> Option<String> {
 
 /// The field selector that holds when every term does (`a,b`); empty terms are left out, and
 /// no term at all is no selector.
-fn and<'a>(terms: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
+pub(crate) fn and<'a>(terms: impl IntoIterator<Item = Option<&'a str>>) -> Option<String> {
     let terms: Vec<&str> = terms
         .into_iter()
         .flatten()

@@ -63,7 +63,7 @@ use crate::custom::{GroupVersionKind, ResourceMetrics};
 use crate::registry::KindInfo as _;
 use crate::resources::{FamilySelection, Rows, Scope};
 use crate::sharding::Shard;
-use crate::store::{Change, Writer};
+use crate::store::{Change, ShardState, Writer};
 use crate::telemetry::Telemetry;
 
 /// How often discovery is asked again while a custom resource is not served. Custom resources
@@ -276,14 +276,9 @@ fn stream_targets(
             let selector = match &node {
                 NodeSelect::Nothing => return Vec::new(),
                 NodeSelect::Every => target.field_selector.clone(),
-                NodeSelect::Field(field) => Some(
-                    [target.field_selector.as_deref(), Some(field.as_str())]
-                        .into_iter()
-                        .flatten()
-                        .filter(|t| !t.is_empty())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ),
+                NodeSelect::Field(field) => {
+                    crate::plan::and([target.field_selector.as_deref(), Some(field.as_str())])
+                }
             };
             let targets = match &target.namespace {
                 // Already one namespace's watch: nothing left to split.
@@ -559,8 +554,12 @@ async fn watch_until_stopped(
         let mut events = futures::stream::select_all(streams);
         let mut streams: Vec<StreamState> =
             planned.iter().map(|_| StreamState::default()).collect();
-        // One list for the shard, from now until every stream has listed once.
-        writer.start_listing();
+        // One list for the shard, from now until every stream has listed once. A switch of
+        // node selection relists with the rows in place and the shard still listed, so
+        // readiness does not blink; a first list, or one after a clear, holds it until done.
+        if writer.reader().state() != ShardState::Listed {
+            writer.start_listing();
+        }
         writer.apply(Change::Init);
         let mut shard_listed = false;
         if planned.is_empty() {
@@ -568,11 +567,8 @@ async fn watch_until_stopped(
             writer.apply(Change::InitDone);
             shard_listed = true;
         }
-        let every = match (gvk.is_wildcard(), fallback) {
-            (true, true) => WILDCARD_RECHECK.min(SELECTABLE_RECHECK),
-            (true, false) => WILDCARD_RECHECK,
-            (false, _) => SELECTABLE_RECHECK,
-        };
+        // One timer for both rechecks: the shorter wait serves either.
+        let every = WILDCARD_RECHECK.min(SELECTABLE_RECHECK);
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             let item = tokio::select! {
@@ -832,12 +828,14 @@ mod tests {
         use crate::exposition::RenderContext;
         use crate::mock_api::{Answer, MockApi, Seen};
         use crate::plan::Shape;
-        use crate::store::{Reader, ShardState};
+        use crate::store::Reader;
         use crate::watch::ListOptions;
 
         const CONFIG: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      nodeNameFromPath: [spec, nodeName]\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";
         const LIST: &str = "/apis/a.io/v1/as";
         const SELECTABLE: &str = "ksa_custom_resource_node_selectable";
+        /// How long the scripted API server takes to answer a list (not a probe).
+        const LIST_TIME: Duration = Duration::from_secs(1);
 
         /// Three objects: `u1` on node n1, `u2` on n2, `u3` on none.
         fn objects() -> Vec<(&'static str, Option<&'static str>)> {
@@ -897,7 +895,16 @@ mod tests {
                             Answer::status(400, "field label not supported: spec.nodeName")
                         }));
                     }
-                    crate::mock_api::list("AList", selected(selector(req)))
+                    let items = selected(selector(req));
+                    if req.query.split('&').any(|p| p == "limit=1") {
+                        return crate::mock_api::list("AList", items);
+                    }
+                    // A list takes a while, so a shard that left `Listed` during a relist
+                    // would be seen doing so.
+                    Answer::Later(Box::pin(async move {
+                        tokio::time::sleep(LIST_TIME).await;
+                        crate::mock_api::list("AList", items)
+                    }))
                 }
                 _ => Answer::status(404, "NotFound"),
             })
@@ -966,6 +973,20 @@ mod tests {
                         reader.state()
                     )
                 });
+        }
+
+        /// Waits like [`holds`], and fails if `reader` is not listed at any moment meanwhile:
+        /// readiness must not blink while a switch relists.
+        async fn holds_listed_throughout(reader: &Reader, want: &[&str]) {
+            let wait = async {
+                while uids(reader) != want {
+                    assert_eq!(reader.state(), ShardState::Listed, "{:?}", uids(reader));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            };
+            tokio::time::timeout(SELECTABLE_RECHECK * 3, wait)
+                .await
+                .unwrap_or_else(|_| panic!("never held {want:?}: {:?}", uids(reader)));
         }
 
         /// The field selectors of the lists of `LIST` so far, probes (`limit=1`) marked.
@@ -1044,16 +1065,20 @@ mod tests {
             // The CRD gains selectableFields: both take the split over by the next recheck.
             selectable.store(true, Ordering::SeqCst);
             let changed = tokio::time::Instant::now();
-            holds(&n1, &["u1"]).await;
-            holds(&leader, &["u3"]).await;
-            assert!(changed.elapsed() <= SELECTABLE_RECHECK + Duration::from_secs(1));
+            tokio::join!(
+                holds_listed_throughout(&n1, &["u1"]),
+                holds_listed_throughout(&leader, &["u3"])
+            );
+            assert!(changed.elapsed() <= SELECTABLE_RECHECK + LIST_TIME * 2);
             assert_eq!(t1.value(SELECTABLE, &[("resource", "as")]), Some(1.0));
 
             // It loses them again: the held watches are refused, both fall back at once.
             selectable.store(false, Ordering::SeqCst);
             let lost = tokio::time::Instant::now();
-            holds(&n1, &[]).await;
-            holds(&leader, &["u1", "u2", "u3"]).await;
+            tokio::join!(
+                holds_listed_throughout(&n1, &[]),
+                holds_listed_throughout(&leader, &["u1", "u2", "u3"])
+            );
             assert!(
                 lost.elapsed() < Duration::from_secs(5),
                 "no recheck wait: {:?}",
