@@ -12,6 +12,7 @@ use kube::Api;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::autoshard;
 use crate::client;
 use crate::config::{Config, ScopeMode};
 use crate::http::auth::{Authorizer, NamespaceNames};
@@ -47,6 +48,9 @@ pub enum Error {
     /// `--tls-config` cannot be served.
     #[error(transparent)]
     Tls(#[from] tls::Error),
+    /// `--pod`'s StatefulSet or shard cannot be found.
+    #[error(transparent)]
+    AutoShard(#[from] autoshard::Error),
 }
 
 /// Runs the agent until SIGTERM or Ctrl-C.
@@ -54,7 +58,7 @@ pub enum Error {
 /// # Errors
 /// When `--tls-config` cannot be served, the client cannot be built or a port cannot be bound;
 /// watch errors are retried, never returned.
-pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
+pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // First, before any network call: a bad --tls-config is a configuration error.
     let (tls, tls_reloads) = match &config.tls {
@@ -86,6 +90,19 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         telemetry: telemetry.clone(),
     };
     let published = Published::default();
+    // Autosharding: the shard comes from the StatefulSet before any watch starts, and follows
+    // its replicas from then on.
+    let shard_changes = match config.autoshard.clone() {
+        Some(target) => {
+            let found = autoshard::detect(&client, &target).await?;
+            tracing::info!(pod = %target.pod, namespace = %target.namespace,
+                statefulset = %found.statefulset, shard = found.shard.map_or(0, |s| s.index),
+                total_shards = found.shard.map_or(1, |s| s.total), "autosharding enabled");
+            config.watch.shard = found.shard;
+            Some(autoshard::follow(client.clone(), target, found))
+        }
+        None => None,
+    };
 
     let shard = config.watch.shard.map_or((0, 1), |s| (s.index, s.total));
     // A `--scope=cluster` instance serves its shard from the start; a node agent while it
@@ -116,9 +133,13 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     );
 
     let reloads = ConfigReloads::start(&config, registry::catalog(), telemetry.clone());
-    let mut reloads = Box::pin(futures::stream::unfold(reloads, |mut r| async move {
-        Some((r.next().await, r))
-    }));
+    let reloads =
+        futures::stream::unfold(reloads, |mut r| async move { Some((r.next().await, r)) });
+    let mut reloads: std::pin::Pin<Box<dyn futures::Stream<Item = Config> + Send>> =
+        match shard_changes {
+            Some(shards) => Box::pin(autoshard::apply(config.clone(), reloads, shards)),
+            None => Box::pin(reloads),
+        };
 
     let (auth, namespace_names) = match &config.auth {
         Some(options) => {

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, ScopeMode};
 use crate::leader::{self, LeaderWatch};
 use crate::plan::{self, Role};
 use crate::registry::KindInfo;
@@ -298,8 +298,16 @@ impl Pipelines {
             builder.abort();
         }
         next.publish(self.published.clone(), self.observer.clone());
+        let old_shard = self.current.config().watch.shard;
         std::mem::replace(&mut self.current, next).stop().await;
         let config = self.current.config();
+        // A `--scope=cluster` instance serves its shard whatever happens; a node agent's
+        // ordinal follows its leadership (`leader::follow`).
+        if config.scope == ScopeMode::Cluster && config.watch.shard != old_shard {
+            let (index, total) = config.watch.shard.map_or((0, 1), |s| (s.index, s.total));
+            self.ctx.telemetry.shard(total, Some(index));
+            tracing::info!(shard = index, total_shards = total, "re-sharded");
+        }
         tracing::info!(resources = %config.resources.join(","),
             from = %config.resources_from, "new configuration in effect");
     }

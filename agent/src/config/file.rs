@@ -347,7 +347,7 @@ pub const KEYS: &[Key] = &[
         None,
         true,
         Ignored(
-            "StatefulSet auto-sharding (--pod/--pod-namespace) is not supported; set shard and total_shards",
+            "StatefulSet autosharding is set at start by the --pod and --pod-namespace flags; pass them on the command line",
         ),
     ),
     key(
@@ -355,7 +355,7 @@ pub const KEYS: &[Key] = &[
         None,
         true,
         Ignored(
-            "StatefulSet auto-sharding (--pod/--pod-namespace) is not supported; set shard and total_shards",
+            "StatefulSet autosharding is set at start by the --pod and --pod-namespace flags; pass them on the command line",
         ),
     ),
     key(

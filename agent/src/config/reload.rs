@@ -37,8 +37,10 @@ pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'s
     keep!(election, "--leader-election/--lease-*");
     // The authorizer and its cache are built once, at start.
     keep!(auth, "--auth-filter/--tenant-access/--auth-cache-*");
-    // The shard names the Lease this agent runs for, which is fixed with the election.
-    if new.watch.shard != running.watch.shard {
+    keep!(autoshard, "--pod/--pod-namespace");
+    // The shard names the Lease this agent runs for, which is fixed with the election. An
+    // autosharded instance's shard is its StatefulSet's, never the file's (`crate::autoshard`).
+    if new.watch.shard != running.watch.shard && running.autoshard.is_none() {
         changed.push("--shard/--total-shards");
         new.watch.shard = running.watch.shard;
     }
