@@ -32,6 +32,8 @@ use testkit::objects::{
 };
 use testkit::{Cluster, poll_until};
 
+mod large_cluster;
+
 /// The namespace the manifests install into.
 const NAMESPACE: &str = "kube-state-agent";
 /// The base kustomization, relative to the workspace root.
