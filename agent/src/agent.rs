@@ -14,14 +14,14 @@ use tokio::sync::watch;
 
 use crate::autoshard;
 use crate::client;
-use crate::config::{Config, ScopeMode};
+use crate::config::{Config, Election, ScopeMode};
 use crate::http::auth::{Authorizer, NamespaceNames};
 use crate::http::review::ApiReviewer;
 use crate::http::serve::{Listener, serve};
 use crate::http::tls::{self, ServerTls};
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::leader;
-use crate::pipeline::Pipelines;
+use crate::pipeline::{ElectionHandle, Pipelines, StartElection};
 use crate::registry;
 use crate::reload::ConfigReloads;
 use crate::snapshot::Published;
@@ -110,25 +110,46 @@ pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> 
     let serving = (config.scope == ScopeMode::Cluster).then_some(shard.0);
     telemetry.shard(shard.1, serving);
     let election_running = leader::ElectionRunning::default();
-    let election = config.election.as_ref().map(|e| {
-        let (leader_tx, leader_rx) = watch::channel(false);
-        let api = Api::namespaced(client.clone(), &e.namespace);
-        let task = tokio::spawn(leader::run(
-            api,
-            e.clone(),
-            leader_tx,
+    // One election per Lease the configuration names; a re-sharded node agent moves to
+    // another Lease, so the pipelines start and end elections (`crate::pipeline`).
+    let start_election = config.election.is_some().then(|| {
+        let (client, running, telemetry, shutdown) = (
+            client.clone(),
             election_running.clone(),
-            shutdown_rx.clone(),
             telemetry.clone(),
-        ));
-        (task, leader_rx)
+            shutdown_rx.clone(),
+        );
+        Box::new(move |e: Election| {
+            let (leader_tx, leader_rx) = watch::channel(false);
+            let (stop_tx, mut stop_rx) = watch::channel(false);
+            // It ends at shutdown at once, while the servers drain, or when the pipelines
+            // end it.
+            let (end_tx, end_rx) = watch::channel(false);
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = shutdown.wait_for(|s| *s) => {}
+                    _ = stop_rx.wait_for(|s| *s) => {}
+                }
+                let _ = end_tx.send(true);
+            });
+            let api = Api::namespaced(client.clone(), &e.namespace);
+            let task = tokio::spawn(leader::run(
+                api,
+                e.clone(),
+                leader_tx,
+                running.clone(),
+                end_rx,
+                telemetry.clone(),
+            ));
+            ElectionHandle::new(e, leader_rx, stop_tx, task)
+        }) as StartElection
     });
-    let leader_rx = election.as_ref().map(|(_, rx)| rx.clone());
     let mut pipelines = Pipelines::start(
         config.clone(),
         registry::KINDS,
         ctx,
-        leader_rx,
+        start_election,
         published.clone(),
     );
 
@@ -220,9 +241,7 @@ pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> 
         let _ = task.await;
     }
     // Release the Lease first: the next agent takes over at its next attempt.
-    if let Some((task, _)) = election {
-        let _ = task.await;
-    }
+    pipelines.stop_elections().await;
     pipelines.stop().await;
     Ok(())
 }

@@ -943,11 +943,7 @@ impl Config {
         }
         let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
             namespace: args.lease_namespace.clone(),
-            // One Lease per shard: each shard elects its own leader.
-            name: match watch.shard {
-                Some(s) => format!("{}-shard-{}", args.lease_name, s.index),
-                None => args.lease_name.clone(),
-            },
+            name: lease_name(&args.lease_name, watch.shard),
             identity: args
                 .lease_identity
                 .clone()
@@ -1099,6 +1095,15 @@ fn watch_timeout_secs(timeout: Duration) -> Result<u32> {
     match u32::try_from(timeout.as_secs()) {
         Ok(secs) if secs >= 1 && timeout.subsec_nanos() == 0 => Ok(secs),
         _ => Err(Error::WatchTimeout(timeout)),
+    }
+}
+
+/// The Lease a node agent of `shard` elects on: `--lease-name`, or `<lease-name>-shard-<i>`
+/// with more than one shard (each shard elects its own leader).
+pub fn lease_name(base: &str, shard: Option<Shard>) -> String {
+    match shard {
+        Some(s) => format!("{base}-shard-{}", s.index),
+        None => base.to_string(),
     }
 }
 

@@ -1,17 +1,21 @@
 //! Shards that follow the deployment, live: `--scope=cluster` instances autosharded by their
 //! StatefulSet (`--pod`/`--pod-namespace`) re-shard in the running process when its replicas
-//! change, and every object ends up exported exactly once across them.
+//! change; a node agent whose `--total-shards` changes through its `--config` file moves to its
+//! new shard's Lease, dropping the old shard's rows before releasing the old Lease. Afterwards
+//! every object is exported exactly once across the instances.
 //!
 //! No controller runs on the test cluster: the test creates the StatefulSet and its pods itself
 //! and changes `spec.replicas`; the agents are processes it starts with `--pod` naming those
 //! pod objects.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -19,7 +23,7 @@ use kube::{Api, Client, ResourceExt};
 use kube_state_agent::sharding::Shard;
 use testkit::agent::{AgentProcess, http_get};
 use testkit::exposition::{Exposition, Sample, exported_exactly_once};
-use testkit::objects::{TestNamespace, create_pod, pod};
+use testkit::objects::{ConfigDir, TestNamespace, create_pod, pod, unique};
 use testkit::{Cluster, poll_until};
 
 const READY: Duration = Duration::from_secs(30);
@@ -279,4 +283,159 @@ async fn autosharded_instances_reshard_without_a_restart_when_the_statefulset_sc
         counted += exported(&agent.scrape().await.expect("scrape"), ns).len();
     }
     assert_eq!(counted, uids.len(), "each ConfigMap once");
+}
+
+/// The holder of Lease `name` in `ns`, `None` when free (released) or absent.
+async fn holder(client: &Client, ns: &str, name: &str) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(client.clone(), ns);
+    leases
+        .get_opt(name)
+        .await
+        .expect("read the Lease")
+        .and_then(|l| l.spec?.holder_identity)
+        .filter(|h| !h.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_agents_total_shards_change_through_its_config_file_moves_it_to_its_shards_lease() {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, "reshard").await;
+    let ns = ns.name();
+    let uids = configmaps(&client, ns, 30).await;
+    let lease = unique("reshard");
+    let common = [
+        "--resources",
+        "configmaps",
+        "--namespaces",
+        ns,
+        "--lease-namespace",
+        ns,
+        "--lease-name",
+        &lease,
+    ];
+    // A leads the one Lease of an unsharded setup; B already runs shard 1 of 2, on its Lease.
+    let dir = ConfigDir::new();
+    dir.write("total_shards: 1\n");
+    let file = dir.file();
+    let (node_a, node_b) = (unique("reshard-a"), unique("reshard-b"));
+    let mut a = AgentProcess::start(
+        &node_a,
+        &[&common[..], &["--config", file.to_str().unwrap()]].concat(),
+    );
+    let mut b = AgentProcess::start(
+        &node_b,
+        &[&common[..], &["--total-shards", "2", "--shard", "1"]].concat(),
+    );
+    a.wait_ready(READY).await;
+    b.wait_ready(READY).await;
+    let all: BTreeSet<String> = uids.keys().cloned().collect();
+    let shard0 = owned(&uids, Shard { index: 0, total: 2 });
+    let shard1 = owned(&uids, Shard { index: 1, total: 2 });
+    assert!(
+        !shard0.is_empty() && !shard1.is_empty(),
+        "a degenerate split"
+    );
+    poll_until("A leads the unsharded Lease, B shard 1", READY, || async {
+        let (ea, eb) = (
+            exported(&a.scrape().await?, ns),
+            exported(&b.scrape().await?, ns),
+        );
+        let leases = (
+            holder(&client, ns, &lease).await,
+            holder(&client, ns, &format!("{lease}-shard-1")).await,
+        );
+        if ea == all && eb == shard1 && leases == (Some(node_a.clone()), Some(node_b.clone())) {
+            Ok(())
+        } else {
+            Err(format!(
+                "A {} objects, B {} objects, holders {leases:?}",
+                ea.len(),
+                eb.len()
+            ))
+        }
+    })
+    .await;
+    let pid = a.pid();
+
+    // Two shards from now on. Until the old Lease is released, A may still export its old
+    // rows; once it is, never again (another agent could take that Lease).
+    let changed = Instant::now();
+    dir.write("total_shards: 2\n");
+    let (scrapes, released_at) = (Cell::new(0), Cell::new(None));
+    poll_until(
+        "A re-planned to shard 0 of 2, its old Lease released",
+        RESHARD,
+        || async {
+            let released = holder(&client, ns, &lease).await.is_none();
+            let got = exported(&a.scrape().await?, ns);
+            scrapes.set(scrapes.get() + 1);
+            if released {
+                released_at.set(released_at.get().or(Some(changed.elapsed())));
+                let stale: Vec<_> = got.difference(&shard0).collect();
+                assert!(
+                    stale.is_empty(),
+                    "rows of another shard after the old Lease was released: {stale:?}"
+                );
+            }
+            let new_lease = holder(&client, ns, &format!("{lease}-shard-0")).await;
+            if released && got == shard0 && new_lease.as_deref() == Some(node_a.as_str()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "released {released}, {} objects, shard 0 held by {new_lease:?}",
+                    got.len()
+                ))
+            }
+        },
+    )
+    .await;
+    println!(
+        "total shards 1 -> 2: re-planned in {:?}, old Lease released after {:?}; {} scrapes",
+        changed.elapsed(),
+        released_at.get(),
+        scrapes.get()
+    );
+    assert_eq!(a.try_exit_code(), None, "{}", a.log());
+    assert_eq!(a.pid(), pid, "the same process");
+    let log = a.log();
+    assert!(
+        log.contains("stepped down") && log.contains("re-sharded"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("restart"),
+        "nothing waits for a restart: {log}"
+    );
+    let (_, body) = a.get_telemetry("/metrics").await.expect("telemetry");
+    for line in [
+        "kube_state_metrics_total_shards 2",
+        "kube_state_metrics_shard_ordinal{shard_ordinal=\"0\"} 0",
+        "ksa_leader 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line}: {body}");
+    }
+
+    // Together, A and B export what one unsharded instance does, each sample once.
+    let mut fresh = AgentProcess::start(
+        "",
+        &[
+            "--scope",
+            "cluster",
+            "--resources",
+            "configmaps",
+            "--namespaces",
+            ns,
+        ],
+    );
+    fresh.wait_ready(READY).await;
+    let of_ns = |s: &Sample| s.label("namespace") == Some(ns);
+    poll_until(
+        "A and B together equal one unsharded instance",
+        READY,
+        || async {
+            let parts = [a.scrape().await?, b.scrape().await?];
+            exported_exactly_once(&parts, &fresh.scrape().await?, of_ns)
+        },
+    )
+    .await;
 }
