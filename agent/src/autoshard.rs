@@ -31,9 +31,9 @@ pub enum Error {
         namespace: String,
         /// `--pod`.
         pod: String,
-        /// The API error.
+        /// The API error (boxed: it is large, and this error is rare).
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// The pod has no controller owner reference to an `apps/v1` StatefulSet.
     #[error(
@@ -55,9 +55,9 @@ pub enum Error {
         pod: String,
         /// The StatefulSet's name.
         statefulset: String,
-        /// The API error.
+        /// The API error (boxed: it is large, and this error is rare).
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// The pod's name is not `<statefulset>-<ordinal>`.
     #[error("--pod {pod}: the name is not {statefulset}-<ordinal>, so it gives no shard")]
@@ -128,7 +128,7 @@ pub async fn detect(client: &Client, target: &AutoShard) -> Result<Found, Error>
     let pod = pods.get(&target.pod).await.map_err(|source| Error::Pod {
         namespace: target.namespace.clone(),
         pod: target.pod.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let owner = pod
         .metadata
@@ -150,7 +150,7 @@ pub async fn detect(client: &Client, target: &AutoShard) -> Result<Found, Error>
             namespace: target.namespace.clone(),
             pod: target.pod.clone(),
             statefulset: owner.name.clone(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(Found {
         statefulset: owner.name.clone(),
@@ -202,7 +202,7 @@ pub fn follow(
 
 /// What changed: a reloaded configuration, or the shard.
 enum Change {
-    Config(Config),
+    Config(Box<Config>),
     Shard(Option<Shard>),
 }
 
@@ -217,10 +217,13 @@ pub fn apply(
 ) -> impl Stream<Item = Config> {
     let mut shard = start.watch.shard;
     let mut last = start;
-    let changes = futures::stream::select(reloads.map(Change::Config), shards.map(Change::Shard));
+    let changes = futures::stream::select(
+        reloads.map(|c| Change::Config(Box::new(c))),
+        shards.map(Change::Shard),
+    );
     changes.map(move |change| {
         match change {
-            Change::Config(c) => last = c,
+            Change::Config(c) => last = *c,
             Change::Shard(s) => {
                 tracing::info!(
                     shard = s.map_or(0, |s| s.index),

@@ -191,7 +191,7 @@ fn node_agents_never_elect_and_the_leader_pool_is_the_base_daemonset_sized_for_t
         mib(&leader, "resources.limits.memory"),
     );
     assert!(
-        node_limit >= 32 && node_limit < 128,
+        (32..128).contains(&node_limit),
         "node agents: {node_limit} MiB"
     );
     assert!(leader_limit >= 256, "leader pool: {leader_limit} MiB");
