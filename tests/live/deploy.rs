@@ -32,6 +32,7 @@ use testkit::objects::{
 };
 use testkit::{Cluster, poll_until};
 
+mod autosharded;
 mod large_cluster;
 
 /// The namespace the manifests install into.

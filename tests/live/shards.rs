@@ -41,7 +41,7 @@ fn meta(ns: &str, name: &str) -> ObjectMeta {
 }
 
 /// A StatefulSet as an operator would deploy the agent (no controller acts on it here).
-async fn create_statefulset(client: &Client, ns: &str, replicas: i32) -> StatefulSet {
+pub(crate) async fn create_statefulset(client: &Client, ns: &str, replicas: i32) -> StatefulSet {
     let labels = BTreeMap::from([("app".to_string(), STATEFULSET.to_string())]);
     let template = pod("template").build();
     let statefulset = StatefulSet {
@@ -70,7 +70,7 @@ async fn create_statefulset(client: &Client, ns: &str, replicas: i32) -> Statefu
         .expect("create the StatefulSet")
 }
 
-async fn set_replicas(client: &Client, ns: &str, replicas: i32) {
+pub(crate) async fn set_replicas(client: &Client, ns: &str, replicas: i32) {
     let patch = serde_json::json!({"spec": {"replicas": replicas}});
     Api::<StatefulSet>::namespaced(client.clone(), ns)
         .patch(STATEFULSET, &PatchParams::default(), &Patch::Merge(&patch))
@@ -79,7 +79,12 @@ async fn set_replicas(client: &Client, ns: &str, replicas: i32) {
 }
 
 /// The pod `<statefulset>-<ordinal>`, controlled by `statefulset` as its controller would make it.
-async fn create_member(client: &Client, ns: &str, statefulset: &StatefulSet, ordinal: u32) {
+pub(crate) async fn create_member(
+    client: &Client,
+    ns: &str,
+    statefulset: &StatefulSet,
+    ordinal: u32,
+) {
     let mut member = pod(&format!("{STATEFULSET}-{ordinal}")).build();
     member.metadata.owner_references = Some(vec![OwnerReference {
         api_version: "apps/v1".into(),
@@ -93,7 +98,11 @@ async fn create_member(client: &Client, ns: &str, statefulset: &StatefulSet, ord
 }
 
 /// The ConfigMaps of `ns` by name, with their UIDs.
-async fn configmaps(client: &Client, ns: &str, count: usize) -> BTreeMap<String, String> {
+pub(crate) async fn configmaps(
+    client: &Client,
+    ns: &str,
+    count: usize,
+) -> BTreeMap<String, String> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     for i in 0..count {
         api.create(
@@ -116,7 +125,7 @@ async fn configmaps(client: &Client, ns: &str, count: usize) -> BTreeMap<String,
 }
 
 /// The names of the ConfigMaps `shard` owns, by kube-state-metrics' assignment.
-fn owned(uids: &BTreeMap<String, String>, shard: Shard) -> BTreeSet<String> {
+pub(crate) fn owned(uids: &BTreeMap<String, String>, shard: Shard) -> BTreeSet<String> {
     uids.iter()
         .filter(|(_, uid)| shard.owns(uid))
         .map(|(name, _)| name.clone())
@@ -124,7 +133,7 @@ fn owned(uids: &BTreeMap<String, String>, shard: Shard) -> BTreeSet<String> {
 }
 
 /// The ConfigMaps of `ns` in a scrape.
-fn exported(e: &Exposition, ns: &str) -> BTreeSet<String> {
+pub(crate) fn exported(e: &Exposition, ns: &str) -> BTreeSet<String> {
     e.samples_of("kube_configmap_info")
         .filter(|s| s.label("namespace") == Some(ns))
         .filter_map(|s| s.label("configmap").map(str::to_string))

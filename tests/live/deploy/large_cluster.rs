@@ -242,11 +242,22 @@ fn node_agents_never_elect_and_the_leader_pool_is_the_base_daemonset_sized_for_t
 
 #[tokio::test]
 async fn the_large_cluster_overlay_passes_a_server_side_dry_run() {
-    let client = Cluster::get().client().await;
-    // Dry-run into a namespace of this test's own: the manifests' namespace belongs to the
-    // test that really installs them.
-    let ns = TestNamespace::create(&client, "large-cluster").await;
     let rendered = Manifests::render(LARGE_CLUSTER);
+    let daemonsets = rendered
+        .0
+        .iter()
+        .filter(|d| str_at(d, "kind") == "DaemonSet")
+        .count();
+    assert_eq!(daemonsets, 2);
+    dry_run_in_a_namespace_of_its_own(&rendered, "large-cluster").await;
+}
+
+/// Dry-runs every object of `rendered` on the server, namespaced ones moved into a namespace
+/// of the test's own (the manifests' namespace belongs to the test that really installs them;
+/// a dry run of a namespaced object needs its namespace to exist), and checks each one passed.
+pub(super) async fn dry_run_in_a_namespace_of_its_own(rendered: &Manifests, prefix: &str) {
+    let client = Cluster::get().client().await;
+    let ns = TestNamespace::create(&client, prefix).await;
     let mut docs = Vec::new();
     let mut expected = Vec::new();
     for doc in &rendered.0 {
@@ -260,10 +271,6 @@ async fn the_large_cluster_overlay_passes_a_server_side_dry_run() {
         expected.push((str_at(&doc, "kind").to_lowercase(), name(&doc).to_string()));
         docs.push(serde_norway::to_string(&doc).expect("YAML"));
     }
-    assert!(
-        expected.iter().filter(|(k, _)| k == "daemonset").count() == 2,
-        "{expected:?}"
-    );
     let out = kubectl(
         &["apply", "--dry-run=server", "-f", "-"],
         &docs.join("---\n"),
