@@ -664,4 +664,84 @@ mod tests {
         assert_eq!(pipelines.current().resources, ["namespaces"]);
         pipelines.stop().await;
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_node_agent_moving_to_another_shards_lease_releases_the_old_one_after_its_rows_left()
+    {
+        let (_listed_tx, listed) = watch::channel(true);
+        let (ctx, _server) = api(listed);
+        let published = Published::default();
+        // The shard of two that does not own the one namespace: its rows must go.
+        let other = (0..2)
+            .find(|i| {
+                !crate::sharding::Shard {
+                    index: *i,
+                    total: 2,
+                }
+                .owns("u-a")
+            })
+            .unwrap();
+        let node = |extra: &[&str]| {
+            let base = ["--node=n1", "--resources=namespaces", "--lease-name=l"];
+            config(&[&base[..], extra].concat())
+        };
+        // Elections that lead at once and note when they start and end, and whether the
+        // published snapshot still held the old shard's rows when they ended.
+        let events = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let start: StartElection = {
+            let (events, published) = (events.clone(), published.clone());
+            Box::new(move |e: Election| {
+                events.lock().unwrap().push(format!("start {}", e.name));
+                let (leader_tx, leader) = watch::channel(true);
+                let (stop, mut stopped) = watch::channel(false);
+                let (events, published, name) = (events.clone(), published.clone(), e.name.clone());
+                let task = tokio::spawn(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                    let rows = body(&published).contains(FIRST_ROW);
+                    events
+                        .lock()
+                        .unwrap()
+                        .push(format!("stop {name}, old rows published: {rows}"));
+                    drop(leader_tx);
+                });
+                ElectionHandle::new(e, leader, stop, task)
+            })
+        };
+        let mut pipelines = Pipelines::start(
+            node(&[]),
+            registry::KINDS,
+            ctx,
+            Some(start),
+            published.clone(),
+        );
+        eventually("the leader's rows", || body(&published).contains(FIRST_ROW)).await;
+
+        let (reload, mut reloads) = mpsc::unbounded();
+        let shard = format!("--shard={other}");
+        let test = async {
+            reload
+                .unbounded_send(node(&["--total-shards=2", &shard]))
+                .unwrap();
+            eventually("the old election ended", || {
+                events.lock().unwrap().len() == 3
+            })
+            .await;
+        };
+        following_reloads(&mut pipelines, &mut reloads, test).await;
+        assert_eq!(
+            *events.lock().unwrap(),
+            [
+                "start l".to_string(),
+                format!("start l-shard-{other}"),
+                "stop l, old rows published: false".to_string(),
+            ]
+        );
+        assert!(!body(&published).contains(FIRST_ROW));
+        pipelines.stop().await;
+        assert_eq!(
+            events.lock().unwrap().last().map(String::as_str),
+            Some(format!("stop l-shard-{other}, old rows published: false").as_str()),
+            "stopping ends the new election too"
+        );
+    }
 }
