@@ -665,6 +665,11 @@ mod tests {
         pipelines.stop().await;
     }
 
+    /// Pins the sequence of a move to another shard's Lease: the new election starts with the
+    /// reload, the old one ends only after the switch, when the published snapshot no longer
+    /// holds the old shard's rows. (Whether the wait for that snapshot is needed depends on
+    /// scheduling here; the live test `shards::a_node_agents_total_shards_change_…` checks the
+    /// rows against the Lease from outside.)
     #[tokio::test(start_paused = true)]
     async fn a_node_agent_moving_to_another_shards_lease_releases_the_old_one_after_its_rows_left()
     {
