@@ -56,8 +56,8 @@ pub enum Error {
 /// Runs the agent until SIGTERM or Ctrl-C.
 ///
 /// # Errors
-/// When `--tls-config` cannot be served, the client cannot be built or a port cannot be bound;
-/// watch errors are retried, never returned.
+/// When `--tls-config` cannot be served, the client cannot be built, `--pod`'s StatefulSet or
+/// shard cannot be found, or a port cannot be bound; watch errors are retried, never returned.
 pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // First, before any network call: a bad --tls-config is a configuration error.

@@ -36,24 +36,20 @@ pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'s
     keep!(log_format, "--log-format");
     // The election's settings wait for a restart, but not the Lease the shard names: a new
     // shard is re-planned, Lease and watches (`crate::pipeline`).
-    let lease_name_changed = new.args.lease_name != running.args.lease_name;
-    match (&running.election, &mut new.election) {
-        (Some(r), Some(n)) => {
-            let same_but_lease = Election {
-                name: r.name.clone(),
-                ..n.clone()
-            };
-            if same_but_lease != *r || lease_name_changed {
-                changed.push("--leader-election/--lease-*");
-                *n = r.clone();
-            }
-            n.name = super::lease_name(&running.args.lease_name, new.watch.shard);
-        }
-        (r, n) if r != n => {
-            changed.push("--leader-election/--lease-*");
-            n.clone_from(r);
-        }
-        _ => {}
+    let settings = |e: &Option<Election>| {
+        e.clone().map(|e| Election {
+            name: String::new(),
+            ..e
+        })
+    };
+    if settings(&new.election) != settings(&running.election)
+        || (running.election.is_some() && new.args.lease_name != running.args.lease_name)
+    {
+        changed.push("--leader-election/--lease-*");
+        new.election.clone_from(&running.election);
+    }
+    if let Some(e) = &mut new.election {
+        e.name = super::lease_name(&running.args.lease_name, new.watch.shard);
     }
     // The authorizer and its cache are built once, at start.
     keep!(auth, "--auth-filter/--tenant-access/--auth-cache-*");
