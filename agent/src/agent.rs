@@ -12,15 +12,16 @@ use kube::Api;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::autoshard;
 use crate::client;
-use crate::config::{Config, ScopeMode};
+use crate::config::{Config, Election, ScopeMode};
 use crate::http::auth::{Authorizer, NamespaceNames};
 use crate::http::review::ApiReviewer;
 use crate::http::serve::{Listener, serve};
 use crate::http::tls::{self, ServerTls};
 use crate::http::{AppState, router, shutdown_signal, telemetry_router};
 use crate::leader;
-use crate::pipeline::Pipelines;
+use crate::pipeline::{ElectionHandle, Pipelines, StartElection};
 use crate::registry;
 use crate::reload::ConfigReloads;
 use crate::snapshot::Published;
@@ -47,14 +48,17 @@ pub enum Error {
     /// `--tls-config` cannot be served.
     #[error(transparent)]
     Tls(#[from] tls::Error),
+    /// `--pod`'s StatefulSet or shard cannot be found.
+    #[error(transparent)]
+    AutoShard(#[from] autoshard::Error),
 }
 
 /// Runs the agent until SIGTERM or Ctrl-C.
 ///
 /// # Errors
-/// When `--tls-config` cannot be served, the client cannot be built or a port cannot be bound;
-/// watch errors are retried, never returned.
-pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
+/// When `--tls-config` cannot be served, the client cannot be built, `--pod`'s StatefulSet or
+/// shard cannot be found, or a port cannot be bound; watch errors are retried, never returned.
+pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // First, before any network call: a bad --tls-config is a configuration error.
     let (tls, tls_reloads) = match &config.tls {
@@ -86,6 +90,19 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         telemetry: telemetry.clone(),
     };
     let published = Published::default();
+    // Autosharding: the shard comes from the StatefulSet before any watch starts, and follows
+    // its replicas from then on.
+    let shard_changes = match config.autoshard.clone() {
+        Some(target) => {
+            let found = autoshard::detect(&client, &target).await?;
+            tracing::info!(pod = %target.pod, namespace = %target.namespace,
+                statefulset = %found.statefulset, shard = found.shard.map_or(0, |s| s.index),
+                total_shards = found.shard.map_or(1, |s| s.total), "autosharding enabled");
+            config.watch.shard = found.shard;
+            Some(autoshard::follow(client.clone(), target, found))
+        }
+        None => None,
+    };
 
     let shard = config.watch.shard.map_or((0, 1), |s| (s.index, s.total));
     // A `--scope=cluster` instance serves its shard from the start; a node agent while it
@@ -93,32 +110,57 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let serving = (config.scope == ScopeMode::Cluster).then_some(shard.0);
     telemetry.shard(shard.1, serving);
     let election_running = leader::ElectionRunning::default();
-    let election = config.election.as_ref().map(|e| {
-        let (leader_tx, leader_rx) = watch::channel(false);
-        let api = Api::namespaced(client.clone(), &e.namespace);
-        let task = tokio::spawn(leader::run(
-            api,
-            e.clone(),
-            leader_tx,
+    // One election per Lease the configuration names; a re-sharded node agent moves to
+    // another Lease, so the pipelines start and end elections (`crate::pipeline`).
+    let start_election = config.election.is_some().then(|| {
+        let (client, running, telemetry, shutdown) = (
+            client.clone(),
             election_running.clone(),
-            shutdown_rx.clone(),
             telemetry.clone(),
-        ));
-        (task, leader_rx)
+            shutdown_rx.clone(),
+        );
+        Box::new(move |e: Election| {
+            let (leader_tx, leader_rx) = watch::channel(false);
+            let (stop_tx, mut stop_rx) = watch::channel(false);
+            // It ends at shutdown at once, while the servers drain, or when the pipelines
+            // end it.
+            let (end_tx, end_rx) = watch::channel(false);
+            let mut shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = shutdown.wait_for(|s| *s) => {}
+                    _ = stop_rx.wait_for(|s| *s) => {}
+                }
+                let _ = end_tx.send(true);
+            });
+            let api = Api::namespaced(client.clone(), &e.namespace);
+            let task = tokio::spawn(leader::run(
+                api,
+                e.clone(),
+                leader_tx,
+                running.clone(),
+                end_rx,
+                telemetry.clone(),
+            ));
+            ElectionHandle::new(e, leader_rx, stop_tx, task)
+        }) as StartElection
     });
-    let leader_rx = election.as_ref().map(|(_, rx)| rx.clone());
     let mut pipelines = Pipelines::start(
         config.clone(),
         registry::KINDS,
         ctx,
-        leader_rx,
+        start_election,
         published.clone(),
     );
 
     let reloads = ConfigReloads::start(&config, registry::catalog(), telemetry.clone());
-    let mut reloads = Box::pin(futures::stream::unfold(reloads, |mut r| async move {
-        Some((r.next().await, r))
-    }));
+    let reloads =
+        futures::stream::unfold(reloads, |mut r| async move { Some((r.next().await, r)) });
+    let mut reloads: std::pin::Pin<Box<dyn futures::Stream<Item = Config> + Send>> =
+        match shard_changes {
+            Some(shards) => Box::pin(autoshard::apply(config.clone(), reloads, shards)),
+            None => Box::pin(reloads),
+        };
 
     let (auth, namespace_names) = match &config.auth {
         Some(options) => {
@@ -199,9 +241,7 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         let _ = task.await;
     }
     // Release the Lease first: the next agent takes over at its next attempt.
-    if let Some((task, _)) = election {
-        let _ = task.await;
-    }
+    pipelines.stop_elections().await;
     pipelines.stop().await;
     Ok(())
 }

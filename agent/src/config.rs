@@ -161,6 +161,31 @@ pub enum Error {
         /// `--total-shards`.
         total: u32,
     },
+    /// One of `--pod` and `--pod-namespace` without the other.
+    #[error("{given} needs {missing}: StatefulSet autosharding finds this instance's pod by both")]
+    AutoShardingIncomplete {
+        /// The flag given.
+        given: &'static str,
+        /// The flag missing.
+        missing: &'static str,
+    },
+    /// `--pod`/`--pod-namespace` outside `--scope=cluster`.
+    #[error(
+        "--pod/--pod-namespace (StatefulSet autosharding) need --scope=cluster: a node agent's \
+         pods are split by node, and its leader's kinds by --shard/--total-shards"
+    )]
+    AutoShardingScope,
+    /// `--pod`/`--pod-namespace` with `--shard`/`--total-shards`.
+    #[error(
+        "--pod/--pod-namespace take the shard from the pod's ordinal and the total from the \
+         StatefulSet's replicas: remove --shard ({shard}) and --total-shards ({total})"
+    )]
+    AutoShardingConflict {
+        /// `--shard`.
+        shard: u32,
+        /// `--total-shards`.
+        total: u32,
+    },
 }
 
 /// A `Result` with this module's [`Error`].
@@ -420,6 +445,17 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub total_shards: u32,
 
+    /// StatefulSet autosharding, as kube-state-metrics' flag: the name of this instance's pod
+    /// (typically `$(POD_NAME)` from the downward API). With --pod-namespace, the agent finds
+    /// the StatefulSet owning the pod, takes the shard from the pod's ordinal and the total
+    /// from the StatefulSet's replicas, and re-shards when they change (`--scope=cluster`).
+    #[arg(long)]
+    pub pod: Option<String>,
+
+    /// The namespace of --pod (typically `$(POD_NAMESPACE)` from the downward API).
+    #[arg(long)]
+    pub pod_namespace: Option<String>,
+
     /// Watch ConfigMaps, and Secrets of well-known types, as metadata only, so their payload
     /// never crosses the wire. `false` watches full objects (to measure the difference).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -558,6 +594,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The election, when this agent takes part in one.
     pub election: Option<Election>,
+    /// StatefulSet autosharding (`--pod`, `--pod-namespace`); `None`: the shard is
+    /// [`WatchOptions::shard`] as given.
+    pub autoshard: Option<AutoShard>,
     /// What the watches ask the API server for.
     pub watch: WatchOptions,
     /// `--auth-filter` and its settings; `None`: /metrics is open.
@@ -692,6 +731,17 @@ fn namespace_list(flag: &'static str, names: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The pod whose StatefulSet decides this instance's shard (`--pod`, `--pod-namespace`), as
+/// kube-state-metrics' autosharding. The shard itself is found and followed at run time
+/// (`crate::autoshard`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoShard {
+    /// `--pod`.
+    pub pod: String,
+    /// `--pod-namespace`.
+    pub namespace: String,
+}
+
 /// Lease election settings; the duration defaults are client-go's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Election {
@@ -731,6 +781,7 @@ impl Config {
     /// The first flag with a bad value, named.
     pub fn from_args(args: Args, kinds: &Catalog) -> Result<Config> {
         let custom = custom_resources(&args)?;
+        let autoshard = autoshard(&args)?;
         let all_args = args.clone();
         let node = args.node.filter(|n| !n.trim().is_empty());
         let node = match (args.scope, node) {
@@ -892,11 +943,7 @@ impl Config {
         }
         let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
             namespace: args.lease_namespace.clone(),
-            // One Lease per shard: each shard elects its own leader.
-            name: match watch.shard {
-                Some(s) => format!("{}-shard-{}", args.lease_name, s.index),
-                None => args.lease_name.clone(),
-            },
+            name: lease_name(&args.lease_name, watch.shard),
             identity: args
                 .lease_identity
                 .clone()
@@ -930,6 +977,7 @@ impl Config {
             custom,
             args: all_args,
             election,
+            autoshard,
             watch,
             auth,
             scope: args.scope,
@@ -1048,6 +1096,50 @@ fn watch_timeout_secs(timeout: Duration) -> Result<u32> {
         Ok(secs) if secs >= 1 && timeout.subsec_nanos() == 0 => Ok(secs),
         _ => Err(Error::WatchTimeout(timeout)),
     }
+}
+
+/// The Lease a node agent of `shard` elects on: `--lease-name`, or `<lease-name>-shard-<i>`
+/// with more than one shard (each shard elects its own leader).
+pub fn lease_name(base: &str, shard: Option<Shard>) -> String {
+    match shard {
+        Some(s) => format!("{base}-shard-{}", s.index),
+        None => base.to_string(),
+    }
+}
+
+/// `--pod`/`--pod-namespace`: both or neither, only in `--scope=cluster`, and never with an
+/// explicit shard (kube-state-metrics ignores `--shard`/`--total-shards` then; refusing them
+/// says which one is in effect).
+fn autoshard(args: &Args) -> Result<Option<AutoShard>> {
+    fn given(v: Option<&String>) -> Option<&str> {
+        v.map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+    let (pod, namespace) = match (given(args.pod.as_ref()), given(args.pod_namespace.as_ref())) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(Error::AutoShardingIncomplete {
+                given: "--pod",
+                missing: "--pod-namespace",
+            });
+        }
+        (None, Some(_)) => {
+            return Err(Error::AutoShardingIncomplete {
+                given: "--pod-namespace",
+                missing: "--pod",
+            });
+        }
+        (Some(p), Some(n)) => (p.to_string(), n.to_string()),
+    };
+    if args.scope != ScopeMode::Cluster {
+        return Err(Error::AutoShardingScope);
+    }
+    if args.shard != 0 || args.total_shards != 1 {
+        return Err(Error::AutoShardingConflict {
+            shard: args.shard,
+            total: args.total_shards,
+        });
+    }
+    Ok(Some(AutoShard { pod, namespace }))
 }
 
 /// `None` for a single shard; the shard otherwise, checked against the total.
@@ -1534,6 +1626,57 @@ mod tests {
             let err = config(&bad).unwrap_err();
             assert!(err.to_string().contains("--shard"), "{err}");
             assert!(err.to_string().contains("--total-shards"), "{err}");
+        }
+    }
+
+    #[test]
+    fn autosharding_needs_both_flags_cluster_scope_and_no_explicit_shard() {
+        let c = config(&["--scope=cluster", "--pod=ksa-1", "--pod-namespace=mon"]).unwrap();
+        assert_eq!(
+            c.autoshard,
+            Some(AutoShard {
+                pod: "ksa-1".into(),
+                namespace: "mon".into()
+            })
+        );
+        assert_eq!(c.watch.shard, None, "found at run time");
+        assert_eq!(config(&["--scope=cluster"]).unwrap().autoshard, None);
+        for (args, names) in [
+            (
+                &["--scope=cluster", "--pod=p"][..],
+                &["--pod", "--pod-namespace"][..],
+            ),
+            (
+                &["--scope=cluster", "--pod-namespace=n"],
+                &["--pod-namespace", "--pod"],
+            ),
+            (
+                &["--pod=p", "--pod-namespace=n"],
+                &["--pod/--pod-namespace", "--scope=cluster"],
+            ),
+            (
+                &[
+                    "--scope=cluster",
+                    "--pod=p",
+                    "--pod-namespace=n",
+                    "--total-shards=2",
+                ],
+                &["--shard", "--total-shards"],
+            ),
+            (
+                &[
+                    "--scope=cluster",
+                    "--pod=p",
+                    "--pod-namespace=n",
+                    "--shard=1",
+                ],
+                &["--shard (1)"],
+            ),
+        ] {
+            let err = config(args).unwrap_err().to_string();
+            for name in names {
+                assert!(err.contains(name), "{args:?}: {name} missing from {err}");
+            }
         }
     }
 

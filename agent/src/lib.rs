@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod autoshard;
 pub mod client;
 pub mod config;
 pub mod custom;

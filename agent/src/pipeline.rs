@@ -5,8 +5,15 @@
 //! publishing; once every new watch has listed ([`crate::store::all_listed`]), or at
 //! [`SWITCH_TIMEOUT`], the new pipeline's builder takes over the published snapshot and the
 //! old pipeline stops. So a scrape never sees a half-listed configuration, and the HTTP
-//! servers, the published handle and the election carry on across reloads. See
+//! servers and the published handle carry on across reloads. See
 //! [`Pipelines::follow_reloads`].
+//!
+//! The election carries on too, unless the new configuration elects on another Lease (a node
+//! agent whose `--shard`/`--total-shards` changed): then the new configuration's election
+//! starts beside the running one, and the running one ends only after the switch has
+//! published a snapshot without its rows. Stepping down from a shard is thus: its rows leave
+//! what scrapes see, then its Lease is released, the fencing order of
+//! [`crate::leader`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Election, ScopeMode};
 use crate::leader::{self, LeaderWatch};
 use crate::plan::{self, Role};
 use crate::registry::KindInfo;
@@ -173,6 +180,41 @@ impl Pipeline {
     }
 }
 
+/// A running election for one Lease ([`crate::leader::run`]), as the pipelines use it.
+pub struct ElectionHandle {
+    config: Election,
+    leader: watch::Receiver<bool>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ElectionHandle {
+    /// The election of `config` run by `task`, which publishes leadership on `leader` and
+    /// ends when `stop` turns true (or is dropped), stepping down and releasing the Lease.
+    pub fn new(
+        config: Election,
+        leader: watch::Receiver<bool>,
+        stop: watch::Sender<bool>,
+        task: JoinHandle<()>,
+    ) -> ElectionHandle {
+        ElectionHandle {
+            config,
+            leader,
+            stop,
+            task,
+        }
+    }
+
+    /// Ends the election (releasing the Lease if held) and waits for it.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the election of one Lease.
+pub type StartElection = Box<dyn Fn(Election) -> ElectionHandle + Send + Sync>;
+
 /// The custom kinds of one custom resource state config text.
 #[derive(Default)]
 struct CustomKinds {
@@ -217,25 +259,36 @@ pub struct Pipelines {
     /// `crate::custom::kind`).
     custom: CustomKinds,
     ctx: WatchContext,
-    leader: Option<watch::Receiver<bool>>,
+    /// The current pipeline's election.
+    election: Option<ElectionHandle>,
+    /// The pending pipeline's election, when it elects on another Lease than the current one.
+    pending_election: Option<ElectionHandle>,
+    start_election: Option<StartElection>,
     published: Published,
     observer: Arc<SnapshotTelemetry>,
 }
 
 impl Pipelines {
-    /// Starts the pipeline of `config` and its publishing into `published`. The leader-only
-    /// watches follow `leader` (given exactly when `config` has an election).
+    /// Starts the pipeline of `config` and its publishing into `published`, and its election
+    /// through `start_election` (given exactly when `config` has an election); the leader-only
+    /// watches follow it.
     pub fn start(
         config: Config,
         kinds: &'static [&'static dyn KindInfo],
         ctx: WatchContext,
-        leader: Option<watch::Receiver<bool>>,
+        start_election: Option<StartElection>,
         published: Published,
     ) -> Pipelines {
         let observer = SnapshotTelemetry::new(ctx.telemetry.clone());
         let mut custom = CustomKinds::default();
         let all = custom.with(kinds, &config);
-        let mut current = Pipeline::start(config, &all, &ctx, leader.as_ref());
+        debug_assert_eq!(config.election.is_some(), start_election.is_some());
+        let election = match (&config.election, &start_election) {
+            (Some(e), Some(start)) => Some(start(e.clone())),
+            _ => None,
+        };
+        let leader = election.as_ref().map(|e| &e.leader);
+        let mut current = Pipeline::start(config, &all, &ctx, leader);
         current.publish(published.clone(), observer.clone());
         Pipelines {
             current,
@@ -243,7 +296,9 @@ impl Pipelines {
             kinds,
             custom,
             ctx,
-            leader,
+            election,
+            pending_election: None,
+            start_election,
             published,
             observer,
         }
@@ -278,18 +333,40 @@ impl Pipelines {
         }
     }
 
-    /// Starts `config`'s pipeline next to the current one.
+    /// Starts `config`'s pipeline next to the current one, and its election when it elects
+    /// on another Lease (a superseded pending pipeline stops first, then its election: it
+    /// never published).
     async fn reload(&mut self, config: Config) {
         if let Some(superseded) = self.pending.take() {
             superseded.stop().await;
         }
+        if let Some(superseded) = self.pending_election.take() {
+            superseded.stop().await;
+        }
+        let running = self.election.as_ref().map(|e| &e.config);
+        if let (Some(new), Some(start)) = (&config.election, &self.start_election)
+            && running != Some(new)
+        {
+            tracing::info!(lease = %new.name, "the new configuration elects on another Lease");
+            self.pending_election = Some(start(new.clone()));
+        }
+        let leader = self
+            .pending_election
+            .as_ref()
+            .or(self.election.as_ref())
+            .map(|e| &e.leader);
         let all = self.custom.with(self.kinds, &config);
-        let next = Pipeline::start(config, &all, &self.ctx, self.leader.as_ref());
+        let next = Pipeline::start(config, &all, &self.ctx, leader);
         self.pending = Some(next);
     }
 
     /// Makes the pending pipeline current: its builder publishes from now on (going on from
-    /// the published generation), and the old pipeline stops.
+    /// the published generation), and the old pipeline stops. When the new pipeline elects on
+    /// another Lease, the old election ends once a snapshot of the new pipeline is published,
+    /// so the old shard's rows are gone from every scrape before its Lease is released.
+    ///
+    /// NOTE: cancelled while it waits for that snapshot (at shutdown), the old election's
+    /// handle is dropped, which ends it all the same.
     async fn switch(&mut self) {
         let Some(mut next) = self.pending.take() else {
             return;
@@ -297,15 +374,57 @@ impl Pipelines {
         if let Some(builder) = self.current.builder.take() {
             builder.abort();
         }
+        let generation = self.published.load().generation();
         next.publish(self.published.clone(), self.observer.clone());
+        let old_shard = self.current.config().watch.shard;
         std::mem::replace(&mut self.current, next).stop().await;
+        if let Some(new) = self.pending_election.take()
+            && let Some(old) = self.election.replace(new)
+        {
+            let fenced = self.published.published_after(generation);
+            if tokio::time::timeout(SWITCH_TIMEOUT, fenced).await.is_err() {
+                tracing::warn!(lease = %old.config.name, "no snapshot of the new configuration \
+                    was published in {SWITCH_TIMEOUT:?}; releasing the old Lease anyway");
+            }
+            let lease = old.config.name.clone();
+            old.stop().await;
+            tracing::info!(%lease, "stepped down from the old shard's Lease");
+        }
         let config = self.current.config();
+        if config.watch.shard != old_shard {
+            // A `--scope=cluster` instance serves its shard whatever happens; a node agent's
+            // ordinal follows its leadership (`leader::follow`), and the old election's end
+            // reported not leading, whatever the new one does.
+            let (index, total) = config.watch.shard.map_or((0, 1), |s| (s.index, s.total));
+            let leading = self.election.as_ref().map(|e| *e.leader.borrow());
+            if let Some(leading) = leading {
+                self.ctx.telemetry.leader_is(leading);
+            }
+            let serving = match leading {
+                Some(leading) => leading.then_some(index),
+                None => (config.scope == ScopeMode::Cluster).then_some(index),
+            };
+            self.ctx.telemetry.shard(total, serving);
+            tracing::info!(shard = index, total_shards = total, "re-sharded");
+        }
         tracing::info!(resources = %config.resources.join(","),
             from = %config.resources_from, "new configuration in effect");
     }
 
-    /// Stops every pipeline.
-    pub async fn stop(self) {
+    /// Ends the elections (the Lease released if held), so the next candidate takes over
+    /// at its next attempt; the pipelines keep running until [`Pipelines::stop`].
+    pub async fn stop_elections(&mut self) {
+        if let Some(pending) = self.pending_election.take() {
+            pending.stop().await;
+        }
+        if let Some(current) = self.election.take() {
+            current.stop().await;
+        }
+    }
+
+    /// Stops every pipeline, and the elections if still running.
+    pub async fn stop(mut self) {
+        self.stop_elections().await;
         if let Some(pending) = self.pending {
             pending.stop().await;
         }
@@ -544,5 +663,90 @@ mod tests {
         following_reloads(&mut pipelines, &mut reloads, test).await;
         assert_eq!(pipelines.current().resources, ["namespaces"]);
         pipelines.stop().await;
+    }
+
+    /// Pins the sequence of a move to another shard's Lease: the new election starts with the
+    /// reload, the old one ends only after the switch, when the published snapshot no longer
+    /// holds the old shard's rows. (Whether the wait for that snapshot is needed depends on
+    /// scheduling here; the live test `shards::a_node_agents_total_shards_change_…` checks the
+    /// rows against the Lease from outside.)
+    #[tokio::test(start_paused = true)]
+    async fn a_node_agent_moving_to_another_shards_lease_releases_the_old_one_after_its_rows_left()
+    {
+        let (_listed_tx, listed) = watch::channel(true);
+        let (ctx, _server) = api(listed);
+        let published = Published::default();
+        // The shard of two that does not own the one namespace: its rows must go.
+        let other = (0..2)
+            .find(|i| {
+                !crate::sharding::Shard {
+                    index: *i,
+                    total: 2,
+                }
+                .owns("u-a")
+            })
+            .unwrap();
+        let node = |extra: &[&str]| {
+            let base = ["--node=n1", "--resources=namespaces", "--lease-name=l"];
+            config(&[&base[..], extra].concat())
+        };
+        // Elections that lead at once and note when they start and end, and whether the
+        // published snapshot still held the old shard's rows when they ended.
+        let events = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let start: StartElection = {
+            let (events, published) = (events.clone(), published.clone());
+            Box::new(move |e: Election| {
+                events.lock().unwrap().push(format!("start {}", e.name));
+                let (leader_tx, leader) = watch::channel(true);
+                let (stop, mut stopped) = watch::channel(false);
+                let (events, published, name) = (events.clone(), published.clone(), e.name.clone());
+                let task = tokio::spawn(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                    let rows = body(&published).contains(FIRST_ROW);
+                    events
+                        .lock()
+                        .unwrap()
+                        .push(format!("stop {name}, old rows published: {rows}"));
+                    drop(leader_tx);
+                });
+                ElectionHandle::new(e, leader, stop, task)
+            })
+        };
+        let mut pipelines = Pipelines::start(
+            node(&[]),
+            registry::KINDS,
+            ctx,
+            Some(start),
+            published.clone(),
+        );
+        eventually("the leader's rows", || body(&published).contains(FIRST_ROW)).await;
+
+        let (reload, mut reloads) = mpsc::unbounded();
+        let shard = format!("--shard={other}");
+        let test = async {
+            reload
+                .unbounded_send(node(&["--total-shards=2", &shard]))
+                .unwrap();
+            eventually("the old election ended", || {
+                events.lock().unwrap().len() == 3
+            })
+            .await;
+        };
+        following_reloads(&mut pipelines, &mut reloads, test).await;
+        assert_eq!(
+            *events.lock().unwrap(),
+            [
+                "start l".to_string(),
+                format!("start l-shard-{other}"),
+                "stop l, old rows published: false".to_string(),
+            ]
+        );
+        assert!(!body(&published).contains(FIRST_ROW));
+        pipelines.stop().await;
+        assert_eq!(
+            events.lock().unwrap().last().map(String::as_str),
+            Some(format!("stop l-shard-{other}, old rows published: false").as_str()),
+            "stopping ends the new election too"
+        );
     }
 }

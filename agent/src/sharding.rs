@@ -11,7 +11,9 @@ use std::hash::Hasher;
 /// One shard of `total`: objects whose UID hashes to `index` are this agent's.
 ///
 /// # Invariants
-/// `index < total` and `total >= 1` (checked by the config).
+/// `total >= 1`, and `index < total` as the config checks it; the one exception is an
+/// autosharded instance whose pod's ordinal is not below its StatefulSet's replicas (scaled
+/// down, not yet deleted), whose shard owns no object ([`crate::autoshard::shard_of`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
     /// This shard, zero-based (`--shard`).

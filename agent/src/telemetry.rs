@@ -585,6 +585,12 @@ impl Telemetry {
         self.leader_transitions.inc();
     }
 
+    /// Sets the leader gauge without counting a transition: after a re-sharded node agent
+    /// moved from one shard's Lease to another's, whose two elections both reported.
+    pub fn leader_is(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+
     /// A renewal of the held Lease failed.
     pub fn lease_renew_failure(&self) {
         self.lease_renew_failures.inc();

@@ -32,6 +32,9 @@ use testkit::objects::{
 };
 use testkit::{Cluster, poll_until};
 
+mod autosharded;
+mod large_cluster;
+
 /// The namespace the manifests install into.
 const NAMESPACE: &str = "kube-state-agent";
 /// The base kustomization, relative to the workspace root.

@@ -14,6 +14,7 @@ mod kinds;
 mod leader;
 mod operations;
 mod protobuf;
+mod shards;
 mod tenants;
 mod tls;
 mod watches;

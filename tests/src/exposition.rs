@@ -126,6 +126,44 @@ impl Exposition {
     }
 }
 
+/// Checks that `parts` (the scrapes of sharded instances) together export exactly the samples
+/// of `expected` (the scrape of one unsharded instance), each exactly once, among the samples
+/// `keep` selects; `keep` selecting none of `expected`'s is a failure too, so the check never
+/// passes on empty output.
+///
+/// # Errors
+/// What differs: how many samples were exported twice, and a few missing and extra ones.
+pub fn exported_exactly_once(
+    parts: &[Exposition],
+    expected: &Exposition,
+    keep: impl Fn(&Sample) -> bool,
+) -> Result<usize, String> {
+    let expected: BTreeSet<String> = expected
+        .samples
+        .iter()
+        .filter(|s| keep(s))
+        .map(Sample::line)
+        .collect();
+    if expected.is_empty() {
+        return Err("the unsharded scrape has no sample to compare".into());
+    }
+    let together: Vec<String> = parts
+        .iter()
+        .flat_map(|p| p.samples.iter().filter(|s| keep(s)).map(Sample::line))
+        .collect();
+    let exported = together.len();
+    let together: BTreeSet<String> = together.into_iter().collect();
+    let twice = exported - together.len();
+    if together == expected && twice == 0 {
+        return Ok(expected.len());
+    }
+    let missing: Vec<_> = expected.difference(&together).take(3).collect();
+    let extra: Vec<_> = together.difference(&expected).take(3).collect();
+    Err(format!(
+        "{twice} samples exported twice; missing {missing:?}; not in the unsharded scrape {extra:?}"
+    ))
+}
+
 fn family_of(sample: &str, types: &BTreeMap<String, String>) -> String {
     if types.contains_key(sample) {
         return sample.to_string();

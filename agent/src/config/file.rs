@@ -194,8 +194,8 @@ pub const KEYS: &[Key] = &[
         Reloaded,
     ),
     key("object_limit", Some("object-limit"), true, Reloaded),
-    key("shard", None, true, RestartOnly),
-    key("total_shards", Some("total-shards"), true, RestartOnly),
+    key("shard", None, true, Reloaded),
+    key("total_shards", Some("total-shards"), true, Reloaded),
     key("host", None, true, RestartOnly),
     key("port", None, true, RestartOnly),
     key("telemetry_host", Some("telemetry-host"), true, RestartOnly),
@@ -347,7 +347,7 @@ pub const KEYS: &[Key] = &[
         None,
         true,
         Ignored(
-            "StatefulSet auto-sharding (--pod/--pod-namespace) is not supported; set shard and total_shards",
+            "StatefulSet autosharding is set at start by the --pod and --pod-namespace flags; pass them on the command line",
         ),
     ),
     key(
@@ -355,7 +355,7 @@ pub const KEYS: &[Key] = &[
         None,
         true,
         Ignored(
-            "StatefulSet auto-sharding (--pod/--pod-namespace) is not supported; set shard and total_shards",
+            "StatefulSet autosharding is set at start by the --pod and --pod-namespace flags; pass them on the command line",
         ),
     ),
     key(

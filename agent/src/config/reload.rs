@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Args, Catalog, Config, Error, Result, file};
+use super::{Args, Catalog, Config, Election, Error, Result, file};
 
 /// Settings a reload cannot change while the process runs: each one that the new config
 /// changes is named (by its flag) and set back to the running value. Everything else a reload
@@ -34,14 +34,29 @@ pub fn keep_restart_only_settings(running: &Config, new: &mut Config) -> Vec<&'s
     // The listeners are bound, and their limits set, once.
     keep!(server, "--server-*");
     keep!(log_format, "--log-format");
-    keep!(election, "--leader-election/--lease-*");
+    // The election's settings wait for a restart, but not the Lease the shard names: a new
+    // shard is re-planned, Lease and watches (`crate::pipeline`).
+    let settings = |e: &Option<Election>| {
+        e.clone().map(|e| Election {
+            name: String::new(),
+            ..e
+        })
+    };
+    if settings(&new.election) != settings(&running.election)
+        || (running.election.is_some() && new.args.lease_name != running.args.lease_name)
+    {
+        changed.push("--leader-election/--lease-*");
+        new.election.clone_from(&running.election);
+    }
+    if let Some(e) = &mut new.election {
+        e.name = super::lease_name(&running.args.lease_name, new.watch.shard);
+    }
     // The authorizer and its cache are built once, at start.
     keep!(auth, "--auth-filter/--tenant-access/--auth-cache-*");
-    // The shard names the Lease this agent runs for, which is fixed with the election.
-    if new.watch.shard != running.watch.shard {
-        changed.push("--shard/--total-shards");
-        new.watch.shard = running.watch.shard;
-    }
+    keep!(autoshard, "--pod/--pod-namespace");
+    // `--shard`/`--total-shards` are reloaded (above for the Lease). An autosharded instance's
+    // shard is its StatefulSet's, never the file's: `crate::autoshard` sets it on every
+    // configuration.
     // The client's read timeout follows the watch timeout; the client is built once.
     if new.watch.timeout_secs != running.watch.timeout_secs {
         changed.push("--watch-timeout");
@@ -272,6 +287,51 @@ mod tests {
             matches!(err, Error::ConfigFile { ref path, .. } if Some(path.as_path()) == reloader.path()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_node_agents_new_shard_names_its_new_lease_and_the_lease_settings_wait() {
+        let file = TempFile::new("total_shards: 1\n");
+        let (running, mut reloader) = start(&file);
+        assert_eq!(running.election.as_ref().unwrap().name, "kube-state-agent");
+
+        file.write("total_shards: 2\n");
+        let reloaded = reloader
+            .reread(&running, &registry::catalog())
+            .unwrap()
+            .unwrap();
+        assert!(
+            reloaded.restart_required.is_empty(),
+            "{:?}",
+            reloaded.restart_required
+        );
+        let shard = reloaded.config.watch.shard.unwrap();
+        assert_eq!((shard.index, shard.total), (0, 2));
+        let election = reloaded.config.election.unwrap();
+        assert_eq!(election.name, "kube-state-agent-shard-0");
+        assert_eq!(
+            election.identity,
+            running.election.as_ref().unwrap().identity
+        );
+
+        // The Lease's own settings still wait for a restart; the shard's Lease follows the
+        // running --lease-name.
+        file.write("total_shards: 2\nlease_name: other\nlease_duration: 30s\n");
+        let reloaded = reloader
+            .reread(&running, &registry::catalog())
+            .unwrap()
+            .unwrap();
+        assert_eq!(reloaded.restart_required, ["--leader-election/--lease-*"]);
+        let election = reloaded.config.election.unwrap();
+        assert_eq!(election.name, "kube-state-agent-shard-0");
+        assert_eq!(
+            election.lease_duration,
+            running.election.as_ref().unwrap().lease_duration
+        );
+
+        file.write("shard: 1\n");
+        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        assert!(err.to_string().contains("--shard"), "{err}");
     }
 
     const CUSTOM_A: &str = "spec:\n  resources:\n    - groupVersionKind: {group: a.io, version: v1, kind: A}\n      metrics:\n        - name: size\n          each: {type: Gauge, gauge: {path: [spec, size]}}\n";

@@ -391,6 +391,8 @@ pub struct Published {
     ever_ready: Arc<AtomicBool>,
     /// The last build panicked: the published snapshot is no longer kept up to date.
     build_failed: Arc<AtomicBool>,
+    /// Woken at each publish, for [`Published::published_after`].
+    publishes: Arc<tokio::sync::Notify>,
     created: tokio::time::Instant,
 }
 
@@ -400,6 +402,7 @@ impl Default for Published {
             current: Arc::new(ArcSwap::from_pointee(Snapshot::empty())),
             ever_ready: Arc::new(AtomicBool::new(false)),
             build_failed: Arc::new(AtomicBool::new(false)),
+            publishes: Arc::new(tokio::sync::Notify::new()),
             created: tokio::time::Instant::now(),
         }
     }
@@ -418,6 +421,24 @@ impl Published {
         }
         self.current.store(Arc::new(snapshot));
         self.build_failed.store(false, Ordering::Release);
+        self.publishes.notify_waiters();
+    }
+
+    /// Completes once a snapshot of a generation above `generation` is published: from then
+    /// on no scrape is answered from an older one. Generations only increase
+    /// ([`run_builder`]), so this is how a caller knows that rows it removed are gone
+    /// from what scrapes see.
+    pub async fn published_after(&self, generation: u64) {
+        loop {
+            let notified = self.publishes.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a publish between the two is not missed.
+            notified.as_mut().enable();
+            if self.load().generation() > generation {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Records that a build panicked: the published snapshot stays (scrapes keep an answer) but
