@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::{
-    FamilyHead, FamilyPart, KindPart, KindRuns, Namespaces, Piece, Published, Segment, Snapshot,
+    Chunk, FamilyHead, FamilyPart, KindPart, KindRuns, Namespaces, PartId, Piece, Published,
+    Samples, Segment, Snapshot, bytes_id,
 };
 use crate::deflate::{self, Deflated, Effort};
 use crate::exposition::Format;
@@ -52,9 +53,12 @@ pub struct KindSource {
 }
 
 /// The objects of one bucket and, once rendered, their pieces (one per enabled family).
+///
+/// The pieces read their text from `members` in place; a change goes through
+/// `Arc::make_mut`, so the members a published snapshot reads from are never changed under it.
 #[derive(Debug, Default)]
 struct Bucket {
-    members: Members,
+    members: Arc<Members>,
     /// `None` when a member changed since the pieces were rendered.
     pieces: Option<Vec<Piece>>,
 }
@@ -66,8 +70,8 @@ struct Bucket {
 /// among a bucket's few hundred members is a binary search either way. The UID is the store's
 /// shared `Arc<str>`, not a copy; keyed by the full UID, not a hash of it, so two objects can
 /// never collide.
-#[derive(Debug, Default)]
-struct Members(Vec<(Uid, Rows)>);
+#[derive(Clone, Debug, Default)]
+pub(super) struct Members(Vec<(Uid, Rows)>);
 
 impl Members {
     /// `entries` with distinct UIDs, in any order.
@@ -109,7 +113,7 @@ impl Members {
     }
 
     /// The members' rows in UID order.
-    fn rows(&self) -> impl Iterator<Item = &Rows> {
+    pub(super) fn rows(&self) -> impl Iterator<Item = &Rows> {
         self.0.iter().map(|(_, rows)| rows)
     }
 }
@@ -143,7 +147,7 @@ impl NamespaceCache {
             buckets: grouped
                 .into_iter()
                 .map(|entries| Bucket {
-                    members: Members::from_unsorted(entries),
+                    members: Arc::new(Members::from_unsorted(entries)),
                     pieces: None,
                 })
                 .collect(),
@@ -157,12 +161,12 @@ impl NamespaceCache {
         let bucket = &mut self.buckets[bucket_of(&uid, n)];
         match rows {
             Some(rows) => {
-                if bucket.members.insert(uid, rows) {
+                if Arc::make_mut(&mut bucket.members).insert(uid, rows) {
                     self.objects += 1;
                 }
             }
             None => {
-                if bucket.members.remove(&uid) {
+                if Arc::make_mut(&mut bucket.members).remove(&uid) {
                     self.objects -= 1;
                 }
             }
@@ -179,7 +183,7 @@ impl NamespaceCache {
             let all = self
                 .buckets
                 .iter_mut()
-                .flat_map(|b| std::mem::take(&mut b.members).0)
+                .flat_map(|b| Arc::unwrap_or_clone(std::mem::take(&mut b.members)).0)
                 .collect();
             *self = NamespaceCache::with_members(all);
         }
@@ -256,8 +260,8 @@ impl ShardCache {
 /// same in both formats is one buffer; see `FamilyHead::new`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct RunIdentity {
-    parts: Vec<(usize, usize)>,
-    window: Vec<(usize, usize)>,
+    parts: Vec<PartId>,
+    window: Vec<PartId>,
     window_skip: usize,
 }
 
@@ -269,8 +273,8 @@ struct RunIdentity {
 /// [`RunIdentity`] in a later build has the same bytes and may reuse `deflated`.
 struct CachedRun {
     identity: RunIdentity,
-    parts: Vec<Bytes>,
-    window: Vec<Bytes>,
+    parts: Vec<Chunk>,
+    window: Vec<Chunk>,
     /// `None` until compressed, in the build that first needs it.
     deflated: Option<Deflated>,
     /// Builds this run came through unchanged.
@@ -282,9 +286,9 @@ struct CachedRun {
 /// What the builder keeps of one kind's runs between builds.
 #[derive(Default)]
 struct KindRunCache {
-    /// The kind's parts (see [`kind_parts`]) in the text format when its runs were made, by
-    /// address and length: while they are the same, so are the runs of both formats.
-    parts: Vec<(usize, usize)>,
+    /// The kind's parts (see [`kind_parts`]) in the text format when its runs were made: while
+    /// they are the same, so are the runs of both formats.
+    parts: Vec<PartId>,
     /// The runs made from them, both formats.
     runs: KindRuns,
     /// Every run in `cache` is compressed at [`Effort::Thorough`]: nothing left to do while the
@@ -295,19 +299,24 @@ struct KindRunCache {
 
 impl CachedRun {
     fn plain_len(&self) -> usize {
-        self.parts.iter().map(Bytes::len).sum()
+        self.parts.iter().map(Chunk::len).sum()
     }
 
-    /// Compresses the run after its dictionary.
+    /// Compresses the run after its dictionary, both gathered into one buffer first (samples
+    /// come object by object, and the compressor is faster on one long input).
     fn compress(&mut self, effort: Effort) {
-        let mut dictionary = Vec::with_capacity(deflate::WINDOW);
+        let mut plain = Vec::with_capacity(deflate::WINDOW + self.plain_len());
         let mut skip = self.identity.window_skip;
         for w in &self.window {
-            dictionary.extend_from_slice(&w[skip..]);
+            w.write_from(skip, &mut plain);
             skip = 0;
         }
-        let parts: Vec<&[u8]> = self.parts.iter().map(|p| &p[..]).collect();
-        self.deflated = Some(deflate::run(&parts, &dictionary, effort));
+        let dictionary_len = plain.len();
+        for p in &self.parts {
+            p.write_from(0, &mut plain);
+        }
+        let (dictionary, parts) = plain.split_at(dictionary_len);
+        self.deflated = Some(deflate::run(&[parts], dictionary, effort));
         self.polished = effort == Effort::Thorough;
     }
 }
@@ -406,8 +415,7 @@ impl Builder {
                 for ns in cache.namespaces.values_mut() {
                     for bucket in &mut ns.buckets {
                         if bucket.pieces.is_none() {
-                            bucket.pieces =
-                                Some(render_pieces(&bucket.members, heads, deflate_pieces));
+                            bucket.pieces = Some(pieces_of(&bucket.members, heads, deflate_pieces));
                         }
                     }
                 }
@@ -477,7 +485,7 @@ fn kind_part(resource: &'static str, heads: &[Arc<FamilyHead>], caches: &[ShardC
                         .iter()
                         .flat_map(|c| &c.buckets)
                         .filter_map(|b| b.pieces.as_ref().map(|p| &p[f]))
-                        .filter(|p| !p.text.is_empty())
+                        .filter(|p| p.samples.len > 0)
                         .cloned()
                         .collect();
                     (!pieces.is_empty()).then(|| Segment {
@@ -516,9 +524,9 @@ fn deflate_runs(kinds: &mut [(&mut KindPart, KindRunCache)], thorough_budget: us
     let mut reused = Vec::new();
     let mut plans: Vec<Option<KindPlan>> = Vec::with_capacity(kinds.len());
     for (kind, kept) in kinds.iter_mut() {
-        let parts: Vec<(usize, usize)> = kind_parts(kind, Format::Text)
+        let parts: Vec<PartId> = kind_parts(kind, Format::Text)
             .iter()
-            .map(|p| (p.as_ptr() as usize, p.len()))
+            .map(PartRef::id)
             .collect();
         if kept.settled && kept.parts == parts {
             // Nothing changed in the kind and nothing is left to polish: the same runs.
@@ -548,8 +556,8 @@ fn deflate_runs(kinds: &mut [(&mut KindPart, KindRunCache)], thorough_budget: us
                     }
                     None => CachedRun {
                         identity: identity.clone(),
-                        parts: parts[start..end].iter().map(|p| (*p).clone()).collect(),
-                        window: window.into_iter().cloned().collect(),
+                        parts: parts[start..end].iter().map(PartRef::to_chunk).collect(),
+                        window: window.iter().map(PartRef::to_chunk).collect(),
                         deflated: None,
                         age: 0,
                         polished: false,
@@ -632,13 +640,43 @@ struct KindPlan {
     slots: [Vec<usize>; 2],
 }
 
+/// A part of a kind's body, borrowed from the snapshot being built.
+#[derive(Clone, Copy)]
+enum PartRef<'a> {
+    Head(&'a Bytes),
+    Samples(&'a Samples),
+}
+
+impl PartRef<'_> {
+    fn len(&self) -> usize {
+        match self {
+            PartRef::Head(b) => b.len(),
+            PartRef::Samples(s) => s.len,
+        }
+    }
+
+    fn id(&self) -> PartId {
+        match self {
+            PartRef::Head(b) => bytes_id(b),
+            PartRef::Samples(s) => s.id(),
+        }
+    }
+
+    fn to_chunk(&self) -> Chunk {
+        match self {
+            PartRef::Head(b) => Chunk::Bytes((*b).clone()),
+            PartRef::Samples(s) => Chunk::Samples((*s).clone()),
+        }
+    }
+}
+
 /// A kind's body in `format` as consecutive parts: each family's header, then its pieces.
-fn kind_parts(kind: &KindPart, format: Format) -> Vec<&Bytes> {
+fn kind_parts(kind: &KindPart, format: Format) -> Vec<PartRef<'_>> {
     let mut parts = Vec::new();
     for family in &kind.families {
-        parts.push(family.head.plain(format).0);
+        parts.push(PartRef::Head(family.head.plain(format).0));
         for segment in &family.segments {
-            parts.extend(segment.pieces.iter().map(|p| &p.text));
+            parts.extend(segment.pieces.iter().map(|p| PartRef::Samples(&p.samples)));
         }
     }
     parts
@@ -658,7 +696,7 @@ fn run_starts(kind: &KindPart) -> Vec<usize> {
             .iter()
             .flat_map(|f| &f.segments)
             .fold((0, 0), |(bytes, count), s| {
-                let len: usize = s.pieces.iter().map(|p| p.text.len()).sum();
+                let len: usize = s.pieces.iter().map(|p| p.samples.len).sum();
                 (bytes + len, count + 1)
             });
     let per_segment = (bytes / segments.max(1)).max(1);
@@ -685,7 +723,7 @@ fn run_starts(kind: &KindPart) -> Vec<usize> {
             }
             for piece in &segment.pieces {
                 part += 1;
-                current += piece.text.len();
+                current += piece.samples.len;
                 if current >= RUN_BYTES {
                     starts.push(part);
                     current = 0;
@@ -700,11 +738,11 @@ fn run_starts(kind: &KindPart) -> Vec<usize> {
     starts
 }
 
-/// The identity of the run of `parts[range]`, and the buffers of its dictionary.
+/// The identity of the run of `parts[range]`, and the parts of its dictionary.
 fn run_identity<'a>(
-    parts: &[&'a Bytes],
+    parts: &[PartRef<'a>],
     range: std::ops::Range<usize>,
-) -> (RunIdentity, Vec<&'a Bytes>) {
+) -> (RunIdentity, Vec<PartRef<'a>>) {
     let mut window = Vec::new();
     let mut need = deflate::WINDOW;
     let mut skip = 0;
@@ -712,7 +750,7 @@ fn run_identity<'a>(
         if need == 0 {
             break;
         }
-        if p.is_empty() {
+        if p.len() == 0 {
             continue;
         }
         let take = p.len().min(need);
@@ -721,10 +759,9 @@ fn run_identity<'a>(
         window.push(*p);
     }
     window.reverse();
-    let id = |p: &&Bytes| (p.as_ptr() as usize, p.len());
     let identity = RunIdentity {
-        parts: parts[range].iter().map(id).collect(),
-        window: window.iter().map(id).collect(),
+        parts: parts[range].iter().map(PartRef::id).collect(),
+        window: window.iter().map(PartRef::id).collect(),
         window_skip: skip,
     };
     (identity, window)
@@ -737,27 +774,27 @@ fn anchor_hash(family: usize, namespace: Option<&str>) -> u64 {
     h.finish()
 }
 
-/// Joins one bucket's samples family by family, deflating each piece only for namespace views
-/// served compressed (the full gzip body is deflated in runs, never from these): otherwise the
-/// deflated copy is never read and would cost about one more gzip body of memory.
-fn render_pieces(members: &Members, heads: &[Arc<FamilyHead>], deflate_each: bool) -> Vec<Piece> {
+/// One bucket's pieces, family by family: the length of each family's samples, read in place
+/// from the members; deflated alone only for namespace views served compressed (the full gzip
+/// body is deflated in runs, never from these), since otherwise the copy is never read and
+/// would cost about one more gzip body of memory.
+fn pieces_of(members: &Arc<Members>, heads: &[Arc<FamilyHead>], deflate_each: bool) -> Vec<Piece> {
     heads
         .iter()
         .map(|head| {
-            let len = members.rows().map(|r| r.family(head.index).len()).sum();
-            let mut text = Vec::with_capacity(len);
-            for rows in members.rows() {
-                text.extend_from_slice(rows.family(head.index));
-            }
+            let samples = Samples {
+                members: Arc::clone(members),
+                family: head.index,
+                len: members.rows().map(|r| r.family(head.index).len()).sum(),
+            };
             let deflated = if deflate_each {
+                let mut text = Vec::with_capacity(samples.len);
+                samples.write_from(0, &mut text);
                 deflate::piece(&text)
             } else {
                 Deflated::default()
             };
-            Piece {
-                text: Bytes::from(text),
-                deflated,
-            }
+            Piece { samples, deflated }
         })
         .collect()
 }
@@ -1413,12 +1450,12 @@ mod tests {
         v
     }
 
-    fn pieces(s: &Snapshot) -> Vec<Bytes> {
+    fn pieces(s: &Snapshot) -> Vec<PartId> {
         s.kinds
             .iter()
             .flat_map(|k| &k.families)
             .flat_map(|f| &f.segments)
-            .flat_map(|s| s.pieces.iter().map(|p| p.text.clone()))
+            .flat_map(|s| s.pieces.iter().map(|p| p.samples.id()))
             .collect()
     }
 
@@ -1455,16 +1492,70 @@ mod tests {
         assert!(!body.contains("{thing=\"t8\"}"));
         assert!(body.contains("thing_value{thing=\"new\"} 1\n"));
 
-        // Only the touched buckets were re-rendered: most pieces are the very same buffers.
+        // Only the touched buckets changed: most pieces read the very same members.
         let after = pieces(&second);
-        let shared = after
-            .iter()
-            .filter(|p| before.iter().any(|b| b.as_ptr() == p.as_ptr()))
-            .count();
+        let shared = after.iter().filter(|p| before.contains(p)).count();
         assert!(
             shared >= after.len() - 3 * 2,
             "{shared} of {} pieces reused",
             after.len()
+        );
+    }
+
+    #[test]
+    fn a_published_snapshot_keeps_its_bytes_while_the_rows_it_reads_change() {
+        let (mut w, src) = live_source(3000);
+        let mut builder = Builder::new(Arc::new(vec![src]), true);
+        let first = builder.build();
+        let plain = first.body(Format::Text, false).chunks.to_vec();
+        let gzip = first.body(Format::Text, true).chunks.to_vec();
+
+        for i in (0..3000).step_by(7) {
+            let name = format!("t{i}");
+            w.apply(Change::Apply(name.clone(), thing_rows(&name, -1.0)));
+        }
+        w.apply(Change::Delete("t1".into()));
+        let second = builder.build();
+        assert_ne!(second.body(Format::Text, false).chunks.to_vec(), plain);
+
+        assert_eq!(first.body(Format::Text, false).chunks.to_vec(), plain);
+        assert_eq!(first.body(Format::Text, true).chunks.to_vec(), gzip);
+        assert!(String::from_utf8(plain).unwrap().contains("{thing=\"t1\"}"));
+    }
+
+    #[test]
+    fn a_plain_body_goes_out_in_frames_of_gathered_samples_with_an_exact_length() {
+        use http_body_util::BodyExt;
+
+        let (_w, src) = live_source(3000);
+        let snapshot = Builder::new(Arc::new(vec![src]), false).build();
+        let chunks = snapshot.body(Format::Text, false).chunks;
+        let expected = chunks.to_vec();
+        let body = chunks.into_http_body();
+        assert_eq!(
+            http_body::Body::size_hint(&body).exact(),
+            Some(expected.len() as u64)
+        );
+        let frames: Vec<Bytes> = futures::executor::block_on(async {
+            let mut body = body;
+            let mut frames = Vec::new();
+            while let Some(frame) = body.frame().await {
+                frames.push(frame.unwrap().into_data().unwrap());
+            }
+            frames
+        });
+        assert_eq!(frames.concat(), expected);
+        // Samples are gathered: far fewer frames than pieces, none much past the gather size.
+        let pieces = pieces(&snapshot).len();
+        assert!(
+            frames.len() * 4 < pieces,
+            "{} frames for {pieces} pieces",
+            frames.len()
+        );
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.len() <= 2 * super::super::body::GATHER_BYTES)
         );
     }
 

@@ -10,11 +10,13 @@
 //! # Pieces
 //! The exposition must be family-major (all samples of a family together), while changes
 //! arrive per object. Each watch's objects are therefore grouped by namespace into *segments*,
-//! and each segment's objects are spread over buckets by a hash of their UID; every bucket keeps
-//! one *piece* per family: its objects' samples of that family, joined (and, for views served
-//! compressed, the same bytes deflated alone). A change re-renders the pieces of the buckets it
-//! touched; a snapshot is the list of headers and pieces in order, shared with the previous
-//! snapshot wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not
+//! and each segment's objects are spread over buckets by a hash of their UID; every bucket has
+//! one *piece* per family: its objects' samples of that family, read in place from the rows the
+//! store keeps (and, for views served compressed, the same bytes deflated alone). The text is
+//! never copied into the snapshot: the rows are its one copy, and a plain scrape gathers them
+//! into buffers as it sends them. A change replaces the members of the buckets it touched; a
+//! snapshot is the list of headers and pieces in order, shared with the previous snapshot
+//! wherever nothing changed. So the cost of a rebuild follows the size of a bucket, not
 //! of the cluster, and the gzip body is never compressed whole: each kind's headers and pieces
 //! are deflated in runs of about 32 KiB, each after the text before it as its dictionary (see
 //! [`crate::deflate::run`]), and a run is compressed again only when its own parts or that text
@@ -39,6 +41,7 @@ use crate::deflate::{self, Deflated, GzipStream};
 use crate::exposition::Format;
 use crate::resources::FamilyHeader;
 
+use body::Chunk;
 pub use body::{Body, ChunkedBody, Chunks};
 pub use builder::{BuildObserver, Builder, Compression, KindSource, build, run_builder};
 
@@ -90,11 +93,72 @@ impl FamilyHead {
     }
 }
 
-/// One family's samples from one bucket: plain, and deflated when namespace views are served
-/// compressed (see [`Builder::deflate_namespace_views`]).
-#[derive(Clone, Debug, Default)]
+/// One family's samples from one bucket, read in place from the bucket's rows: the store's
+/// rendered rows are the only copy of the text, and a snapshot holds references to them.
+///
+/// # Invariants
+/// - `members` is never changed while shared (the builder changes a bucket through
+///   `Arc::make_mut`), so the same `Samples` always reads the same bytes, and `len` is their
+///   length.
+/// - Two `Samples` with the same [`PartId`] read the same bytes while either is held: the
+///   address of `members` cannot be reused while it is alive.
+#[derive(Clone, Debug)]
+struct Samples {
+    members: Arc<builder::Members>,
+    /// Index of the family in the kind's table (and in each object's rows).
+    family: usize,
+    len: usize,
+}
+
+impl Samples {
+    /// The samples, object by object in the bucket's order.
+    fn slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.members.rows().map(|rows| rows.family(self.family))
+    }
+
+    /// Appends the samples from byte `skip` on.
+    fn write_from(&self, mut skip: usize, out: &mut Vec<u8>) {
+        for slice in self.slices() {
+            if skip >= slice.len() {
+                skip -= slice.len();
+                continue;
+            }
+            out.extend_from_slice(&slice[skip..]);
+            skip = 0;
+        }
+    }
+
+    fn id(&self) -> PartId {
+        PartId {
+            address: Arc::as_ptr(&self.members) as usize,
+            len: self.len,
+            family: self.family + 1,
+        }
+    }
+}
+
+/// What a part of a body is, for telling parts apart across builds: a buffer by address and
+/// length (`family` 0), or a bucket's samples of a family by the bucket's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct PartId {
+    address: usize,
+    len: usize,
+    family: usize,
+}
+
+fn bytes_id(bytes: &Bytes) -> PartId {
+    PartId {
+        address: bytes.as_ptr() as usize,
+        len: bytes.len(),
+        family: 0,
+    }
+}
+
+/// One family's samples from one bucket, and the same bytes deflated alone when namespace views
+/// are served compressed (see [`Builder::deflate_namespace_views`]).
+#[derive(Clone, Debug)]
 struct Piece {
-    text: Bytes,
+    samples: Samples,
     deflated: Deflated,
 }
 
@@ -359,17 +423,22 @@ impl Snapshot {
             if let Some((_, deflated)) = eof {
                 out.push(deflated);
             }
-            Chunks::new(out.finish())
+            Chunks::from_bytes(out.finish())
         } else {
             let mut out = Vec::new();
             for family in kinds.flat_map(|k| &k.families) {
-                out.push(family.head.plain(format).0.clone());
+                out.push(Chunk::Bytes(family.head.plain(format).0.clone()));
                 for segment in namespaces.select(&family.segments, |s| &s.namespace) {
-                    out.extend(segment.pieces.iter().map(|p| p.text.clone()));
+                    out.extend(
+                        segment
+                            .pieces
+                            .iter()
+                            .map(|p| Chunk::Samples(p.samples.clone())),
+                    );
                 }
             }
             if let Some((plain, _)) = eof {
-                out.push(plain.clone());
+                out.push(Chunk::Bytes(plain.clone()));
             }
             Chunks::new(out)
         }
