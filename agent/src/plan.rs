@@ -266,6 +266,21 @@ mod tests {
 
     /// The plan of `args` over the registry, one line per watch:
     /// `<resource> <local|leader> <target> [<shape>] [shard i/n]`.
+    /// A watch's role, and its shard as ` shard i/n` (empty without sharding), for the plan
+    /// listings below.
+    fn role_and_shard(w: &PlannedWatch) -> (&'static str, String) {
+        let role = match w.role {
+            Role::Local => "local",
+            Role::LeaderOnly => "leader",
+        };
+        let shard = w
+            .spec
+            .shard
+            .map(|s| format!(" shard {}/{}", s.index, s.total))
+            .unwrap_or_default();
+        (role, shard)
+    }
+
     fn planned(args: &[&str]) -> Vec<String> {
         let argv = std::iter::once("kube-state-agent").chain(args.iter().copied());
         let config = Config::from_args(
@@ -277,15 +292,7 @@ mod tests {
             .iter()
             .flat_map(|k| {
                 k.watches.iter().map(move |w| {
-                    let role = match w.role {
-                        Role::Local => "local",
-                        Role::LeaderOnly => "leader",
-                    };
-                    let shard = w
-                        .spec
-                        .shard
-                        .map(|s| format!(" shard {}/{}", s.index, s.total))
-                        .unwrap_or_default();
+                    let (role, shard) = role_and_shard(w);
                     format!(
                         "{} {role} {} [{}]{shard}",
                         k.kind.resource(),
@@ -542,15 +549,7 @@ mod tests {
             .iter()
             .flat_map(|k| {
                 k.watches.iter().map(move |w| {
-                    let role = match w.role {
-                        Role::Local => "local",
-                        Role::LeaderOnly => "leader",
-                    };
-                    let shard = w
-                        .spec
-                        .shard
-                        .map(|s| format!(" shard {}/{}", s.index, s.total))
-                        .unwrap_or_default();
+                    let (role, shard) = role_and_shard(w);
                     assert_eq!(w.spec.target.to_string(), "all", "decided at run time");
                     format!(
                         "{} {role} {:?}{shard}",

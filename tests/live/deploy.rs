@@ -110,6 +110,24 @@ fn name(v: &Value) -> &str {
     str_at(v, "metadata.name")
 }
 
+/// A Role's or ClusterRole's rules as (API groups, resources, verbs).
+type Rule<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
+
+fn rules_of(role: &Value) -> Vec<Rule<'_>> {
+    at(role, "rules")
+        .as_sequence()
+        .expect("rules")
+        .iter()
+        .map(|r| {
+            (
+                strings(at(r, "apiGroups")),
+                strings(at(r, "resources")),
+                strings(at(r, "verbs")),
+            )
+        })
+        .collect()
+}
+
 fn strings(v: &Value) -> Vec<&str> {
     v.as_sequence()
         .map(|s| s.iter().filter_map(Value::as_str).collect())
@@ -387,18 +405,7 @@ fn the_auth_filter_overlay_adds_the_flag_and_only_the_review_rights() {
         .iter()
         .find(|d| str_at(d, "kind") == "ClusterRole" && name(d) == "kube-state-agent-auth")
         .expect("the review ClusterRole");
-    let rules: Vec<(Vec<&str>, Vec<&str>, Vec<&str>)> = at(role, "rules")
-        .as_sequence()
-        .expect("rules")
-        .iter()
-        .map(|r| {
-            (
-                strings(at(r, "apiGroups")),
-                strings(at(r, "resources")),
-                strings(at(r, "verbs")),
-            )
-        })
-        .collect();
+    let rules = rules_of(role);
     assert_eq!(
         rules,
         [

@@ -261,6 +261,23 @@ async fn autosharded_instances_reshard_without_a_restart_when_the_statefulset_sc
     }
 
     // Together, exactly what one unsharded instance exports, each sample once.
+    let samples = equal_one_unsharded_instance(
+        "the shards together equal one unsharded instance",
+        ns,
+        &agents.iter().collect::<Vec<_>>(),
+    )
+    .await;
+    assert!(samples >= 30, "{samples} samples");
+    let mut counted = 0;
+    for agent in &agents {
+        counted += exported(&agent.scrape().await.expect("scrape"), ns).len();
+    }
+    assert_eq!(counted, uids.len(), "each ConfigMap once");
+}
+
+/// Waits until `agents` together export exactly what one unsharded `--scope=cluster` instance
+/// exports of `ns`'s ConfigMaps, each sample once; how many samples that is.
+async fn equal_one_unsharded_instance(what: &str, ns: &str, agents: &[&AgentProcess]) -> usize {
     let mut fresh = AgentProcess::start(
         "",
         &[
@@ -274,24 +291,14 @@ async fn autosharded_instances_reshard_without_a_restart_when_the_statefulset_sc
     );
     fresh.wait_ready(READY).await;
     let of_ns = |s: &Sample| s.label("namespace") == Some(ns);
-    let samples = poll_until(
-        "the shards together equal one unsharded instance",
-        READY,
-        || async {
-            let mut parts = Vec::new();
-            for agent in &agents {
-                parts.push(agent.scrape().await?);
-            }
-            exported_exactly_once(&parts, &fresh.scrape().await?, of_ns)
-        },
-    )
-    .await;
-    assert!(samples >= 30, "{samples} samples");
-    let mut counted = 0;
-    for agent in &agents {
-        counted += exported(&agent.scrape().await.expect("scrape"), ns).len();
-    }
-    assert_eq!(counted, uids.len(), "each ConfigMap once");
+    poll_until(what, READY, || async {
+        let mut parts = Vec::new();
+        for agent in agents {
+            parts.push(agent.scrape().await?);
+        }
+        exported_exactly_once(&parts, &fresh.scrape().await?, of_ns)
+    })
+    .await
 }
 
 /// The holder of Lease `name` in `ns`, `None` when free (released) or absent.
@@ -425,26 +432,10 @@ async fn a_node_agents_total_shards_change_through_its_config_file_moves_it_to_i
     }
 
     // Together, A and B export what one unsharded instance does, each sample once.
-    let mut fresh = AgentProcess::start(
-        "",
-        &[
-            "--scope",
-            "cluster",
-            "--resources",
-            "configmaps",
-            "--namespaces",
-            ns,
-        ],
-    );
-    fresh.wait_ready(READY).await;
-    let of_ns = |s: &Sample| s.label("namespace") == Some(ns);
-    poll_until(
+    equal_one_unsharded_instance(
         "A and B together equal one unsharded instance",
-        READY,
-        || async {
-            let parts = [a.scrape().await?, b.scrape().await?];
-            exported_exactly_once(&parts, &fresh.scrape().await?, of_ns)
-        },
+        ns,
+        &[&a, &b],
     )
     .await;
 }

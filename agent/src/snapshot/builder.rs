@@ -556,8 +556,8 @@ fn deflate_runs(kinds: &mut [(&mut KindPart, KindRunCache)], thorough_budget: us
                     }
                     None => CachedRun {
                         identity: identity.clone(),
-                        parts: parts[start..end].iter().map(PartRef::to_chunk).collect(),
-                        window: window.iter().map(PartRef::to_chunk).collect(),
+                        parts: parts[start..end].iter().map(|p| p.to_chunk()).collect(),
+                        window: window.iter().map(|p| p.to_chunk()).collect(),
                         deflated: None,
                         age: 0,
                         polished: false,
@@ -662,10 +662,10 @@ impl PartRef<'_> {
         }
     }
 
-    fn to_chunk(&self) -> Chunk {
+    fn to_chunk(self) -> Chunk {
         match self {
-            PartRef::Head(b) => Chunk::Bytes((*b).clone()),
-            PartRef::Samples(s) => Chunk::Samples((*s).clone()),
+            PartRef::Head(b) => Chunk::Bytes(b.clone()),
+            PartRef::Samples(s) => Chunk::Samples(s.clone()),
         }
     }
 }

@@ -20,7 +20,9 @@ use testkit::objects::{TestNamespace, service_account_token};
 use testkit::{Cluster, poll_until};
 
 use super::large_cluster::dry_run_in_a_namespace_of_its_own;
-use super::{BASE, Manifests, assert_binds_the_service_account, at, flag, name, str_at, strings};
+use super::{
+    BASE, Manifests, assert_binds_the_service_account, at, flag, name, rules_of, str_at, strings,
+};
 use crate::shards::{configmaps, create_member, create_statefulset, exported, owned, set_replicas};
 
 /// The overlay, relative to the workspace root.
@@ -72,18 +74,7 @@ fn the_statefulset_passes_its_pod_to_the_agent_and_the_role_grants_what_autoshar
 
     // The one Role: get its pod, follow its StatefulSet; nothing else.
     let role = m.one("Role");
-    let rules: Vec<(Vec<&str>, Vec<&str>, Vec<&str>)> = at(role, "rules")
-        .as_sequence()
-        .expect("rules")
-        .iter()
-        .map(|r| {
-            (
-                strings(at(r, "apiGroups")),
-                strings(at(r, "resources")),
-                strings(at(r, "verbs")),
-            )
-        })
-        .collect();
+    let rules = rules_of(role);
     assert_eq!(
         rules,
         [
