@@ -81,9 +81,11 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
         telemetry.clone(),
     )
     .await?;
+    let node_labels = leader::candidacy::NodeLabels::default();
     let ctx = WatchContext {
         client: client.clone(),
         telemetry: telemetry.clone(),
+        node_labels: node_labels.clone(),
     };
     let published = Published::default();
 
@@ -96,9 +98,11 @@ pub async fn run(config: Config, telemetry: Telemetry) -> Result<(), Error> {
     let election = config.election.as_ref().map(|e| {
         let (leader_tx, leader_rx) = watch::channel(false);
         let api = Api::namespaced(client.clone(), &e.namespace);
+        let candidacy = leader::Candidacy::new(e.candidates.clone(), &node_labels);
         let task = tokio::spawn(leader::run(
             api,
             e.clone(),
+            candidacy,
             leader_tx,
             election_running.clone(),
             shutdown_rx.clone(),

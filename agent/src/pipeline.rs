@@ -382,6 +382,7 @@ mod tests {
         let ctx = WatchContext {
             client,
             telemetry: Telemetry::new(),
+            node_labels: Default::default(),
         };
         (ctx, server)
     }
