@@ -43,6 +43,7 @@ use kube_state_agent::{client, leader, registry};
 use testkit::apiserver::ApiserverMetrics;
 use testkit::cluster::PrivateCluster;
 use testkit::objects::{create_node, node, node_status};
+use testkit::process;
 use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
@@ -147,8 +148,13 @@ async fn main() -> anyhow::Result<()> {
         client::build(Some(&kubeconfig), timeout, candidates_telemetry.clone()).await?;
     let others_client = client::build(Some(&kubeconfig), timeout, others_telemetry.clone()).await?;
 
-    // What the apiserver holds before any simulated agent: its own watches.
+    // What the apiserver holds before any simulated agent: its own watches, its memory.
     let baseline = ApiserverMetrics::read(&admin, &METRICS).await?;
+    let apiserver_pid =
+        std::fs::read_to_string(private.cluster().dir().join("kube-apiserver.pid"))?
+            .trim()
+            .parse::<u32>()?;
+    let apiserver_rss_before = process::memory(apiserver_pid)?.rss_kib;
     let (stop_tx, stop) = watch::channel(false);
     let signal = ChangeSignal::default();
     let mut readers: Vec<Reader> = Vec::new();
@@ -234,6 +240,9 @@ async fn main() -> anyhow::Result<()> {
 
     let agents_before = [&candidates_telemetry, &others_telemetry, &watches_telemetry]
         .map(|t| lease_and_pod_requests(t));
+    let agents_bytes_before =
+        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(|t| response_bytes(t));
+    let apiserver_cpu_before = process::cpu_seconds(apiserver_pid)?;
     let before = ApiserverMetrics::read(&admin, &METRICS).await?;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.window_seconds)).await;
@@ -242,6 +251,10 @@ async fn main() -> anyhow::Result<()> {
     let agents_after = [&candidates_telemetry, &others_telemetry, &watches_telemetry]
         .map(|t| lease_and_pod_requests(t));
     let leaders_at_end = leading(&leaders);
+    let apiserver_rss_after = process::memory(apiserver_pid)?.rss_kib;
+    let apiserver_cpu = process::cpu_seconds(apiserver_pid)? - apiserver_cpu_before;
+    let bytes =
+        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(|t| response_bytes(t));
 
     let mut out = String::new();
     writeln!(
@@ -313,6 +326,27 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
+    writeln!(
+        out,
+        "\nresponse bytes read in the window (ksa_api_response_bytes_total):"
+    )?;
+    for (name, (before, after)) in [
+        "candidates' elections",
+        "non-candidates' elections",
+        "node watches",
+    ]
+    .iter()
+    .zip(agents_bytes_before.iter().zip(bytes.iter()))
+    {
+        writeln!(out, "  {name:<26} {:>12.0} B/s", (after - before) / window)?;
+    }
+    writeln!(
+        out,
+        "\nkube-apiserver: RSS {:.1} MiB before the agents, {:.1} MiB at the end; CPU {:.3} cores in the window",
+        apiserver_rss_before as f64 / 1024.0,
+        apiserver_rss_after as f64 / 1024.0,
+        apiserver_cpu / window
+    )?;
     let others_total: f64 = agents_after[1].values().sum::<f64>() + 0.0;
     writeln!(
         out,
@@ -343,4 +377,11 @@ fn lease_and_pod_requests(telemetry: &Telemetry) -> BTreeMap<String, f64> {
         .filter(|(key, _)| key[1] != "discovery")
         .map(|(key, v)| (format!("{} {}", key[0], key[1]), v))
         .collect()
+}
+
+/// The response bytes `telemetry`'s client read.
+fn response_bytes(telemetry: &Telemetry) -> f64 {
+    let text = String::from_utf8(telemetry.encode()).unwrap_or_default();
+    ApiserverMetrics::parse(&text, &["ksa_api_response_bytes_total"])
+        .sum("ksa_api_response_bytes_total", &[])
 }
