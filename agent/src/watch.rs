@@ -317,7 +317,12 @@ async fn watch_until_stopped<K: Object>(
         futures::stream::pending().boxed()
     };
     let mut limit = ObjectLimit::default();
-    let mut own_node = (kind.scope == Scope::NodeSelf).then(OwnNode::default);
+    // A node agent's watch of its own Node; `--scope=cluster` watches every Node instead.
+    let own = target
+        .field_selector
+        .as_deref()
+        .is_some_and(|s| s.starts_with("metadata.name="));
+    let mut own_node = (kind.scope == Scope::NodeSelf && own).then(OwnNode::default);
     loop {
         let item = tokio::select! {
             item = events.next() => item,
@@ -1647,5 +1652,48 @@ mod tests {
             t.value("ksa_decode_errors_total", &[("resource", "pods")]),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn the_own_node_watch_publishes_the_nodes_labels_and_none_once_it_is_gone() {
+        use crate::resources::node::Node;
+        let node = |labels: serde_json::Value| -> Decoded<Node> {
+            let json = serde_json::json!({"metadata": {"name": "n1", "uid": "u1",
+                "labels": labels}});
+            serde_json::from_str(&json.to_string()).unwrap()
+        };
+        let labels = NodeLabels::default();
+        let seen = labels.subscribe();
+        let mut own = OwnNode::default();
+        let now = |seen: &tokio::sync::watch::Receiver<
+            Option<crate::leader::candidacy::Labels>,
+        >| { seen.borrow().as_ref().map(|l| l.get("role").cloned()) };
+        own.publish(&Event::<Decoded<Node>>::Init, &labels);
+        own.publish(
+            &Event::InitApply(node(serde_json::json!({"role": "a"}))),
+            &labels,
+        );
+        own.publish(&Event::<Decoded<Node>>::InitDone, &labels);
+        assert_eq!(now(&seen), Some(Some("a".to_string())), "listed");
+        own.publish(
+            &Event::Apply(node(serde_json::json!({"role": "b"}))),
+            &labels,
+        );
+        assert_eq!(now(&seen), Some(Some("b".to_string())), "changed");
+        own.publish(&Event::Apply(node(serde_json::json!(null))), &labels);
+        assert_eq!(
+            now(&seen),
+            Some(None),
+            "no labels left: an empty map, not unknown"
+        );
+        own.publish(&Event::Delete(node(serde_json::json!(null))), &labels);
+        assert_eq!(now(&seen), None, "deleted");
+        own.publish(
+            &Event::Apply(node(serde_json::json!({"role": "c"}))),
+            &labels,
+        );
+        own.publish(&Event::<Decoded<Node>>::Init, &labels);
+        own.publish(&Event::<Decoded<Node>>::InitDone, &labels);
+        assert_eq!(now(&seen), None, "a relist without the Node: gone");
     }
 }

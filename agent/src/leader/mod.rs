@@ -17,11 +17,12 @@
 //! An agent that is not a candidate makes none at all.
 //!
 //! # Fencing
-//! The holder publishes `false` on its [`tokio::sync::watch`] channel the moment it has not
-//! renewed for `renew_deadline`, even while a request hangs. Another candidate may only take
-//! over `lease_duration` after it last saw the record change, which is after our last renewal,
-//! so with `renew_deadline < lease_duration` our cluster-scope rows are gone before anyone else
-//! can export them.
+//! The holder publishes `false` on its [`tokio::sync::watch`] channel the moment
+//! `renew_deadline` has passed since it *sent* its last successful renewal, even while a request
+//! hangs. Another candidate may only take over `lease_duration` after its watch showed the record
+//! change, which is after that renewal was sent, so with `renew_deadline < lease_duration` our
+//! cluster-scope rows are gone before anyone else can export them. An agent that stops being a
+//! candidate fences the same way at once and never renews again.
 
 pub mod candidacy;
 mod follow;
@@ -740,7 +741,12 @@ mod tests {
                     let mut written: serde_json::Value = serde_json::from_str(&req.body).unwrap();
                     let stale = match req.method {
                         http::Method::POST => lease.is_some(),
-                        _ => written["metadata"]["resourceVersion"] != version.to_string(),
+                        _ => {
+                            written["metadata"]["resourceVersion"]
+                                .as_str()
+                                .and_then(|v| v.parse::<u64>().ok())
+                                != Some(*version)
+                        }
                     };
                     if stale {
                         return Answer::status(409, "Conflict");
@@ -760,11 +766,6 @@ mod tests {
             }
         });
         (Api::namespaced(client, "ns"), api)
-    }
-
-    /// Whether `s` is an election read: a GET of the Lease, or a list or watch of it.
-    fn is_read(s: &Seen) -> bool {
-        s.method == http::Method::GET && (s.path == LEASE || s.path == LEASES)
     }
 
     fn is_renewal(s: &Seen) -> bool {

@@ -238,23 +238,22 @@ async fn main() -> anyhow::Result<()> {
     );
     tokio::time::sleep(Duration::from_secs(args.settle_seconds)).await;
 
-    let agents_before = [&candidates_telemetry, &others_telemetry, &watches_telemetry]
-        .map(|t| lease_and_pod_requests(t));
+    let agents_before =
+        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(lease_and_pod_requests);
     let agents_bytes_before =
-        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(|t| response_bytes(t));
+        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(response_bytes);
     let apiserver_cpu_before = process::cpu_seconds(apiserver_pid)?;
     let before = ApiserverMetrics::read(&admin, &METRICS).await?;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.window_seconds)).await;
     let after = ApiserverMetrics::read(&admin, &METRICS).await?;
     let window = t0.elapsed().as_secs_f64();
-    let agents_after = [&candidates_telemetry, &others_telemetry, &watches_telemetry]
-        .map(|t| lease_and_pod_requests(t));
+    let agents_after =
+        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(lease_and_pod_requests);
     let leaders_at_end = leading(&leaders);
     let apiserver_rss_after = process::memory(apiserver_pid)?.rss_kib;
     let apiserver_cpu = process::cpu_seconds(apiserver_pid)? - apiserver_cpu_before;
-    let bytes =
-        [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(|t| response_bytes(t));
+    let bytes = [&candidates_telemetry, &others_telemetry, &watches_telemetry].map(response_bytes);
 
     let mut out = String::new();
     writeln!(
