@@ -85,9 +85,11 @@ pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> 
         telemetry.clone(),
     )
     .await?;
+    let node_labels = leader::candidacy::NodeLabels::default();
     let ctx = WatchContext {
         client: client.clone(),
         telemetry: telemetry.clone(),
+        node_labels: node_labels.clone(),
     };
     let published = Published::default();
     // Autosharding: the shard comes from the StatefulSet before any watch starts, and follows
@@ -113,11 +115,12 @@ pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> 
     // One election per Lease the configuration names; a re-sharded node agent moves to
     // another Lease, so the pipelines start and end elections (`crate::pipeline`).
     let start_election = config.election.is_some().then(|| {
-        let (client, running, telemetry, shutdown) = (
+        let (client, running, telemetry, shutdown, node_labels) = (
             client.clone(),
             election_running.clone(),
             telemetry.clone(),
             shutdown_rx.clone(),
+            node_labels.clone(),
         );
         Box::new(move |e: Election| {
             let (leader_tx, leader_rx) = watch::channel(false);
@@ -134,9 +137,11 @@ pub async fn run(mut config: Config, telemetry: Telemetry) -> Result<(), Error> 
                 let _ = end_tx.send(true);
             });
             let api = Api::namespaced(client.clone(), &e.namespace);
+            let candidacy = leader::Candidacy::new(e.candidates.clone(), &node_labels);
             let task = tokio::spawn(leader::run(
                 api,
                 e.clone(),
+                candidacy,
                 leader_tx,
                 running.clone(),
                 end_rx,

@@ -13,6 +13,7 @@
 pub mod allowlist;
 pub mod auth;
 pub mod file;
+pub mod label_selector;
 pub mod metrics;
 pub mod reload;
 
@@ -95,6 +96,21 @@ pub enum Error {
         /// `--retry-period`.
         retry: Duration,
     },
+    /// `--leader-candidate-selector` is not a label selector.
+    #[error("--leader-candidate-selector {value:?}: {source}")]
+    CandidateSelector {
+        /// The selector as given.
+        value: String,
+        /// What is wrong with it.
+        #[source]
+        source: label_selector::ParseError,
+    },
+    /// `--leader-candidate-selector` is set but the Node, whose labels it reads, is not watched.
+    #[error(
+        "--leader-candidate-selector needs `nodes` in --resources: candidacy is read from this \
+         agent's own Node, which only the nodes watch sees"
+    )]
+    CandidateSelectorWithoutNodes,
     /// A duration flag is zero where it must not be.
     #[error("{flag}: must be greater than zero")]
     ZeroDuration {
@@ -410,6 +426,12 @@ pub struct Args {
     /// Time between election attempts.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub retry_period: Duration,
+
+    /// Only agents whose own Node's labels match this label selector take part in the
+    /// election (e.g. `kube-state-agent.io/leader-candidate=true`); the others make no Lease
+    /// request at all. Empty: every agent is a candidate. Needs `nodes` in --resources.
+    #[arg(long, default_value = "")]
+    pub leader_candidate_selector: String,
 
     /// Log format: `text` or `json`. The level comes from RUST_LOG (default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -742,6 +764,19 @@ pub struct AutoShard {
     pub namespace: String,
 }
 
+/// `--leader-candidate-selector`: `None` when empty (every agent is a candidate).
+fn candidate_selector(text: &str) -> Result<Option<label_selector::LabelSelector>, Error> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    label_selector::LabelSelector::parse(text)
+        .map(Some)
+        .map_err(|source| Error::CandidateSelector {
+            value: text.to_string(),
+            source,
+        })
+}
+
 /// Lease election settings; the duration defaults are client-go's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Election {
@@ -757,6 +792,9 @@ pub struct Election {
     pub renew_deadline: Duration,
     /// Time between attempts (2 s).
     pub retry_period: Duration,
+    /// `--leader-candidate-selector`: only an agent whose own Node matches takes part.
+    /// `None`: every agent is a candidate.
+    pub candidates: Option<label_selector::LabelSelector>,
 }
 
 /// What [`Config::from_args`] needs to know about the kinds the agent has: plain data, built
@@ -941,18 +979,29 @@ impl Config {
                 ));
             }
         }
-        let election = (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
-            namespace: args.lease_namespace.clone(),
-            name: lease_name(&args.lease_name, watch.shard),
-            identity: args
-                .lease_identity
-                .clone()
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| node.clone()),
-            lease_duration: args.lease_duration,
-            renew_deadline: args.renew_deadline,
-            retry_period: args.retry_period,
-        });
+        let candidates = candidate_selector(&args.leader_candidate_selector)?;
+        let mut election =
+            (args.scope == ScopeMode::Node && args.leader_election).then(|| Election {
+                namespace: args.lease_namespace.clone(),
+                name: lease_name(&args.lease_name, watch.shard),
+                identity: args
+                    .lease_identity
+                    .clone()
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| node.clone()),
+                lease_duration: args.lease_duration,
+                renew_deadline: args.renew_deadline,
+                retry_period: args.retry_period,
+                candidates: None,
+            });
+        if let Some(e) = &mut election
+            && let Some(selector) = candidates
+        {
+            if !resources.contains(&"nodes") {
+                return Err(Error::CandidateSelectorWithoutNodes);
+            }
+            e.candidates = Some(selector);
+        }
         if let Some(e) = &election
             && !(e.retry_period < e.renew_deadline && e.renew_deadline < e.lease_duration)
         {
@@ -1458,6 +1507,52 @@ mod tests {
         let c = Config::from_args(Args { node: None, ..args }, &kinds()).unwrap();
         assert_eq!(c.scope, ScopeMode::Cluster);
         assert!(Args::try_parse_from(["kube-state-agent", "--scope", "everything"]).is_err());
+    }
+
+    #[test]
+    fn every_agent_is_a_candidate_unless_a_candidate_selector_is_given() {
+        let e = config(&[]).unwrap().election.unwrap();
+        assert_eq!(
+            e.candidates, None,
+            "empty selector: every agent is a candidate"
+        );
+        let e = config(&[
+            "--leader-candidate-selector",
+            "kube-state-agent.io/leader-candidate=true",
+        ])
+        .unwrap()
+        .election
+        .unwrap();
+        let selector = e.candidates.expect("a selector");
+        let labelled = [(
+            "kube-state-agent.io/leader-candidate".to_string(),
+            "true".to_string(),
+        )];
+        assert!(selector.matches(&labelled.into_iter().collect()));
+        assert!(!selector.matches(&BTreeMap::new()));
+    }
+
+    #[test]
+    fn a_bad_candidate_selector_or_one_without_the_node_watch_is_refused_naming_the_flag() {
+        let e = config(&["--leader-candidate-selector", "role in (a"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--leader-candidate-selector \"role in (a\""),
+            "{e}"
+        );
+        let e = config(&[
+            "--leader-candidate-selector",
+            "node-role.kubernetes.io/control-plane",
+            "--resources",
+            "pods,roles",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--leader-candidate-selector") && e.contains("nodes"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -501,6 +501,7 @@ mod tests {
         let ctx = WatchContext {
             client,
             telemetry: Telemetry::new(),
+            node_labels: Default::default(),
         };
         (ctx, server)
     }

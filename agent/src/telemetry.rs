@@ -50,6 +50,7 @@ pub struct Telemetry {
     kinds_unserved: IntGaugeVec,
     custom_node_selectable: IntGaugeVec,
     leader: IntGauge,
+    leader_candidate: IntGauge,
     leader_transitions: IntCounter,
     lease_renew_failures: IntCounter,
     config_reloads: IntCounterVec,
@@ -312,6 +313,15 @@ impl Telemetry {
                 IntGauge::new(
                     "ksa_leader",
                     "1 while this agent holds the Lease and exports cluster-scope kinds.",
+                ),
+            ),
+            leader_candidate: register(
+                &r,
+                IntGauge::new(
+                    "ksa_leader_candidate",
+                    "1 while this agent takes part in the election (its Node matches \
+                     --leader-candidate-selector, or none is set); 0 while it makes no Lease \
+                     request.",
                 ),
             ),
             leader_transitions: register(
@@ -589,6 +599,11 @@ impl Telemetry {
     /// moved from one shard's Lease to another's, whose two elections both reported.
     pub fn leader_is(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// Whether this agent takes part in the election now.
+    pub fn leader_candidate(&self, candidate: bool) {
+        self.leader_candidate.set(i64::from(candidate));
     }
 
     /// A renewal of the held Lease failed.
@@ -915,6 +930,7 @@ mod tests {
         t.watch_active("pods", 1);
         t.kind_unserved("leases", true);
         t.leader_changed(true);
+        t.leader_candidate(true);
         t.lease_renew_failure();
         t.config_loaded(Path::new("/etc/ksa/config.yaml"), b"a: 1", true);
         t.config_reload_failed(Path::new("/etc/ksa/config.yaml"));

@@ -36,8 +36,9 @@ use serde_json::value::RawValue;
 use crate::config::{ApiEncoding, NamespaceFilter};
 use crate::decode::{Decoded, Object};
 use crate::exposition::RenderContext;
+use crate::leader::candidacy::NodeLabels;
 use crate::plan::Shape;
-use crate::resources::{FamilySelection, Kind};
+use crate::resources::{FamilySelection, Kind, Scope};
 use crate::sharding::Shard;
 use crate::store::{Change, Reader, Writer};
 use crate::telemetry::Telemetry;
@@ -69,6 +70,9 @@ pub struct WatchContext {
     pub client: Client,
     /// Self-metrics.
     pub telemetry: Telemetry,
+    /// Where the watch of this agent's own Node publishes its labels, for the election's
+    /// candidacy ([`crate::leader::candidacy`]).
+    pub node_labels: NodeLabels,
 }
 
 /// What one watch renders: its target, the allowlists and the enabled families, and how it
@@ -339,6 +343,12 @@ async fn watch_until_stopped<K: Object>(
         futures::stream::pending().boxed()
     };
     let mut limit = ObjectLimit::default();
+    // A node agent's watch of its own Node; `--scope=cluster` watches every Node instead.
+    let own = target
+        .field_selector
+        .as_deref()
+        .is_some_and(|s| s.starts_with("metadata.name="));
+    let mut own_node = (kind.scope == Scope::NodeSelf && own).then(OwnNode::default);
     loop {
         let item = tokio::select! {
             item = events.next() => item,
@@ -352,6 +362,9 @@ async fn watch_until_stopped<K: Object>(
             Ok(event) => {
                 if !limit.admits(&event, &list, &ctx.telemetry, kind.resource, &target) {
                     continue;
+                }
+                if let Some(own) = &mut own_node {
+                    own.publish(&event, &ctx.node_labels);
                 }
                 let view = Render {
                     render: &render,
@@ -382,6 +395,34 @@ async fn watch_until_stopped<K: Object>(
     drop(active);
     tracing::info!(resource = kind.resource, target = %target, "watch stopped");
     writer
+}
+
+/// The watch of this agent's own Node (`metadata.name=<node>`) publishing the Node's labels for
+/// the election's candidacy, as it renders the Node: no request of its own.
+#[derive(Debug, Default)]
+struct OwnNode {
+    /// Whether the list under way has shown the Node.
+    listed: bool,
+}
+
+impl OwnNode {
+    /// Publishes what `event` says of the Node's labels: its labels when it is (re)listed or
+    /// changed, `None` when it is deleted or a list ends without it. A malformed Node changes
+    /// nothing: its labels are unknown, so the last ones stand.
+    fn publish<K: Object>(&mut self, event: &Event<Decoded<K>>, labels: &NodeLabels) {
+        let empty = std::collections::BTreeMap::new();
+        match event {
+            Event::Init => self.listed = false,
+            Event::InitApply(Decoded::Object(node)) | Event::Apply(Decoded::Object(node)) => {
+                self.listed = true;
+                labels.publish(Some(node.meta().labels.as_ref().unwrap_or(&empty)));
+            }
+            Event::InitApply(Decoded::Malformed { .. }) => self.listed = true,
+            Event::InitDone if !self.listed => labels.publish(None),
+            Event::Delete(_) => labels.publish(None),
+            Event::InitDone | Event::Apply(Decoded::Malformed { .. }) => {}
+        }
+    }
 }
 
 /// `--object-limit` over one stream's lists: the objects of a list past the limit are
@@ -928,6 +969,7 @@ impl TestPodWatch {
         let ctx = WatchContext {
             client,
             telemetry: telemetry.clone(),
+            node_labels: Default::default(),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(POD.watch(spec, ctx, writer, stopped));
@@ -1545,6 +1587,7 @@ mod tests {
         let ctx = WatchContext {
             client,
             telemetry: telemetry.clone(),
+            node_labels: Default::default(),
         };
         let (stop_tx, stop) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(SECRET.watch(spec, ctx, writer, stop));
@@ -1637,5 +1680,48 @@ mod tests {
             t.value("ksa_decode_errors_total", &[("resource", "pods")]),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn the_own_node_watch_publishes_the_nodes_labels_and_none_once_it_is_gone() {
+        use crate::resources::node::Node;
+        let node = |labels: serde_json::Value| -> Decoded<Node> {
+            let json = serde_json::json!({"metadata": {"name": "n1", "uid": "u1",
+                "labels": labels}});
+            serde_json::from_str(&json.to_string()).unwrap()
+        };
+        let labels = NodeLabels::default();
+        let seen = labels.subscribe();
+        let mut own = OwnNode::default();
+        let now = |seen: &tokio::sync::watch::Receiver<
+            Option<crate::leader::candidacy::Labels>,
+        >| { seen.borrow().as_ref().map(|l| l.get("role").cloned()) };
+        own.publish(&Event::<Decoded<Node>>::Init, &labels);
+        own.publish(
+            &Event::InitApply(node(serde_json::json!({"role": "a"}))),
+            &labels,
+        );
+        own.publish(&Event::<Decoded<Node>>::InitDone, &labels);
+        assert_eq!(now(&seen), Some(Some("a".to_string())), "listed");
+        own.publish(
+            &Event::Apply(node(serde_json::json!({"role": "b"}))),
+            &labels,
+        );
+        assert_eq!(now(&seen), Some(Some("b".to_string())), "changed");
+        own.publish(&Event::Apply(node(serde_json::json!(null))), &labels);
+        assert_eq!(
+            now(&seen),
+            Some(None),
+            "no labels left: an empty map, not unknown"
+        );
+        own.publish(&Event::Delete(node(serde_json::json!(null))), &labels);
+        assert_eq!(now(&seen), None, "deleted");
+        own.publish(
+            &Event::Apply(node(serde_json::json!({"role": "c"}))),
+            &labels,
+        );
+        own.publish(&Event::<Decoded<Node>>::Init, &labels);
+        own.publish(&Event::<Decoded<Node>>::InitDone, &labels);
+        assert_eq!(now(&seen), None, "a relist without the Node: gone");
     }
 }

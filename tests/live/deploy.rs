@@ -364,7 +364,11 @@ fn the_role_grants_the_election_lease_in_its_own_namespace_and_nothing_else() {
         );
         verbs.extend(strings(at(rule, "verbs")));
     }
-    assert_eq!(verbs, BTreeSet::from(["create", "get", "update"]));
+    // Candidates follow the Lease by a list and watch of its name, and write it.
+    assert_eq!(
+        verbs,
+        BTreeSet::from(["create", "get", "list", "update", "watch"])
+    );
 
     let rb = m.one("RoleBinding");
     assert_eq!(str_at(rb, "metadata.namespace"), NAMESPACE);

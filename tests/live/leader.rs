@@ -8,8 +8,11 @@
 use std::time::{Duration, Instant};
 
 use testkit::agent::AgentProcess;
+use testkit::apiserver::ApiserverMetrics;
 use testkit::exposition::Exposition;
-use testkit::objects::{TestNamespace, bind_pod, create_pod, pod, unique};
+use testkit::objects::{
+    TestNamespace, bind_pod, create_node, create_pod, node, node_status, pod, unique,
+};
 use testkit::prometheus::Prometheus;
 use testkit::proxy::FaultProxy;
 use testkit::{Cluster, poll_until};
@@ -517,5 +520,243 @@ async fn agents_whose_clocks_disagree_by_five_seconds_keep_one_leader_and_hand_o
     only_one_exports_for(&agents, ns, 0, Duration::from_secs(12)).await;
     let took = handover_after_sigkill(&mut agents, ns, 0).await;
     eprintln!("clock skew: handover to the agent 5 s ahead after SIGKILL: {took:?}");
+    assert!(took <= BOUND, "handover took {took:?}");
+}
+
+// ===== candidacy (--leader-candidate-selector) and the watch-based election =====
+
+/// The label that makes a node's agent a leader candidate in the install docs.
+const CANDIDATE: &str = "kube-state-agent.io/leader-candidate";
+
+/// [`election_args`] on 4 s leases renewed every half second, with only the agents on nodes
+/// labelled [`CANDIDATE`]`=true` taking part when `selected`.
+fn short_election_args(ns: &str, lease: &str, node: &str, selected: bool) -> Vec<String> {
+    let mut args = election_args(ns, lease, node);
+    args.extend(
+        [
+            "--lease-duration=4s",
+            "--renew-deadline=3s",
+            "--retry-period=500ms",
+        ]
+        .map(String::from),
+    );
+    if selected {
+        args.push(format!("--leader-candidate-selector={CANDIDATE}=true"));
+    }
+    args
+}
+
+fn start_short(
+    node: &str,
+    ns: &str,
+    lease: &str,
+    selected: bool,
+    kubeconfig: &std::path::Path,
+) -> AgentProcess {
+    let args = short_election_args(ns, lease, node, selected);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    AgentProcess::start_with_kubeconfig(kubeconfig, node, &args)
+}
+
+/// Sets (`Some`) or removes (`None`) the [`CANDIDATE`] label of Node `name`.
+async fn label_candidate(client: &kube::Client, name: &str, value: Option<&str>) {
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    let patch = serde_json::json!({"metadata": {"labels": {CANDIDATE: value}}});
+    nodes
+        .patch(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("label node {name}: {e}"));
+}
+
+/// The agent's own count of its Lease requests (`ksa_api_requests_total{resource="leases"}`),
+/// of `verb` when given.
+async fn lease_requests(agent: &AgentProcess, verb: Option<&str>) -> f64 {
+    let mut filter = vec![("resource", "leases")];
+    filter.extend(verb.map(|v| ("verb", v)));
+    agent
+        .self_metric("ksa_api_requests_total", &filter)
+        .await
+        .expect("telemetry")
+}
+
+/// Waits until `agent` reports `ksa_leader_candidate` = `want`.
+async fn wait_candidate(agent: &AgentProcess, want: bool, what: &str) {
+    let want = f64::from(u8::from(want));
+    poll_until(what, Duration::from_secs(15), || async {
+        match agent.self_metric("ksa_leader_candidate", &[]).await? {
+            v if v == want => Ok(()),
+            v => Err(format!("ksa_leader_candidate {v}")),
+        }
+    })
+    .await;
+}
+
+/// How long an agent that is not a candidate is watched for election requests: six retry
+/// periods of the short election, in which a candidate would have made several.
+const QUIET: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_is_not_a_candidate_makes_no_lease_request_and_the_only_candidate_leads() {
+    // A control plane of its own: nothing else asks it about Leases, so the apiserver's count
+    // of Lease requests is the agents' alone.
+    let private = testkit::cluster::PrivateCluster::start("candidates");
+    let kubeconfig = private.cluster().admin_kubeconfig();
+    let client = private.cluster().client().await;
+    let ns = TestNamespace::create(&client, "candidates").await;
+    let ns = ns.name();
+    create_pod(
+        &client,
+        ns,
+        pod("pending").in_namespace(ns).unschedulable().build(),
+    )
+    .await;
+    create_node(&client, node("worker"), node_status("True")).await;
+    create_node(&client, node("pool"), node_status("True")).await;
+    label_candidate(&client, "pool", Some("true")).await;
+    let served = || async {
+        let names = ["apiserver_request_total"];
+        let metrics = ApiserverMetrics::read(&client, &names)
+            .await
+            .expect("apiserver /metrics");
+        metrics.sum("apiserver_request_total", &[("resource", "leases")])
+    };
+    let before = served().await;
+
+    let mut worker = start_short("worker", ns, "lease", true, &kubeconfig);
+    worker.wait_ready(READY).await;
+    wait_candidate(&worker, false, "the worker is not a candidate").await;
+    assert!(
+        worker.log().contains("not a leader candidate"),
+        "it says why it does not lead: {}",
+        worker.log()
+    );
+    // Absence takes a window to show: a candidate would have listed, watched and written the
+    // Lease several times in it.
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        lease_requests(&worker, None).await,
+        0.0,
+        "the worker's own count"
+    );
+    assert_eq!(
+        served().await,
+        before,
+        "the apiserver served no Lease request"
+    );
+    assert!(
+        !exports_marker(&worker, ns).await.unwrap(),
+        "nobody leads yet"
+    );
+
+    let mut pool = start_short("pool", ns, "lease", true, &kubeconfig);
+    pool.wait_ready(READY).await;
+    wait_until_exports(&pool, ns, "the only candidate leads").await;
+    wait_candidate(&pool, true, "the labelled node's agent is a candidate").await;
+    assert!(
+        served().await > before,
+        "the apiserver counts the candidate's Lease requests"
+    );
+    assert!(
+        lease_requests(&pool, Some("update")).await + lease_requests(&pool, Some("create")).await
+            >= 1.0
+    );
+    assert_eq!(
+        lease_requests(&worker, None).await,
+        0.0,
+        "still none from the worker"
+    );
+    assert!(!exports_marker(&worker, ns).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn candidacy_follows_a_node_label_change_joining_and_stepping_down() {
+    let (ns, lease, nodes) = setup("relabel").await;
+    let ns = ns.name();
+    let client = Cluster::get().client().await;
+    let name = &nodes[0];
+    create_node(&client, node(name), node_status("True")).await;
+    let kubeconfig = Cluster::get().admin_kubeconfig();
+    let mut agent = start_short(name, ns, &lease, true, &kubeconfig);
+    agent.wait_ready(READY).await;
+    wait_candidate(&agent, false, "unlabelled: not a candidate").await;
+    assert_eq!(lease_requests(&agent, None).await, 0.0);
+
+    label_candidate(&client, name, Some("true")).await;
+    wait_until_exports(&agent, ns, "labelled, the only candidate leads").await;
+    wait_candidate(&agent, true, "labelled: a candidate").await;
+
+    label_candidate(&client, name, None).await;
+    poll_until(
+        "unlabelled: it steps down and exports no leader rows",
+        Duration::from_secs(10),
+        || async {
+            let leading = agent.self_metric("ksa_leader", &[]).await?;
+            let candidate = agent.self_metric("ksa_leader_candidate", &[]).await?;
+            match (exports_marker(&agent, ns).await?, leading, candidate) {
+                (false, 0.0, 0.0) => Ok(()),
+                other => Err(format!(
+                    "(exports, ksa_leader, ksa_leader_candidate) {other:?}"
+                )),
+            }
+        },
+    )
+    .await;
+    let stepped_down = lease_requests(&agent, None).await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        lease_requests(&agent, None).await,
+        stepped_down,
+        "no election request after stepping down"
+    );
+    assert!(!exports_marker(&agent, ns).await.unwrap());
+    assert!(
+        agent.get("/readyz").await.unwrap().0 == 200,
+        "readiness unaffected"
+    );
+    testkit::objects::delete_node(&client, name).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watching_follower_takes_over_after_sigkill_within_the_bound_without_polling() {
+    // A 4 s lease, two retry periods (0.5 s) and 3 s for the lists and a snapshot.
+    const BOUND: Duration = Duration::from_secs(4 + 1 + 3);
+    let (ns, lease, nodes) = setup("watch-follow").await;
+    let ns = ns.name();
+    let kubeconfig = Cluster::get().admin_kubeconfig();
+    let mut agents: Vec<AgentProcess> = nodes[..2]
+        .iter()
+        .map(|n| start_short(n, ns, &lease, false, &kubeconfig))
+        .collect();
+    for a in &mut agents {
+        a.wait_ready(READY).await;
+    }
+    let leader = wait_for_one_exporter(&agents, ns, Duration::from_secs(30)).await;
+    let follower = &agents[1 - leader];
+    // Let the leader renew a dozen times while the follower follows.
+    only_one_exports_for(&agents, ns, leader, Duration::from_secs(6)).await;
+    assert_eq!(
+        lease_requests(follower, Some("get")).await,
+        0.0,
+        "no polling GET"
+    );
+    assert_eq!(
+        lease_requests(follower, Some("update")).await,
+        0.0,
+        "no write"
+    );
+    assert!(
+        lease_requests(follower, Some("watch")).await >= 1.0,
+        "it watches the Lease"
+    );
+    assert!(
+        lease_requests(&agents[leader], Some("update")).await >= 10.0,
+        "the leader renews every retry period"
+    );
+    let took = handover_after_sigkill(&mut agents, ns, leader).await;
+    eprintln!("watching follower: handover after SIGKILL: {took:?}");
     assert!(took <= BOUND, "handover took {took:?}");
 }

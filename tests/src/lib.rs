@@ -1,9 +1,11 @@
-//! What live tests share: the loopback [`cluster::Cluster`], object builders and writers
+//! What live tests share: the loopback [`cluster::Cluster`], the apiserver's own metrics
+//! ([`apiserver`]), object builders and writers
 //! ([`objects`]), the agent process ([`agent`]), a strict exposition reader ([`exposition`]),
 //! admin `kubectl` ([`kubectl`]), a process's CPU and memory ([`process`]), a throwaway PKI and an HTTPS client ([`tls`]),
 //! and [`poll_until`], the deadline-bounded wait used instead of sleeps.
 
 pub mod agent;
+pub mod apiserver;
 pub mod cluster;
 pub mod exposition;
 pub mod kubectl;

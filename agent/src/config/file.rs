@@ -262,6 +262,12 @@ pub const KEYS: &[Key] = &[
     key("lease_duration", Some("lease-duration"), false, RestartOnly),
     key("renew_deadline", Some("renew-deadline"), false, RestartOnly),
     key("retry_period", Some("retry-period"), false, RestartOnly),
+    key(
+        "leader_candidate_selector",
+        Some("leader-candidate-selector"),
+        false,
+        RestartOnly,
+    ),
     key("log_format", Some("log-format"), false, RestartOnly),
     key("telemetry_tls", Some("telemetry-tls"), false, RestartOnly),
     key("tenant_access", Some("tenant-access"), false, RestartOnly),
@@ -462,6 +468,8 @@ struct Settings {
     renew_deadline: Option<FileDuration>,
     #[serde(default, alias = "retry-period")]
     retry_period: Option<FileDuration>,
+    #[serde(default, alias = "leader-candidate-selector")]
+    leader_candidate_selector: Option<String>,
     #[serde(default, alias = "log-format")]
     log_format: Option<FileLogFormat>,
     #[serde(default)]
@@ -581,6 +589,10 @@ impl Settings {
         set(&mut args.lease_duration, self.lease_duration.map(|d| d.0));
         set(&mut args.renew_deadline, self.renew_deadline.map(|d| d.0));
         set(&mut args.retry_period, self.retry_period.map(|d| d.0));
+        set(
+            &mut args.leader_candidate_selector,
+            self.leader_candidate_selector,
+        );
         set(&mut args.log_format, self.log_format.map(|f| f.0));
         set(&mut args.namespaces, self.namespaces.map(|l| l.0));
         set(
@@ -896,6 +908,7 @@ port: 9090
             "lease_duration" => "20s",
             "renew_deadline" => "5s",
             "retry_period" => "1s",
+            "leader_candidate_selector" => "kube-state-agent.io/leader-candidate=true",
             "log_format" => "json",
             "api_encoding" => "json",
             "tenant_access" => "get:pods",

@@ -183,6 +183,7 @@ mod tests {
         let ctx = WatchContext {
             client,
             telemetry: telemetry.clone(),
+            node_labels: Default::default(),
         };
         let signal = ChangeSignal::default();
         let (writer, reader) = store::shard("namespaces", signal.clone());
@@ -272,6 +273,7 @@ mod tests {
         let ctx = WatchContext {
             client,
             telemetry: Telemetry::new(),
+            node_labels: Default::default(),
         };
         let (writer, reader) = store::shard("namespaces", ChangeSignal::default());
         let spec = namespaces();

@@ -938,6 +938,7 @@ mod tests {
             let ctx = WatchContext {
                 client: client.clone(),
                 telemetry: telemetry.clone(),
+                node_labels: Default::default(),
             };
             let (writer, reader) =
                 crate::store::shard(kind.resource(), crate::store::ChangeSignal::default());
