@@ -112,13 +112,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::label_selector::tests::labels;
 
     #[tokio::test(start_paused = true)]
     async fn candidacy_follows_the_nodes_labels_and_starts_as_not_a_candidate() {

@@ -80,6 +80,13 @@ const METRICS: [&str; 3] = [
 ];
 
 /// One simulated agent's configuration, parsed as the agent parses its flags.
+/// The simulation's three clients, in the order their counts are kept.
+const CLIENTS: [&str; 3] = [
+    "candidates' elections",
+    "non-candidates' elections",
+    "node watches",
+];
+
 fn agent_config(i: usize) -> anyhow::Result<Config> {
     let node = format!("sim-{i}");
     let argv = [
@@ -306,13 +313,9 @@ async fn main() -> anyhow::Result<()> {
         out,
         "\nthe agents' own counts in the window (ksa_api_requests_total, verb resource):"
     )?;
-    for (name, (before, after)) in [
-        "candidates' elections",
-        "non-candidates' elections",
-        "node watches",
-    ]
-    .iter()
-    .zip(agents_before.iter().zip(agents_after.iter()))
+    for (name, (before, after)) in CLIENTS
+        .iter()
+        .zip(agents_before.iter().zip(agents_after.iter()))
     {
         for (verb, value) in after {
             let delta = value - before.get(verb).copied().unwrap_or(0.0);
@@ -329,13 +332,9 @@ async fn main() -> anyhow::Result<()> {
         out,
         "\nresponse bytes read in the window (ksa_api_response_bytes_total):"
     )?;
-    for (name, (before, after)) in [
-        "candidates' elections",
-        "non-candidates' elections",
-        "node watches",
-    ]
-    .iter()
-    .zip(agents_bytes_before.iter().zip(bytes.iter()))
+    for (name, (before, after)) in CLIENTS
+        .iter()
+        .zip(agents_bytes_before.iter().zip(bytes.iter()))
     {
         writeln!(out, "  {name:<26} {:>12.0} B/s", (after - before) / window)?;
     }
