@@ -79,7 +79,6 @@ const METRICS: [&str; 3] = [
     "apiserver_longrunning_gauge",
 ];
 
-/// One simulated agent's configuration, parsed as the agent parses its flags.
 /// The simulation's three clients, in the order their counts are kept.
 const CLIENTS: [&str; 3] = [
     "candidates' elections",
@@ -87,6 +86,7 @@ const CLIENTS: [&str; 3] = [
     "node watches",
 ];
 
+/// One simulated agent's configuration, parsed as the agent parses its flags.
 fn agent_config(i: usize) -> anyhow::Result<Config> {
     let node = format!("sim-{i}");
     let argv = [
