@@ -12,7 +12,8 @@
 //!   the watch goes back to waiting on discovery.
 //! - **Wildcards** (`version: "*"`, `kind: "*"`): resolved through discovery to every matching
 //!   served resource when the watch starts, and again every [`WILDCARD_RECHECK`]; a changed
-//!   set restarts the watch (rows cleared, everything listed again). Each resolution renders
+//!   set restarts the watch: everything is listed again through the shard's relist swap, so
+//!   the rows in place stay served until the new lists are in, and then are replaced at once. Each resolution renders
 //!   with [`ResourceMetrics::resolved`], so its `customresource_*` labels name its own GVK;
 //!   an object served under several versions is exported once per version, as
 //!   kube-state-metrics does ([`store_key`]).
@@ -585,7 +586,8 @@ async fn watch_until_stopped(
                             "the resources the wildcard resolves to changed; \
                             listing them again"
                         );
-                        writer.clear();
+                        // No clear: the relist swap replaces the rows at its end, so the
+                        // resolutions that stay never blink out of a scrape.
                         continue 'resolve;
                     }
                 }
