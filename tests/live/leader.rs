@@ -415,15 +415,7 @@ fn faketime_library() -> std::path::PathBuf {
 /// 4 s leases renewed every half second, so that a follower judging expiry by the leader's
 /// timestamps against its own clock would get it wrong by more than a lease.
 fn start_skewed(node: &str, ns: &str, lease: &str, offset: &str) -> AgentProcess {
-    let mut args = election_args(ns, lease, node);
-    args.extend(
-        [
-            "--lease-duration=4s",
-            "--renew-deadline=3s",
-            "--retry-period=500ms",
-        ]
-        .map(String::from),
-    );
+    let args = short_election_args(ns, lease, node, false);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let library = faketime_library();
     let env = [

@@ -243,6 +243,11 @@ mod tests {
         super::super::load(args, &registry::catalog()).unwrap()
     }
 
+    /// What `reloader` makes of its files now, against the built-in catalog.
+    fn reread(reloader: &mut Reloader, running: &Config) -> Result<Option<Reloaded>> {
+        reloader.reread(running, &registry::catalog())
+    }
+
     fn start(file: &TempFile) -> (Config, Reloader) {
         let config = loaded(&["--node=n1", "--config", file.0.to_str().unwrap()]);
         let reloader = Reloader::new(&config).unwrap();
@@ -254,35 +259,26 @@ mod tests {
         let file = TempFile::new("resources: [pods]\n");
         let (running, mut reloader) = start(&file);
         assert!(
-            reloader
-                .reread(&running, &registry::catalog())
-                .unwrap()
-                .is_none(),
+            reread(&mut reloader, &running).unwrap().is_none(),
             "the same bytes are no change"
         );
 
         file.write("resources: [pods, nodes]\nport: 1\n");
-        let reloaded = reloader
-            .reread(&running, &registry::catalog())
-            .unwrap()
-            .unwrap();
+        let reloaded = reread(&mut reloader, &running).unwrap().unwrap();
         assert_eq!(reloaded.config.resources, ["pods", "nodes"]);
         assert_eq!(reloaded.restart_required, ["--host/--port"]);
         assert_eq!(reloaded.config.listen, running.listen, "the port waits");
 
         file.write("resources: [nope]\n");
-        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        let err = reread(&mut reloader, &running).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
         assert!(
-            reloader
-                .reread(&running, &registry::catalog())
-                .unwrap()
-                .is_none(),
+            reread(&mut reloader, &running).unwrap().is_none(),
             "a refused file is not retried until it changes"
         );
 
         std::fs::remove_file(&file.0).unwrap();
-        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        let err = reread(&mut reloader, &running).unwrap_err();
         assert!(
             matches!(err, Error::ConfigFile { ref path, .. } if Some(path.as_path()) == reloader.path()),
             "{err}"
@@ -296,10 +292,7 @@ mod tests {
         assert_eq!(running.election.as_ref().unwrap().name, "kube-state-agent");
 
         file.write("total_shards: 2\n");
-        let reloaded = reloader
-            .reread(&running, &registry::catalog())
-            .unwrap()
-            .unwrap();
+        let reloaded = reread(&mut reloader, &running).unwrap().unwrap();
         assert!(
             reloaded.restart_required.is_empty(),
             "{:?}",
@@ -317,10 +310,7 @@ mod tests {
         // The Lease's own settings still wait for a restart; the shard's Lease follows the
         // running --lease-name.
         file.write("total_shards: 2\nlease_name: other\nlease_duration: 30s\n");
-        let reloaded = reloader
-            .reread(&running, &registry::catalog())
-            .unwrap()
-            .unwrap();
+        let reloaded = reread(&mut reloader, &running).unwrap().unwrap();
         assert_eq!(reloaded.restart_required, ["--leader-election/--lease-*"]);
         let election = reloaded.config.election.unwrap();
         assert_eq!(election.name, "kube-state-agent-shard-0");
@@ -330,7 +320,7 @@ mod tests {
         );
 
         file.write("shard: 1\n");
-        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        let err = reread(&mut reloader, &running).unwrap_err();
         assert!(err.to_string().contains("--shard"), "{err}");
     }
 
@@ -350,18 +340,12 @@ mod tests {
         assert_eq!(reloader.path(), None);
         assert_eq!(reloader.files(), std::slice::from_ref(&custom.0));
         assert!(
-            reloader
-                .reread(&running, &registry::catalog())
-                .unwrap()
-                .is_none(),
+            reread(&mut reloader, &running).unwrap().is_none(),
             "the text the running config compiled is no change"
         );
 
         custom.write(CUSTOM_B);
-        let reloaded = reloader
-            .reread(&running, &registry::catalog())
-            .unwrap()
-            .expect("a change");
+        let reloaded = reread(&mut reloader, &running).unwrap().expect("a change");
         assert_eq!(
             reloaded.config.custom_family_names(),
             ["kube_customresource_size", "kube_customresource_parts"]
@@ -369,7 +353,7 @@ mod tests {
         assert!(reloaded.restart_required.is_empty());
 
         custom.write(CUSTOM_BROKEN);
-        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        let err = reread(&mut reloader, &running).unwrap_err();
         assert!(err.is_custom_resource_state(), "{err}");
         let text = err.to_string();
         for part in [
@@ -381,10 +365,7 @@ mod tests {
             assert!(text.contains(part), "{part} missing from {text}");
         }
         assert!(
-            reloader
-                .reread(&running, &registry::catalog())
-                .unwrap()
-                .is_none(),
+            reread(&mut reloader, &running).unwrap().is_none(),
             "a refused file is not retried until it changes"
         );
     }
@@ -401,15 +382,14 @@ mod tests {
         assert_eq!(reloader.files(), [file.0.clone(), custom.0.clone()]);
 
         custom.write(CUSTOM_B);
-        let reloaded = reloader
-            .reread(&running, &registry::catalog())
+        let reloaded = reread(&mut reloader, &running)
             .unwrap()
             .expect("the custom file's change is a change");
         assert_eq!(reloaded.config.custom_family_names().len(), 2);
         assert!(reloaded.config.file.is_some(), "still read with --config");
 
         custom.write(CUSTOM_BROKEN);
-        let err = reloader.reread(&running, &registry::catalog()).unwrap_err();
+        let err = reread(&mut reloader, &running).unwrap_err();
         assert!(err.is_custom_resource_state(), "{err}");
     }
 
