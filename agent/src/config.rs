@@ -734,13 +734,7 @@ impl NamespaceFilter {
 fn namespace_list(flag: &'static str, names: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        let valid = name.len() <= 63
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
-        if !valid {
+        if !crate::names::is_dns_label(name) {
             return Err(Error::BadNamespace {
                 flag,
                 name: name.to_string(),

@@ -20,6 +20,7 @@ pub mod deflate;
 pub mod exposition;
 pub mod http;
 pub mod leader;
+pub mod names;
 pub mod pipeline;
 pub mod plan;
 pub mod registry;

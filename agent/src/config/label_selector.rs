@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::names::{is_dns_subdomain, is_label_name};
+
 /// Why a selector does not parse; the message names what is wrong, the caller the flag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -148,24 +150,14 @@ fn label_key(key: &str) -> Result<String, ParseError> {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        let ok = !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            });
-        if !ok {
-            return Err(ParseError(format!(
-                "{key:?}: the key's prefix must be a DNS subdomain"
-            )));
-        }
+    if let Some(p) = prefix
+        && !is_dns_subdomain(p)
+    {
+        return Err(ParseError(format!(
+            "{key:?}: the key's prefix must be a DNS subdomain"
+        )));
     }
-    if name.is_empty() || !is_label_name(name) {
+    if !is_label_name(name) {
         return Err(ParseError(format!(
             "{key:?}: not a label key (1-63 letters, digits, '-', '_', '.', starting and ending \
              with a letter or digit, optionally after a DNS prefix and '/')"
@@ -184,16 +176,6 @@ fn label_value(value: &str) -> Result<String, ParseError> {
              and ending with a letter or digit)"
         )))
     }
-}
-
-fn is_label_name(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    s.len() <= 63
-        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]

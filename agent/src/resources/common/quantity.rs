@@ -161,40 +161,7 @@ pub fn is_extended_resource(name: &str) -> bool {
     if native || name.starts_with("requests.") {
         return false;
     }
-    is_qualified_name(&format!("requests.{name}"))
-}
-
-/// apimachinery's `IsQualifiedName`: `[prefix/]name`, prefix a DNS-1123 subdomain, name ≤ 63
-/// characters of `[A-Za-z0-9._-]` starting and ending alphanumeric.
-fn is_qualified_name(s: &str) -> bool {
-    let (prefix, name) = match s.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, s),
-    };
-    if name.contains('/') {
-        return false;
-    }
-    let name_ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && label.as_bytes()[0].is_ascii_alphanumeric()
-                    && label.as_bytes()[label.len() - 1].is_ascii_alphanumeric()
-            })
-    });
-    name_ok && prefix_ok
+    crate::names::is_qualified_name(&format!("requests.{name}"))
 }
 
 #[cfg(test)]
